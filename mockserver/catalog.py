@@ -1,0 +1,115 @@
+"""Finds and loads the API descriptions; gives each API its name, mount prefix and kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import urlparse
+
+import yaml
+
+from .errors import LoadError
+
+OPENAPI_SUFFIXES = (".yaml", ".yml", ".json")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def bundled_dir(name: str) -> Path:
+    """`specs` or `fixtures`: inside the installed package, or at the source checkout's root."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "bundled" / name, here.parent / name):
+        if candidate.is_dir():
+            return candidate
+    return here / "bundled" / name
+
+
+@dataclass(frozen=True)
+class ApiDescription:
+    name: str  # file stem; the API is mounted under /<name>
+    kind: str  # "openapi"
+    path: Path
+    document: dict[str, Any]
+
+    @property
+    def mount(self) -> str:
+        """`/<name>` plus the path of the first server URL (`/omniex/edge/v1beta`)."""
+        return f"/{self.name}{server_base_path(self.document)}"
+
+    @property
+    def extension(self) -> dict[str, Any]:
+        """The mock-specific `x-mock` block of the spec."""
+        block = self.document.get("x-mock") or {}
+        return block if isinstance(block, dict) else {}
+
+
+def server_base_path(document: dict[str, Any]) -> str:
+    """Path part of the first `servers` URL, with variables replaced by their defaults.
+
+    Only the path matters locally: absolute hosts are ignored so that local requests match.
+    """
+    servers = document.get("servers") or []
+    if not servers or not isinstance(servers[0], dict):
+        return ""
+    url = str(servers[0].get("url", ""))
+    for var, spec in (servers[0].get("variables") or {}).items():
+        url = url.replace("{" + var + "}", str((spec or {}).get("default", "")))
+    path = urlparse(url).path if "://" in url else url
+    return "/" + path.strip("/") if path.strip("/") else ""
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+    except OSError as exc:
+        raise LoadError(str(path), f"cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise LoadError(str(path), f"not valid YAML/JSON: {exc}") from exc
+
+
+def load_document(path: Path) -> dict[str, Any]:
+    document = read_yaml(path)
+    if not isinstance(document, dict):
+        raise LoadError(str(path), "expected a mapping at the top level")
+    return document
+
+
+def load_document_list(path: Path) -> list[Any]:
+    document = read_yaml(path)
+    if not isinstance(document, list):
+        raise LoadError(str(path), "expected a list of entries at the top level")
+    return document
+
+
+def check_openapi(path: Path, document: dict[str, Any]) -> None:
+    """Validate the document against the OpenAPI specification (openapi-core is the source of truth)."""
+    from openapi_core import OpenAPI  # imported here: start-up and `check` only, never the hot path
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    try:
+        OpenAPI.from_dict(document)
+    except OpenAPIValidationError as exc:
+        where = "/".join(str(part) for part in exc.absolute_path) or "(root)"
+        raise LoadError(str(path), f"not a valid OpenAPI document at {where}: {exc.message}") from exc
+    except Exception as exc:  # the validator raises several unrelated types for unusual documents
+        raise LoadError(str(path), f"not a valid OpenAPI document: {exc}") from exc
+
+
+def discover(spec_dirs: Iterable[Path]) -> list[ApiDescription]:
+    """Every API description in the given folders, checked once; names must be unique."""
+    apis: dict[str, ApiDescription] = {}
+    for folder in spec_dirs:
+        if not folder.is_dir():
+            raise LoadError(str(folder), "specs folder does not exist")
+        for path in sorted(folder.iterdir()):
+            if path.suffix not in OPENAPI_SUFFIXES:
+                continue
+            document = load_document(path)
+            if "openapi" not in document:
+                raise LoadError(str(path), "has no `openapi` version field")
+            check_openapi(path, document)
+            name = path.stem
+            if name in apis:
+                raise LoadError(str(path), f"API name {name!r} is already taken by {apis[name].path}")
+            apis[name] = ApiDescription(name, "openapi", path, document)
+    return list(apis.values())

@@ -1,0 +1,132 @@
+"""`mockserver serve | check | routes`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from aiohttp import web
+
+from . import __version__
+from .app import create_app, load
+from .errors import LoadError
+from .plan import ApiRuntime
+from .settings import Settings, SettingsError, load_settings
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--specs", action="append", type=Path, metavar="DIR", help="folder of API descriptions (repeatable; default: the bundled specs)")
+    parser.add_argument("--fixtures", action="append", type=Path, metavar="DIR", help="folder of fixtures/<api>/*.yaml (repeatable; default: the bundled fixtures)")
+    parser.add_argument("--seed", type=int, help="seed of the sandbox world (default 0)")
+    parser.add_argument("--clock", help="'now', or an ISO instant the sandbox world is frozen at (default 2026-01-15T15:00:00Z)")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="YAML settings file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mockserver", description="Local sandbox for documented portfolio APIs.")
+    parser.add_argument("--version", action="version", version=f"mockserver {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="start the server")
+    _common(serve)
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default 8080; 0 picks a free one)")
+    serve.add_argument("--max-body-bytes", type=int, help="largest request body accepted (default 1 MiB)")
+    _common(commands.add_parser("check", help="load every spec and fixture and report problems"))
+    _common(commands.add_parser("routes", help="list every mounted route"))
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    names = ("host", "port", "specs", "fixtures", "seed", "clock", "config", "max_body_bytes")
+    return load_settings({name: getattr(args, name, None) for name in names})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        return {"serve": serve, "check": check, "routes": routes}[args.command](settings)
+    except (SettingsError, LoadError) as exc:
+        print(f"mockserver: {exc}", file=sys.stderr)
+        return 2
+
+
+def check(settings: Settings) -> int:
+    runtimes, report = load(settings)
+    for runtime in runtimes:
+        print(f"ok    {runtime.name}: {len(runtime.plans)} operations, {sum(len(p.fixtures) for p in runtime.plans)} fixtures ({runtime.description.path})")
+    for warning in report.warnings:
+        print(f"WARN  {warning}")
+    for error in report.errors:
+        print(f"ERROR {error}")
+    problems = len(report.errors) + len(report.warnings)
+    print(f"{len(runtimes)} APIs checked, {problems} problem{'s' if problems != 1 else ''}")
+    return 1 if problems else 0
+
+
+def routes(settings: Settings) -> int:
+    runtimes, _ = load(settings)
+    for runtime in runtimes:
+        for plan in runtime.plans:
+            print(f"{plan.method:7} {runtime.mount}{plan.path}  ({runtime.name}: {plan.key})")
+    return 0
+
+
+def serve(settings: Settings) -> int:
+    runtimes, report = load(settings)
+    if report.errors:
+        raise LoadError("fixtures", "\n  " + "\n  ".join(report.errors))
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    app = create_app(settings, runtimes)
+    loop_factory = _uvloop_factory()
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(_serve(app, settings, runtimes))
+    return 0
+
+
+def _uvloop_factory() -> Any:
+    try:
+        import uvloop
+    except ImportError:  # not available on this platform: the standard loop works too
+        return None
+    return uvloop.new_event_loop
+
+
+async def _serve(app: web.Application, settings: Settings, runtimes: list[ApiRuntime]) -> None:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    print(banner(f"http://{_url_host(settings.host, host)}:{port}", runtimes), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()  # stops accepting, lets in-flight requests finish
+
+
+def _url_host(configured: str, bound: str) -> str:
+    if configured in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{bound}]" if ":" in bound else bound
+
+
+def banner(base: str, runtimes: list[ApiRuntime]) -> str:
+    lines = [f"mockserver {__version__} listening on {base}"]
+    for runtime in runtimes:
+        lines.append(f"  {runtime.name:10} {base}{runtime.mount}")
+        for hint in runtime.credential_hints():
+            lines.append(f"  {'':10}   {hint}")
+    lines.append(f"  health     {base}/__mock/health")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

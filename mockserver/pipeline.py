@@ -1,0 +1,190 @@
+"""The request pipeline of one operation: authenticate -> validate -> control -> respond.
+
+Each stage returns data (a Reply, or a Problem for the API's envelope); nothing raises
+through another stage, and no input reaches the client as a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from aiohttp import web
+from multidict import MultiDict
+
+from .envelopes import Problem, Reply
+from .seeding import stable_seed
+from .plan import ApiRuntime, OperationPlan
+from .responses import Preferences, read_preferences
+from .validation import Violation
+from .vendors import Call
+
+_EMPTY: Mapping[str, str] = MultiDict()
+
+
+def to_response(reply: Reply) -> web.Response:
+    headers = reply.headers
+    if reply.content_type:
+        headers = {**headers, "Content-Type": reply.content_type}
+    return web.Response(body=reply.body, status=reply.status, headers=headers)
+
+
+def problem_response(api: ApiRuntime, problem: Problem) -> web.Response:
+    return to_response(api.envelope(problem))
+
+
+def summarize(violations: list[Violation]) -> str:
+    return "; ".join(v.message for v in violations)
+
+
+async def run_operation(plan: OperationPlan, request: web.Request) -> web.Response:
+    api = plan.api
+    headers = request.headers
+    query = request.query
+    cookies = request.cookies if plan.needs_cookies else _EMPTY
+
+    outcome = plan.security.check(headers, query, cookies)
+    if outcome.status != 200:
+        problem = Problem(outcome.status, outcome.message, outcome.violations)
+        if outcome.status == 401 and plan.security.challenge:
+            problem.headers["WWW-Authenticate"] = plan.security.challenge
+        return problem_response(api, problem)
+
+    problems: list[Violation] = []
+    params: dict[str, dict[str, Any]] = {"query": {}, "path": {}, "header": {}, "cookie": {}}
+    path_values = _path_values(plan, request) if plan.path_names else _EMPTY
+    for checker in plan.params:
+        location = checker.location
+        if location == "query":
+            raw = checker.read(query, query.getall)
+        elif location == "header":
+            raw = checker.read(headers, None)
+        elif location == "path":
+            raw = checker.read(path_values, None)
+        else:
+            raw = checker.read(cookies, None)
+        checker.check(raw, params[location], problems)
+
+    body: Any = None
+    if plan.body is not None:
+        early = await _read_body(plan, request, problems)
+        if isinstance(early, web.Response):
+            return early
+        body = early
+
+    preferences, preference_problems = read_preferences(headers.get("Prefer"), query)
+    problems.extend(preference_problems)
+    if problems:
+        return problem_response(api, Problem(api.vendor.validation_status, summarize(problems), problems))
+
+    call = Call(plan.key, params, body, outcome.identity, api.world)
+    return to_response(respond(plan, request, call, preferences))
+
+
+def _path_values(plan: OperationPlan, request: web.Request) -> dict[str, str]:
+    match = request.match_info
+    return {name: match[f"_{index}"] for index, name in enumerate(plan.path_names)}
+
+
+async def _read_body(plan: OperationPlan, request: web.Request, problems: list[Violation]) -> Any:
+    """The parsed body, or a finished 413/415 response."""
+    assert plan.body is not None
+    limit = request.app["settings"].max_body_bytes
+    length = request.content_length
+    if length is not None and length > limit:
+        return _too_large(plan.api, limit)
+    has_body = request.body_exists
+    content_type = request.headers.get("Content-Type", "")
+    if not has_body:
+        if plan.body.required:
+            problems.append(Violation("body", "", "a request body is required"))
+        return None
+    media = plan.body.find(content_type) if content_type else None
+    if media is None:
+        allowed = ", ".join(plan.body.media_types)
+        shown = f"Content-Type {content_type.split(';')[0]!r}" if content_type else "a missing Content-Type"
+        return problem_response(
+            plan.api,
+            Problem(415, f"{shown} is not supported; send one of: {allowed}", [Violation("header", "Content-Type", f"expected one of: {allowed}")]),
+        )
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _too_large(plan.api, limit)
+    return plan.body.check(media, raw, problems)
+
+
+def _too_large(api: ApiRuntime, limit: int) -> web.Response:
+    return problem_response(api, Problem(413, f"request body is larger than the limit of {limit} bytes", [Violation("body", "", f"at most {limit} bytes")]))
+
+
+def respond(plan: OperationPlan, request: web.Request, call: Call, preferences: Preferences) -> Reply:
+    """Prefer header -> fixture -> sandbox handler -> spec example -> generated."""
+    book = plan.responses
+    if preferences.steers:
+        return _preferred(plan, request, preferences)
+    if plan.fixtures:
+        path_values = call.params["path"]
+        for entry, reply in plan.fixtures:
+            if entry.matches(request.query, request.headers, {k: str(v) for k, v in path_values.items()}):
+                return reply
+    if plan.handler is not None:
+        reply = plan.handler(call)
+        if reply is not None:
+            return reply
+    if book.success is None:
+        return Reply(200, b"", "")
+    return book.example_reply(book.success) or book.generated_reply(book.success, _request_seed(plan, request, preferences))
+
+
+def _request_seed(plan: OperationPlan, request: web.Request, preferences: Preferences) -> int:
+    if preferences.seed is not None:
+        return preferences.seed
+    return stable_seed(plan.api.world.seed, plan.api.name, plan.key, request.path_qs)
+
+
+def _preferred(plan: OperationPlan, request: web.Request, preferences: Preferences) -> Reply:
+    book = plan.responses
+    spec = book.for_status(preferences.code) if preferences.code is not None else book.success
+    if spec is None:
+        # no documented response for that status: the vendor's own envelope for it
+        code = preferences.code or 200
+        return plan.api.envelope(Problem(code, f"{code} requested with Prefer"))
+    status = preferences.code
+    if preferences.example is not None:
+        reply = book.example_reply(spec, preferences.example, status)
+        if reply is None:
+            names = ", ".join(spec.examples) or "none"
+            return plan.api.envelope(
+                Problem(
+                    plan.api.vendor.validation_status,
+                    f"Prefer example {preferences.example!r} does not exist for this response (examples: {names})",
+                    [Violation("header", "Prefer", f"examples: {names}")],
+                )
+            )
+        return reply
+    if not preferences.dynamic:
+        reply = book.example_reply(spec, None, status)
+        if reply is not None:
+            return reply
+    if spec.informative:
+        return book.generated_reply(spec, _request_seed(plan, request, preferences), status)
+    code = status or spec.status or 200
+    return plan.api.envelope(Problem(code, f"{code} requested with Prefer"))
+
+
+def allowed_methods(api: ApiRuntime, path: str) -> list[str]:
+    """Methods the API defines for a concrete path (for 405 and CORS preflight)."""
+    relative = path[len(api.mount):] or "/"
+    return sorted({plan.method for plan in api.plans if plan.path_regex.fullmatch(relative)})
+
+
+async def api_fallback(api: ApiRuntime, request: web.Request) -> web.Response:
+    """Any request under an API's mount that no operation took: 404, or 405 with Allow."""
+    methods = allowed_methods(api, request.path)
+    if not methods:
+        return problem_response(api, Problem(404, f"no operation at {request.path} in the {api.name} API", [Violation("request", "path", "unknown path")]))
+    allow = ", ".join(methods)
+    return problem_response(
+        api,
+        Problem(405, f"{request.method} is not allowed on {request.path}; allowed: {allow}", [Violation("request", "method", f"allowed: {allow}")], {"Allow": allow}),
+    )

@@ -1,0 +1,256 @@
+"""Compiles each operation of an API once into an OperationPlan; the hot path uses only plans."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .catalog import ApiDescription
+from .envelopes import Envelope, Reply
+from .fixtures import MATCH_LOCATIONS, FixtureEntry
+from .responses import ResponseBook
+from .sandbox.world import World
+from .schemas import SchemaBook
+from .security import Identity, SchemeReader, SecurityPlan, default_identity, reader_for
+from .validation import BodyChecker, ParamChecker
+from .vendors import Handler, Vendor
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_TEMPLATE_VAR = re.compile(r"\{([^{}/]+)\}")
+
+
+@dataclass
+class Report:
+    """Problems found while compiling: errors stop `serve` and fail `check`; warnings only fail `check`."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def extend(self, other: "Report") -> None:
+        self.errors.extend(other.errors)
+        self.warnings.extend(other.warnings)
+
+
+@dataclass
+class OperationPlan:
+    api: "ApiRuntime"
+    key: str  # operationId, or "METHOD /path" when the spec gives none
+    method: str
+    path: str  # the spec's path template
+    route: str  # aiohttp route: mount + template with variables renamed _0, _1, ...
+    path_names: tuple[str, ...]  # spec names of the route variables _0, _1, ...
+    params: list[ParamChecker]
+    body: BodyChecker | None
+    security: SecurityPlan
+    responses: ResponseBook
+    handler: Handler | None
+    path_regex: re.Pattern[str]  # matches concrete paths relative to the mount
+    summary: str = ""
+    fixtures: list[tuple[FixtureEntry, Reply]] = field(default_factory=list)
+
+    @property
+    def needs_cookies(self) -> bool:
+        return any(p.location == "cookie" for p in self.params) or any(
+            r.location == "cookie" for alt in self.security.alternatives for r in alt
+        )
+
+
+@dataclass
+class ApiRuntime:
+    description: ApiDescription
+    vendor: Vendor
+    identities: list[Identity]
+    identities_from: str  # "spec", "settings" or "default"
+    world: World
+    readers: dict[str, SchemeReader]
+    plans: list[OperationPlan] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.description.name
+
+    @property
+    def mount(self) -> str:
+        return self.description.mount
+
+    @property
+    def envelope(self) -> Envelope:
+        return self.vendor.envelope
+
+    def credential_hints(self) -> list[str]:
+        """How to authenticate, one line per identity. Values that came from settings are
+        not shown: only the bundled sandbox values are public."""
+        lines = []
+        for identity in self.identities:
+            parts = []
+            for scheme, value in identity.values.items():
+                reader = self.readers.get(scheme)
+                if reader is not None:
+                    shown = "<configured>" if self.identities_from == "settings" else value.decode()
+                    parts.append(reader.usage(shown))
+            if parts:
+                lines.append(", ".join(parts) + ("  (forbidden: answers 403)" if identity.forbidden else ""))
+        return lines
+
+
+def deref(spec: dict[str, Any], obj: Any, depth: int = 0) -> Any:
+    """Follow a local `#/...` $ref of a non-schema object (parameter, requestBody, response)."""
+    while isinstance(obj, dict) and "$ref" in obj and depth < 32:
+        node: Any = spec
+        for part in obj["$ref"].lstrip("#/").split("/"):
+            node = node.get(part.replace("~1", "/").replace("~0", "~"), {}) if isinstance(node, dict) else {}
+        obj, depth = node, depth + 1
+    return obj
+
+
+def route_for(mount: str, template: str) -> tuple[str, tuple[str, ...]]:
+    names: list[str] = []
+
+    def rename(match: re.Match[str]) -> str:
+        names.append(match.group(1))
+        return "{_%d}" % (len(names) - 1)
+
+    return mount + _TEMPLATE_VAR.sub(rename, template), tuple(names)
+
+
+def template_regex(template: str) -> re.Pattern[str]:
+    """Matches concrete paths of a template; used only off the hot path (405 and preflight)."""
+    parts = re.split(r"(\{[^{}/]+\})", template)
+    return re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts))
+
+
+def specificity(template: str) -> tuple[int, ...]:
+    """Sort key putting literal segments before variables, so `/history` wins over `/{id}`."""
+    return tuple(1 if "{" in segment else 0 for segment in template.strip("/").split("/"))
+
+
+def _identities(api: ApiDescription, schemes: dict[str, Any], configured: list[dict[str, Any]] | None) -> tuple[list[Identity], str]:
+    if configured is not None:
+        raw, source = configured, "settings"
+    elif api.extension.get("credentials"):
+        raw, source = api.extension["credentials"], "spec"
+    else:
+        raw, source = ([default_identity(api.name, schemes)] if schemes else []), "default"
+    return [Identity.from_config(item, index) for index, item in enumerate(raw)], source
+
+
+def compile_api(
+    api: ApiDescription,
+    vendor: Vendor,
+    world: World,
+    fixtures: list[FixtureEntry],
+    configured_credentials: list[dict[str, Any]] | None = None,
+) -> tuple[ApiRuntime, Report]:
+    spec = api.document
+    report = Report()
+    schemes = (spec.get("components") or {}).get("securitySchemes") or {}
+    readers = {name: reader_for(name, deref(spec, scheme)) for name, scheme in schemes.items()}
+    identities, source = _identities(api, schemes, configured_credentials)
+    runtime = ApiRuntime(api, vendor, identities, source, world, readers)
+    request_book, response_book = SchemaBook(spec, "request"), SchemaBook(spec, "response")
+
+    for template, path_item in (spec.get("paths") or {}).items():
+        path_item = deref(spec, path_item)
+        shared = [deref(spec, p) for p in path_item.get("parameters", [])]
+        for method in HTTP_METHODS:
+            operation = path_item.get(method)
+            if not isinstance(operation, dict):
+                continue
+            key = operation.get("operationId") or f"{method.upper()} {template}"
+            own = [deref(spec, p) for p in operation.get("parameters", [])]
+            merged = {(p["name"], p["in"]): p for p in [*shared, *own]}
+            requirements = operation.get("security", spec.get("security", []))
+            alternatives = [[readers[name] for name in req if name in readers] for req in requirements]
+            route, path_names = route_for(api.mount, template)
+            body = operation.get("requestBody")
+            runtime.plans.append(
+                OperationPlan(
+                    api=runtime,
+                    key=key,
+                    method=method.upper(),
+                    path=template,
+                    route=route,
+                    path_names=path_names,
+                    params=[ParamChecker(p, request_book) for p in merged.values() if p.get("in") in ("query", "path", "header", "cookie")],
+                    body=BodyChecker(deref(spec, body), request_book) if body else None,
+                    security=SecurityPlan(alternatives, identities),
+                    responses=ResponseBook({k: deref(spec, v) for k, v in (operation.get("responses") or {}).items()}, response_book),
+                    handler=vendor.handlers.get(key),
+                    summary=str(operation.get("summary") or ""),
+                    path_regex=template_regex(template),
+                )
+            )
+    runtime.plans.sort(key=lambda plan: specificity(plan.path))
+    report.extend(_attach_fixtures(runtime, fixtures))
+    report.extend(check_examples(runtime))
+    return runtime, report
+
+
+def _attach_fixtures(runtime: ApiRuntime, fixtures: list[FixtureEntry]) -> Report:
+    report = Report()
+    by_key = {plan.key: plan for plan in runtime.plans}
+    for entry in fixtures:
+        plan = by_key.get(entry.operation)
+        if plan is None:
+            report.errors.append(f"{entry.source} ({entry.name}): no operation {entry.operation!r} in {runtime.name}")
+            continue
+        problems = _fixture_problems(plan, entry)
+        if problems:
+            report.errors.extend(f"{entry.source} ({entry.name}): {problem}" for problem in problems)
+            continue
+        plan.fixtures.append((entry, _fixture_reply(plan, entry)))
+    return report
+
+
+def _fixture_problems(plan: OperationPlan, entry: FixtureEntry) -> list[str]:
+    problems: list[str] = []
+    known = {"query": {p.name for p in plan.params if p.location == "query"},
+             "headers": {p.name.lower() for p in plan.params if p.location == "header"},
+             "path": set(plan.path_names)}
+    for where in MATCH_LOCATIONS:
+        for name in entry.match.get(where, {}):
+            if (name.lower() if where == "headers" else name) not in known[where]:
+                problems.append(f"match.{where}.{name} is not a parameter of {plan.key}")
+    spec = plan.responses.for_status(entry.status)
+    if spec is None:
+        return [*problems, f"{plan.key} documents no {entry.status} response"]
+    if entry.example is not None and entry.example not in spec.examples:
+        return [*problems, f"{plan.key} {entry.status} has no example {entry.example!r} (it has: {', '.join(spec.examples) or 'none'})"]
+    if entry.has_body and spec.validator is not None:
+        for error in spec.validator.iter_errors(entry.body):
+            where = "/" + "/".join(str(p) for p in error.instance_path)
+            problems.append(f"response body at {where}: {error.message}")
+    return problems
+
+
+def _fixture_reply(plan: OperationPlan, entry: FixtureEntry) -> Reply:
+    spec = plan.responses.for_status(entry.status)
+    assert spec is not None  # checked by _fixture_problems
+    if entry.example is not None:
+        reply = plan.responses.example_reply(spec, entry.example, entry.status)
+        assert reply is not None
+    elif entry.has_body:
+        reply = Reply(entry.status, orjson.dumps(entry.body), spec.content_type or "application/json")
+    else:
+        reply = plan.responses.generated_reply(spec, 0, entry.status)
+    reply.headers.update(entry.headers)
+    return reply
+
+
+def check_examples(runtime: ApiRuntime) -> Report:
+    """Spec examples that break their own schema (warnings: vendor documents are not always right)."""
+    report = Report()
+    for plan in runtime.plans:
+        for spec in [*plan.responses.by_status.values(), *([plan.responses.default] if plan.responses.default else [])]:
+            if spec.validator is None:
+                continue
+            for name, value in spec.examples.items():
+                for error in spec.validator.iter_errors(value):
+                    where = "/" + "/".join(str(p) for p in error.instance_path)
+                    report.warnings.append(
+                        f"{runtime.description.path}: {plan.key} response {spec.status or 'default'} example {name!r} at {where}: {error.message}"
+                    )
+    return report

@@ -1,0 +1,1 @@
+"""The simulated world: deterministic prices, holdings and state."""

@@ -1,0 +1,78 @@
+"""One deterministic price history per asset, shared by every API.
+
+A price is a pure function of (seed, symbol, instant): a base price moved by a few
+seeded slow cycles (yearly down to daily) plus hourly noise interpolated between
+seeded knots. Any instant can be priced in O(1), series are smooth, and the same
+seed gives the same history on every machine and after every restart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..seeding import stable_seed
+
+_HOUR = 3600.0
+_DAY = 86400.0
+# (period in seconds, share of the asset's swing)
+_CYCLES = ((365 * _DAY, 0.55), (97 * _DAY, 0.25), (29 * _DAY, 0.12), (7 * _DAY, 0.05), (_DAY, 0.03))
+
+
+@dataclass(frozen=True)
+class Asset:
+    symbol: str
+    name: str
+    kind: str  # crypto | equity | stablecoin
+    base_usd: float
+    swing: float  # typical deviation of log-price from the base
+    evm: bool = False  # held in self-custody wallets on EVM networks
+
+
+ASSETS: dict[str, Asset] = {
+    asset.symbol: asset
+    for asset in (
+        Asset("BTC", "Bitcoin", "crypto", 62_000.0, 0.45),
+        Asset("ETH", "Ethereum", "crypto", 3_100.0, 0.5, evm=True),
+        Asset("SOL", "Solana", "crypto", 145.0, 0.6),
+        Asset("DOGE", "Dogecoin", "crypto", 0.12, 0.7),
+        Asset("ADA", "Cardano", "crypto", 0.45, 0.6),
+        Asset("LINK", "Chainlink", "crypto", 14.5, 0.55, evm=True),
+        Asset("UNI", "Uniswap", "crypto", 8.2, 0.55, evm=True),
+        Asset("ARB", "Arbitrum", "crypto", 0.95, 0.6, evm=True),
+        Asset("USDC", "USD Coin", "stablecoin", 1.0, 0.001, evm=True),
+        Asset("AAPL", "Apple", "equity", 190.0, 0.18),
+        Asset("TSLA", "Tesla", "equity", 240.0, 0.35),
+        Asset("MSFT", "Microsoft", "equity", 415.0, 0.16),
+        Asset("AMZN", "Amazon", "equity", 180.0, 0.2),
+        Asset("NVDA", "NVIDIA", "equity", 120.0, 0.3),
+        Asset("GOOGL", "Alphabet", "equity", 165.0, 0.18),
+    )
+}
+
+
+def _unit(seed: int, *parts: object) -> float:
+    """A stable number in [-1, 1)."""
+    return stable_seed(seed, *parts) / 2**63 - 1.0
+
+
+def price_usd(symbol: str, at: datetime, seed: int = 0) -> float:
+    """The USD price of an asset at an instant (unrounded)."""
+    asset = ASSETS[symbol]
+    t = at.timestamp()
+    drift = 0.0
+    for index, (period, share) in enumerate(_CYCLES):
+        phase = math.pi * _unit(seed, symbol, "phase", index)
+        drift += share * math.sin(2 * math.pi * t / period + phase)
+    knot = math.floor(t / _HOUR)
+    weight = t / _HOUR - knot
+    noise = (1 - weight) * _unit(seed, symbol, "hour", knot) + weight * _unit(seed, symbol, "hour", knot + 1)
+    return asset.base_usd * math.exp(asset.swing * (drift + 0.04 * noise))
+
+
+def round_price(value: float) -> float:
+    """Two decimals for prices of 1 and above, six significant digits below."""
+    if value >= 1:
+        return round(value, 2)
+    return round(value, 5 - int(math.floor(math.log10(value))))

@@ -1,0 +1,125 @@
+"""OpenAPI 3.0 schema objects -> JSON Schema 2020-12, compiled once with jsonschema-rs.
+
+OpenAPI 3.0 differs from JSON Schema in a few places that matter for validation:
+`nullable`, boolean `exclusiveMinimum`/`exclusiveMaximum`, the int32/int64 formats,
+and `readOnly`/`writeOnly` (a read-only property must not be sent in a request and is
+not required there; a write-only one likewise in a response). OpenAPI 3.1 documents are
+JSON Schema already and pass through unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import jsonschema_rs
+
+Mode = Literal["request", "response"]
+
+INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+COMPONENTS_POINTER = "#/components/schemas/"
+
+
+def convert(schema: Any, mode: Mode, openapi_30: bool = True) -> Any:
+    """Return the JSON Schema equivalent of one OpenAPI schema object (refs are kept)."""
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        return {"$ref": schema["$ref"]}  # OpenAPI 3.0 ignores siblings of $ref
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "patternProperties", "$defs", "definitions"):
+            out[key] = {name: convert(sub, mode, openapi_30) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties", "not", "contains", "propertyNames"):
+            out[key] = convert(value, mode, openapi_30)
+        elif key in ("allOf", "anyOf", "oneOf", "prefixItems"):
+            out[key] = [convert(sub, mode, openapi_30) for sub in value]
+        elif key.startswith("x-") or key in ("example", "examples", "xml", "externalDocs", "discriminator"):
+            continue
+        else:
+            out[key] = value
+    if not openapi_30:
+        return out
+    _exclusive_bounds(out)
+    if out.get("type") == "integer" and out.get("format") in INT_RANGES:
+        low, high = INT_RANGES[out["format"]]
+        out["minimum"] = max(out.get("minimum", low), low)
+        out["maximum"] = min(out.get("maximum", high), high)
+    _hide_one_way_properties(schema, out, mode)
+    if out.pop("nullable", False):
+        out = _nullable(out)
+    return out
+
+
+def _exclusive_bounds(out: dict[str, Any]) -> None:
+    for flag, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(flag), bool):
+            if out.pop(flag) and bound in out:
+                out[flag] = out.pop(bound)
+
+
+def _hide_one_way_properties(source: dict[str, Any], out: dict[str, Any], mode: Mode) -> None:
+    """Forbid readOnly properties in requests and writeOnly ones in responses."""
+    hidden_flag = "readOnly" if mode == "request" else "writeOnly"
+    props = source.get("properties")
+    if not isinstance(props, dict):
+        return
+    hidden = [name for name, sub in props.items() if isinstance(sub, dict) and sub.get(hidden_flag)]
+    if not hidden:
+        return
+    for name in hidden:
+        out["properties"][name] = False
+    if "required" in out:
+        out["required"] = [name for name in out["required"] if name not in hidden]
+
+
+def _nullable(out: dict[str, Any]) -> dict[str, Any]:
+    kind = out.get("type")
+    if isinstance(kind, str):
+        out["type"] = [kind, "null"]
+        if "enum" in out and None not in out["enum"]:
+            out["enum"] = [*out["enum"], None]
+        return out
+    if any(key in out for key in ("allOf", "anyOf", "oneOf", "enum", "$ref")):
+        return {"anyOf": [{"type": "null"}, out]}
+    return out  # untyped: null is already allowed
+
+
+def convert_components(spec: dict[str, Any], mode: Mode) -> dict[str, Any]:
+    """Converted `components.schemas`, to be attached to every compiled root so refs resolve."""
+    openapi_30 = str(spec.get("openapi", "3.0")).startswith("3.0")
+    schemas = spec.get("components", {}).get("schemas", {})
+    return {"schemas": {name: convert(sub, mode, openapi_30) for name, sub in schemas.items()}}
+
+
+class SchemaBook:
+    """Compiles an API's schemas for one direction, sharing its converted components."""
+
+    def __init__(self, spec: dict[str, Any], mode: Mode) -> None:
+        self.mode = mode
+        self.openapi_30 = str(spec.get("openapi", "3.0")).startswith("3.0")
+        self.components = convert_components(spec, mode)
+
+    def json_schema(self, schema: Any) -> Any:
+        """The converted schema, with the API's components attached so that refs resolve."""
+        converted = convert(schema, self.mode, self.openapi_30)
+        if isinstance(converted, dict):
+            converted = {**converted, "components": self.components}
+        return converted
+
+    def compile(self, schema: Any) -> jsonschema_rs.Validator:
+        return jsonschema_rs.Draft202012Validator(self.json_schema(schema), validate_formats=True)
+
+    def resolve(self, schema: Any) -> Any:
+        """Follow local component refs of an already converted schema."""
+        seen = 0
+        while isinstance(schema, dict) and "$ref" in schema and seen < 64:
+            ref = schema["$ref"]
+            if not ref.startswith(COMPONENTS_POINTER):
+                return {}
+            schema = self.components["schemas"].get(ref[len(COMPONENTS_POINTER):], {})
+            seen += 1
+        return schema
+
+
+def error_path(error: jsonschema_rs.ValidationError) -> list[str | int]:
+    return list(error.instance_path)

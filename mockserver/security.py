@@ -1,0 +1,160 @@
+"""Credential checks for OpenAPI security schemes: API keys (header, query, cookie), HTTP bearer and basic.
+
+Values are checked against configured identities, not just for presence. Every
+configured value is compared with `hmac.compare_digest`, and every identity is
+compared on every request, so timing does not tell which part was wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from .validation import Violation
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """One set of sandbox credentials: scheme name -> accepted value."""
+
+    values: Mapping[str, bytes]
+    forbidden: bool = False
+    name: str = ""
+
+    @classmethod
+    def from_config(cls, raw: Mapping[str, Any], index: int) -> "Identity":
+        values = {str(k): str(v).encode() for k, v in raw.items() if k not in ("forbidden", "name")}
+        return cls(values, bool(raw.get("forbidden")), str(raw.get("name") or f"identity-{index + 1}"))
+
+
+@dataclass(frozen=True, slots=True)
+class SchemeReader:
+    """Where one security scheme's credential travels and how to read it."""
+
+    scheme: str  # name under components.securitySchemes
+    kind: str  # apiKey | bearer | basic
+    location: str  # header | query | cookie
+    field: str  # header, query or cookie name
+
+    @property
+    def label(self) -> str:
+        if self.kind == "bearer":
+            return "Authorization header (Bearer token)"
+        if self.kind == "basic":
+            return "Authorization header (Basic credentials)"
+        return f"{self.field} header" if self.location == "header" else f"{self.location} parameter {self.field!r}"
+
+    def usage(self, value: str) -> str:
+        """How a client sends `value` for this scheme, for banners and docs."""
+        if self.kind == "bearer":
+            return f"Authorization: Bearer {value}"
+        if self.kind == "basic":
+            return f"Authorization: Basic base64({value})"
+        if self.location == "header":
+            return f"{self.field}: {value}"
+        return f"?{self.field}={value}" if self.location == "query" else f"Cookie: {self.field}={value}"
+
+    def read(self, headers: Mapping[str, str], query: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
+        if self.kind == "apiKey":
+            source = headers if self.location == "header" else query if self.location == "query" else cookies
+            value = source.get(self.field)
+            return value or None
+        authorization = headers.get("Authorization", "")
+        word, _, credential = authorization.strip().partition(" ")
+        if word.lower() != self.kind or not credential.strip():
+            return None
+        credential = credential.strip()
+        if self.kind == "basic":
+            try:
+                return base64.b64decode(credential, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                return "\x00"  # present but undecodable: never equal to a configured value
+        return credential
+
+
+def reader_for(name: str, scheme: Mapping[str, Any]) -> SchemeReader:
+    kind = scheme.get("type")
+    if kind == "apiKey":
+        return SchemeReader(name, "apiKey", scheme.get("in", "header"), scheme.get("name", name))
+    if kind == "http" and str(scheme.get("scheme", "")).lower() == "basic":
+        return SchemeReader(name, "basic", "header", "Authorization")
+    # http bearer, oauth2 and openIdConnect all present a bearer token
+    return SchemeReader(name, "bearer", "header", "Authorization")
+
+
+@dataclass(slots=True)
+class AuthOutcome:
+    identity: Identity | None
+    status: int = 200
+    message: str = ""
+    violations: list[Violation] = field(default_factory=list)
+
+
+ANONYMOUS = AuthOutcome(None)
+
+
+class SecurityPlan:
+    """The security alternatives of one operation (any one alternative must pass)."""
+
+    def __init__(self, alternatives: Sequence[Sequence[SchemeReader]], identities: Sequence[Identity]) -> None:
+        self.alternatives = [list(alt) for alt in alternatives]
+        self.identities = list(identities)
+        self.open = not self.alternatives or any(not alt for alt in self.alternatives)
+        kinds = [reader.kind for alt in self.alternatives for reader in alt]
+        # the WWW-Authenticate challenge a 401 carries (RFC 7235), for HTTP schemes only
+        self.challenge = next((f'{k.capitalize()} realm="mockserver"' for k in kinds if k in ("bearer", "basic")), "")
+
+    def check(self, headers: Mapping[str, str], query: Mapping[str, str], cookies: Mapping[str, str]) -> AuthOutcome:
+        if self.open:
+            return ANONYMOUS
+        failures: list[tuple[int, AuthOutcome]] = []
+        for alternative in self.alternatives:
+            presented = {reader.scheme: reader.read(headers, query, cookies) for reader in alternative}
+            missing = [reader for reader in alternative if presented[reader.scheme] is None]
+            if missing:
+                violations = [Violation(r.location, r.field, f"missing {r.label}") for r in missing]
+                message = "Missing " + ", ".join(r.label for r in missing)
+                failures.append((len(alternative) - len(missing), AuthOutcome(None, 401, message, violations)))
+                continue
+            identity, wrong = self._match(alternative, presented)
+            if identity is not None:
+                if identity.forbidden:
+                    return AuthOutcome(identity, 403, "These credentials do not have permission to call this operation")
+                return AuthOutcome(identity)
+            violations = [Violation(r.location, r.field, f"{r.label} is not valid") for r in wrong]
+            message = " and ".join(r.label for r in wrong) + (" is" if len(wrong) == 1 else " are") + " not valid"
+            failures.append((len(alternative) + 1, AuthOutcome(None, 401, message, violations)))
+        return max(failures, key=lambda item: item[0])[1]
+
+    def _match(self, alternative: list[SchemeReader], presented: dict[str, str | None]) -> tuple[Identity | None, list[SchemeReader]]:
+        """The identity every presented value matches, or the readers whose values fit no identity best."""
+        found: Identity | None = None
+        fewest_wrong = alternative
+        for identity in self.identities:
+            wrong = []
+            for reader in alternative:
+                expected = identity.values.get(reader.scheme)
+                given = (presented[reader.scheme] or "").encode("utf-8", "surrogateescape")
+                if expected is None or not hmac.compare_digest(given, expected):
+                    wrong.append(reader)
+            if not wrong and found is None:
+                found = identity
+            elif len(wrong) < len(fewest_wrong):
+                fewest_wrong = wrong
+        return found, ([] if found else fewest_wrong)
+
+
+def default_identity(api: str, schemes: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Sandbox credentials for a spec that names none: one value per scheme, derived from the names."""
+    identity: dict[str, str] = {}
+    for name, scheme in schemes.items():
+        kind = reader_for(name, scheme).kind
+        if kind == "basic":
+            identity[name] = f"mock-{api}-user:mock-{api}-password"
+        elif kind == "bearer":
+            identity[name] = f"mock-{api}-token"
+        else:
+            identity[name] = f"mock-{api}-{name.lower()}"
+    return identity

@@ -1,0 +1,120 @@
+"""One dataclass of settings, filled from defaults, a YAML file, the environment and CLI flags.
+
+Precedence, highest first: command-line flags > environment variables > config file > defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+ENV_PREFIX = "MOCKSERVER_"
+DEFAULT_CLOCK = "2026-01-15T15:00:00Z"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    specs: list[Path] = field(default_factory=list)  # empty: the bundled specs/
+    fixtures: list[Path] = field(default_factory=list)  # empty: the bundled fixtures/
+    seed: int = 0
+    # "now" follows the wall clock; an ISO instant freezes the sandbox world at that time
+    clock: str = DEFAULT_CLOCK
+    max_body_bytes: int = 1_048_576
+    # api name -> list of identities (scheme name -> accepted value, optional `forbidden`)
+    credentials: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    config: Path | None = None
+
+    def frozen_clock(self) -> datetime | None:
+        """The fixed sandbox instant, or None when the clock follows real time."""
+        if self.clock == "now":
+            return None
+        return parse_instant(self.clock)
+
+
+def parse_instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise SettingsError(f"clock: {text!r} is neither 'now' nor an ISO 8601 instant") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+_SCALARS = {"host": str, "port": int, "seed": int, "clock": str, "max_body_bytes": int}
+_PATH_LISTS = ("specs", "fixtures")
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    if name in _SCALARS:
+        try:
+            return _SCALARS[name](value)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"{source}: {name} must be {_SCALARS[name].__name__}, got {value!r}") from exc
+    if name in _PATH_LISTS:
+        items = value if isinstance(value, list) else str(value).split(os.pathsep)
+        return [Path(item).expanduser() for item in items if str(item)]
+    if name == "credentials":
+        if not isinstance(value, Mapping) or not all(isinstance(v, list) for v in value.values()):
+            raise SettingsError(f"{source}: credentials must map an API name to a list of identities")
+        return {str(api): [dict(identity) for identity in identities] for api, identities in value.items()}
+    raise SettingsError(f"{source}: unknown setting {name!r}")
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise SettingsError(f"config file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"config file {path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"config file {path}: expected a mapping of settings")
+    base = path.parent
+    values = {key.replace("-", "_"): _coerce(key.replace("-", "_"), value, str(path)) for key, value in data.items()}
+    for name in _PATH_LISTS:  # paths in a config file are relative to the file
+        if name in values:
+            values[name] = [p if p.is_absolute() else base / p for p in values[name]]
+    return values
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for setting in fields(Settings):
+        raw = environ.get(ENV_PREFIX + setting.name.upper())
+        if raw is None or setting.name == "config":
+            continue
+        source = ENV_PREFIX + setting.name.upper()
+        if setting.name == "credentials":
+            try:
+                raw = json.loads(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{source} must be JSON") from exc
+        values[setting.name] = _coerce(setting.name, raw, source)
+    return values
+
+
+def load_settings(cli: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Merge defaults < config file < environment < CLI flags (flags left as None do not count)."""
+    cli = {key: value for key, value in (cli or {}).items() if value not in (None, [])}
+    environ = os.environ if environ is None else environ
+    config_path = cli.get("config") or environ.get(ENV_PREFIX + "CONFIG")
+    merged: dict[str, Any] = {}
+    if config_path:
+        merged.update(_from_file(Path(config_path)))
+        merged["config"] = Path(config_path)
+    merged.update(_from_env(environ))
+    merged.update({key: _coerce(key, value, "command line") for key, value in cli.items() if key != "config"})
+    settings = Settings(**merged)
+    settings.frozen_clock()  # fail early on a bad clock value
+    return settings

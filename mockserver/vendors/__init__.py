@@ -1,0 +1,49 @@
+"""Vendor modules: what a spec cannot say (error envelope, stateful handlers).
+
+`mockserver.vendors.<name>` is looked up by the spec's `x-mock.vendor` or else its
+API name; it exposes `VENDOR`. A spec without a vendor module gets `GENERIC`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..envelopes import Envelope, Reply, problem_json
+from ..sandbox.world import World
+from ..security import Identity
+
+
+@dataclass(slots=True)
+class Call:
+    """What a sandbox handler sees of a request that passed authentication and validation."""
+
+    operation: str
+    params: dict[str, dict[str, Any]]  # location -> name -> coerced value
+    body: Any
+    identity: Identity | None
+    world: World
+
+
+Handler = Callable[[Call], "Reply | None"]
+
+
+@dataclass
+class Vendor:
+    envelope: Envelope = problem_json
+    validation_status: int = 400  # status for parameter and body violations
+    handlers: dict[str, Handler] = field(default_factory=dict)  # operation key -> handler
+
+
+GENERIC = Vendor()
+
+
+def vendor_for(name: str) -> Vendor:
+    try:
+        module = importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+        return GENERIC
+    return module.VENDOR

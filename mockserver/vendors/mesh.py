@@ -1,0 +1,201 @@
+"""Mesh Connect: the ApiResult envelope and a coherent aggregated portfolio per UserId.
+
+Every UserId gets a portfolio derived from a stable hash of (seed, UserId). Arbitrary
+ids get one of four shapes (brokerage with crypto, crypto exchange, self-custody
+wallet, equities only); a few named users force a shape, see NAMED_USERS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from ..envelopes import Problem, Reply, json_reply
+from ..sandbox.accounts import Holding, identity_rng, pick_holdings, symbols_of
+from ..sandbox.market import ASSETS, price_usd, round_price
+from ..sandbox.world import World
+from ..validation import Violation
+from . import Call, Vendor
+
+PORTFOLIO = "GET /api/v1/holdings/portfolio"
+MAX_OFFSET_SECONDS = 14 * 3600  # the widest real time zone offset
+
+STATUS_BY_HTTP = {
+    400: "badRequest", 401: "permissionDenied", 403: "permissionDenied", 404: "notFound", 409: "conflict",
+    423: "locked", 429: "tooManyRequest", 451: "unavailableForLegalReasons",
+}
+ERROR_TYPE_BY_HTTP = {
+    400: "invalidRequest", 401: "unauthorized", 403: "insufficientPermissions", 404: "notFound",
+    405: "methodNotAllowed", 409: "conflict", 413: "payloadTooLarge", 415: "unsupportedMediaType",
+    423: "locked", 429: "tooManyRequests", 451: "unavailableForLegalReasons",
+}
+DISPLAY_BY_STATUS = {
+    "badRequest": "The request is not valid.",
+    "permissionDenied": "You are not allowed to perform this action.",
+    "notFound": "The requested resource was not found.",
+    "conflict": "The request conflicts with the current state.",
+    "locked": "The resource is locked.",
+    "tooManyRequest": "Too many requests. Please try again later.",
+    "unavailableForLegalReasons": "This service is not available in your region.",
+    "serverFailure": "Something went wrong. Please try again later.",
+}
+
+# named users that force a portfolio shape (listed in the README)
+NAMED_USERS = {
+    "empty-portfolio": "empty",
+    "equities-only": "equities",
+    "crypto-only": "crypto",
+    "self-custody-wallet": "wallet",
+    "brokerage-and-crypto": "brokerage",
+}
+_SHAPES = (("brokerage", 50), ("crypto", 25), ("wallet", 15), ("equities", 10))
+_NETWORKS = ("eip155:1", "eip155:42161", "eip155:10", "eip155:8453", "eip155:137")
+
+
+def error_hash(*parts: object) -> str:
+    """An 8-hex grouping hash, like the errorHash Mesh sends."""
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:8]
+
+
+def mesh_envelope(problem: Problem) -> Reply:
+    status = STATUS_BY_HTTP.get(problem.status, "serverFailure" if problem.status >= 500 else "badRequest")
+    error_type = ERROR_TYPE_BY_HTTP.get(problem.status, "serverFailure" if problem.status >= 500 else "invalidRequest")
+    payload = {
+        "status": status,
+        "message": problem.message,
+        "displayMessage": DISPLAY_BY_STATUS[status],
+        "errorHash": error_hash(status, error_type, *sorted(v.name for v in problem.violations)),
+        "errorType": error_type,
+        "errorData": {"violations": [v.as_dict() for v in problem.violations]} if problem.violations else None,
+    }
+    return json_reply(problem.status, payload, headers=dict(problem.headers))
+
+
+def portfolio_handler(call: Call) -> Reply:
+    query = call.params["query"]
+    offset = query.get("TimezoneOffset", 0)
+    if abs(offset) > MAX_OFFSET_SECONDS:
+        message = f"query parameter 'TimezoneOffset' must be between -{MAX_OFFSET_SECONDS} and {MAX_OFFSET_SECONDS} seconds"
+        return mesh_envelope(Problem(400, message, [Violation("query", "TimezoneOffset", message)]))
+    now = call.world.now().replace(second=0, microsecond=0)
+    return Reply(200, _portfolio_body(call.world, query["UserId"], offset, now))
+
+
+@lru_cache(maxsize=4096)
+def _portfolio_body(world: World, user_id: str, offset: int, now: datetime) -> bytes:
+    """Serialized once per (world, user, offset, minute): the answer cannot change within that key."""
+    content = build_portfolio(world, user_id, offset, now)
+    return orjson.dumps({"content": content, "status": "ok", "message": "", "errorHash": error_hash("ok", PORTFOLIO), "errorType": ""})
+
+
+def shape_of(world: World, user_id: str) -> str:
+    if user_id in NAMED_USERS:
+        return NAMED_USERS[user_id]
+    roll = identity_rng(world.seed, "mesh-shape", user_id).randrange(100)
+    for shape, weight in _SHAPES:
+        if roll < weight:
+            return shape
+        roll -= weight
+    return _SHAPES[0][0]
+
+
+def _holdings(world: World, user_id: str, shape: str) -> tuple[list[Holding], list[Holding]]:
+    rng = identity_rng(world.seed, "mesh", user_id)
+    equities: list[Holding] = []
+    crypto: list[Holding] = []
+    if shape in ("brokerage", "equities"):
+        equities = pick_holdings(rng, symbols_of("equity"), rng.randint(2, 4), world.seed)
+    if shape in ("brokerage", "crypto"):
+        crypto = pick_holdings(rng, symbols_of("crypto"), rng.randint(2, 4), world.seed)
+    if shape == "wallet":
+        crypto = pick_holdings(rng, symbols_of("crypto", evm_only=True), rng.randint(2, 4), world.seed)
+    return equities, crypto
+
+
+def day_start(now: datetime, offset_seconds: int) -> datetime:
+    """Midnight of the user's local day, for a zone `offset_seconds` east of UTC."""
+    local = now + timedelta(seconds=offset_seconds)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(seconds=offset_seconds)
+
+
+def build_portfolio(world: World, user_id: str, offset: int, now: datetime) -> dict[str, Any]:
+    shape = shape_of(world, user_id)
+    equities, crypto = _holdings(world, user_id, shape)
+    opened = day_start(now, offset)
+    wallet = "0x" + hashlib.sha256(f"{world.seed}|wallet|{user_id}".encode()).hexdigest()[:40] if shape == "wallet" else None
+    equity_positions = [_position(h, now, opened, world, None) for h in equities]
+    crypto_positions = [_position(h, now, opened, world, wallet) for h in crypto]
+    _fill_percentages([*equity_positions, *crypto_positions])
+    cost = sum(h.amount * h.unit_cost for h in [*equities, *crypto])
+    equities_value = round(sum(p["marketValue"] for p in equity_positions), 4)
+    crypto_value = round(sum(p["marketValue"] for p in crypto_positions), 4)
+    total = equities_value + crypto_value
+    return {
+        "portfolioCostBasis": round(cost, 2),
+        "actualPortfolioPerformance": round((total - cost) / cost * 100, 2) if cost else 0.0,
+        "equitiesValue": equities_value,
+        "cryptocurrenciesValue": crypto_value,
+        "nftsValue": 0.0,
+        "equityPositions": equity_positions,
+        "cryptocurrencyPositions": crypto_positions,
+        "nftPositions": [],
+    }
+
+
+def _position(holding: Holding, now: datetime, opened: datetime, world: World, wallet: str | None) -> dict[str, Any]:
+    last = round_price(price_usd(holding.symbol, now, world.seed))
+    open_price = round_price(price_usd(holding.symbol, opened, world.seed))
+    market_value = round(holding.amount * last, 4)
+    paid = holding.amount * holding.unit_cost
+    position: dict[str, Any] = {
+        "portfolioPercentage": 0.0,
+        "totalReturn": round(market_value - paid, 4),
+        "returnPercentage": round((market_value - paid) / paid * 100, 4),
+        "companyName": ASSETS[holding.symbol].name,
+        "totalDailyReturn": round(holding.amount * (last - open_price), 4),
+        "dailyReturnPercentage": round((last / open_price - 1) * 100, 4),
+        "marketValue": market_value,
+        "lastPrice": last,
+        "symbol": holding.symbol,
+        "amount": holding.amount,
+        "costBasis": holding.unit_cost,
+    }
+    if wallet is not None:
+        position["distribution"] = _distribution(holding, wallet, world)
+    return position
+
+
+def _distribution(holding: Holding, wallet: str, world: World) -> list[dict[str, Any]]:
+    """Split a self-custody position over 1-3 EVM networks; the parts sum to the amount exactly."""
+    rng = identity_rng(world.seed, "mesh-networks", f"{wallet}|{holding.symbol}")
+    networks = rng.sample(_NETWORKS, rng.randint(1, 3))
+    total = Decimal(str(holding.amount))
+    step = Decimal("0.000001")
+    parts: list[Decimal] = []
+    for _ in networks[:-1]:
+        parts.append((total * Decimal(str(rng.uniform(0.2, 0.6)))).quantize(step, rounding=ROUND_DOWN))
+        total -= parts[-1]
+    parts.append(total)
+    return [{"caipNetworkId": n, "address": wallet, "amount": float(a)} for n, a in zip(networks, parts)]
+
+
+def _fill_percentages(positions: list[dict[str, Any]]) -> None:
+    """Shares of total value in 0.0001 units, largest remainder first, so they sum to exactly 100."""
+    total = sum(Decimal(str(p["marketValue"])) for p in positions)
+    if not total:
+        return
+    raw = [Decimal(str(p["marketValue"])) / total * 1_000_000 for p in positions]
+    units = [int(r) for r in raw]
+    by_remainder = sorted(range(len(raw)), key=lambda i: raw[i] - units[i], reverse=True)
+    for i in by_remainder[: 1_000_000 - sum(units)]:
+        units[i] += 1
+    for position, share in zip(positions, units):
+        position["portfolioPercentage"] = float(Decimal(share) / 10_000)
+
+
+VENDOR = Vendor(envelope=mesh_envelope, validation_status=400, handlers={PORTFOLIO: portfolio_handler})
