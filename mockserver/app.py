@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -94,5 +94,7 @@ def _fallback_handler(runtime: ApiRuntime) -> Handler:
 
 async def _unknown_api(request: web.Request) -> web.StreamResponse:
     apis = [runtime.mount for runtime in request.app["apis"]]
-    problem = Problem(404, f"no API is mounted at {request.path}; mounted: {', '.join(apis) or 'none'}", [Violation("request", "path", "unknown path")])
+    problem = Problem(
+        404, f"no API is mounted at {request.path}; mounted: {', '.join(apis) or 'none'}", [Violation("request", "path", "unknown path")]
+    )
     return to_response(problem_json(problem))

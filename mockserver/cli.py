@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -19,8 +20,16 @@ from .settings import Settings, SettingsError, load_settings
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--specs", action="append", type=Path, metavar="DIR", help="folder of API descriptions (repeatable; default: the bundled specs)")
-    parser.add_argument("--fixtures", action="append", type=Path, metavar="DIR", help="folder of fixtures/<api>/*.yaml (repeatable; default: the bundled fixtures)")
+    parser.add_argument(
+        "--specs", action="append", type=Path, metavar="DIR", help="folder of API descriptions (repeatable; default: the bundled specs)"
+    )
+    parser.add_argument(
+        "--fixtures",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="folder of fixtures/<api>/*.yaml (repeatable; default: the bundled fixtures)",
+    )
     parser.add_argument("--seed", type=int, help="seed of the sandbox world (default 0)")
     parser.add_argument("--clock", help="'now', or an ISO instant the sandbox world is frozen at (default 2026-01-15T15:00:00Z)")
     parser.add_argument("--config", type=Path, metavar="FILE", help="YAML settings file")
@@ -58,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def check(settings: Settings) -> int:
     runtimes, report = load(settings)
     for runtime in runtimes:
-        print(f"ok    {runtime.name}: {len(runtime.plans)} operations, {sum(len(p.fixtures) for p in runtime.plans)} fixtures ({runtime.description.path})")
+        fixtures = sum(len(plan.fixtures) for plan in runtime.plans)
+        print(f"ok    {runtime.name}: {len(runtime.plans)} operations, {fixtures} fixtures ({runtime.description.path})")
     for warning in report.warnings:
         print(f"WARN  {warning}")
     for error in report.errors:

@@ -6,9 +6,9 @@ format its real API uses; a spec with no vendor module gets `problem_json`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Callable
 
 import orjson
 

@@ -16,9 +16,10 @@ A fixture file is `fixtures/<api>/<anything>.yaml` holding a list of entries:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .catalog import load_document_list
 from .errors import LoadError

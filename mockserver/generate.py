@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 MAX_DEPTH = 8
-_EPOCH = datetime(2026, 1, 15, 15, 0, tzinfo=timezone.utc)
+_EPOCH = datetime(2026, 1, 15, 15, 0, tzinfo=UTC)
 
 
 @lru_cache(maxsize=1)

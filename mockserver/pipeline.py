@@ -6,15 +6,16 @@ through another stage, and no input reaches the client as a 500.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 from multidict import MultiDict
 
 from .envelopes import Problem, Reply
-from .seeding import stable_seed
 from .plan import ApiRuntime, OperationPlan
 from .responses import Preferences, read_preferences
+from .seeding import stable_seed
 from .validation import Violation
 from .vendors import Call
 
@@ -104,7 +105,11 @@ async def _read_body(plan: OperationPlan, request: web.Request, problems: list[V
         shown = f"Content-Type {content_type.split(';')[0]!r}" if content_type else "a missing Content-Type"
         return problem_response(
             plan.api,
-            Problem(415, f"{shown} is not supported; send one of: {allowed}", [Violation("header", "Content-Type", f"expected one of: {allowed}")]),
+            Problem(
+                415,
+                f"{shown} is not supported; send one of: {allowed}",
+                [Violation("header", "Content-Type", f"expected one of: {allowed}")],
+            ),
         )
     try:
         raw = await request.read()
@@ -114,7 +119,9 @@ async def _read_body(plan: OperationPlan, request: web.Request, problems: list[V
 
 
 def _too_large(api: ApiRuntime, limit: int) -> web.Response:
-    return problem_response(api, Problem(413, f"request body is larger than the limit of {limit} bytes", [Violation("body", "", f"at most {limit} bytes")]))
+    return problem_response(
+        api, Problem(413, f"request body is larger than the limit of {limit} bytes", [Violation("body", "", f"at most {limit} bytes")])
+    )
 
 
 def respond(plan: OperationPlan, request: web.Request, call: Call, preferences: Preferences) -> Reply:
@@ -174,7 +181,7 @@ def _preferred(plan: OperationPlan, request: web.Request, preferences: Preferenc
 
 def allowed_methods(api: ApiRuntime, path: str) -> list[str]:
     """Methods the API defines for a concrete path (for 405 and CORS preflight)."""
-    relative = path[len(api.mount):] or "/"
+    relative = path[len(api.mount) :] or "/"
     return sorted({plan.method for plan in api.plans if plan.path_regex.fullmatch(relative)})
 
 
@@ -182,9 +189,16 @@ async def api_fallback(api: ApiRuntime, request: web.Request) -> web.Response:
     """Any request under an API's mount that no operation took: 404, or 405 with Allow."""
     methods = allowed_methods(api, request.path)
     if not methods:
-        return problem_response(api, Problem(404, f"no operation at {request.path} in the {api.name} API", [Violation("request", "path", "unknown path")]))
+        return problem_response(
+            api, Problem(404, f"no operation at {request.path} in the {api.name} API", [Violation("request", "path", "unknown path")])
+        )
     allow = ", ".join(methods)
     return problem_response(
         api,
-        Problem(405, f"{request.method} is not allowed on {request.path}; allowed: {allow}", [Violation("request", "method", f"allowed: {allow}")], {"Allow": allow}),
+        Problem(
+            405,
+            f"{request.method} is not allowed on {request.path}; allowed: {allow}",
+            [Violation("request", "method", f"allowed: {allow}")],
+            {"Allow": allow},
+        ),
     )

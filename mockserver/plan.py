@@ -29,14 +29,14 @@ class Report:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def extend(self, other: "Report") -> None:
+    def extend(self, other: Report) -> None:
         self.errors.extend(other.errors)
         self.warnings.extend(other.warnings)
 
 
 @dataclass
 class OperationPlan:
-    api: "ApiRuntime"
+    api: ApiRuntime
     key: str  # operationId, or "METHOD /path" when the spec gives none
     method: str
     path: str  # the spec's path template
@@ -111,7 +111,7 @@ def route_for(mount: str, template: str) -> tuple[str, tuple[str, ...]]:
 
     def rename(match: re.Match[str]) -> str:
         names.append(match.group(1))
-        return "{_%d}" % (len(names) - 1)
+        return f"{{_{len(names) - 1}}}"
 
     return mount + _TEMPLATE_VAR.sub(rename, template), tuple(names)
 
@@ -207,9 +207,11 @@ def _attach_fixtures(runtime: ApiRuntime, fixtures: list[FixtureEntry]) -> Repor
 
 def _fixture_problems(plan: OperationPlan, entry: FixtureEntry) -> list[str]:
     problems: list[str] = []
-    known = {"query": {p.name for p in plan.params if p.location == "query"},
-             "headers": {p.name.lower() for p in plan.params if p.location == "header"},
-             "path": set(plan.path_names)}
+    known = {
+        "query": {p.name for p in plan.params if p.location == "query"},
+        "headers": {p.name.lower() for p in plan.params if p.location == "header"},
+        "path": set(plan.path_names),
+    }
     for where in MATCH_LOCATIONS:
         for name in entry.match.get(where, {}):
             if (name.lower() if where == "headers" else name) not in known[where]:
@@ -250,7 +252,6 @@ def check_examples(runtime: ApiRuntime) -> Report:
             for name, value in spec.examples.items():
                 for error in spec.validator.iter_errors(value):
                     where = "/" + "/".join(str(p) for p in error.instance_path)
-                    report.warnings.append(
-                        f"{runtime.description.path}: {plan.key} response {spec.status or 'default'} example {name!r} at {where}: {error.message}"
-                    )
+                    label = f"{plan.key} response {spec.status or 'default'} example {name!r}"
+                    report.warnings.append(f"{runtime.description.path}: {label} at {where}: {error.message}")
     return report

@@ -7,8 +7,9 @@ when no Prefer header is sent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import jsonschema_rs
 import orjson

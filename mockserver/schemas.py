@@ -116,7 +116,7 @@ class SchemaBook:
             ref = schema["$ref"]
             if not ref.startswith(COMPONENTS_POINTER):
                 return {}
-            schema = self.components["schemas"].get(ref[len(COMPONENTS_POINTER):], {})
+            schema = self.components["schemas"].get(ref[len(COMPONENTS_POINTER) :], {})
             seen += 1
         return schema
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .validation import Violation
+
 
 @dataclass(frozen=True, slots=True)
 class Identity:
@@ -24,7 +26,7 @@ class Identity:
     name: str = ""
 
     @classmethod
-    def from_config(cls, raw: Mapping[str, Any], index: int) -> "Identity":
+    def from_config(cls, raw: Mapping[str, Any], index: int) -> Identity:
         values = {str(k): str(v).encode() for k, v in raw.items() if k not in ("forbidden", "name")}
         return cls(values, bool(raw.get("forbidden")), str(raw.get("name") or f"identity-{index + 1}"))
 

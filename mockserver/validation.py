@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import jsonschema_rs
 import orjson
@@ -89,7 +90,7 @@ def _schema_type(schema: Any) -> str | None:
 class ParamChecker:
     """Reads, coerces and validates one parameter; appends problems to a list."""
 
-    __slots__ = ("name", "location", "required", "allow_empty", "is_array", "separator", "coerce", "validator", "label")
+    __slots__ = ("allow_empty", "coerce", "is_array", "label", "location", "name", "required", "separator", "validator")
 
     def __init__(self, param: dict[str, Any], book: SchemaBook) -> None:
         self.name: str = param["name"]
@@ -191,8 +192,10 @@ class BodyChecker:
         if base in self.media:
             return self.media[base]
         major = base.split("/")[0]
-        return self.media.get(f"{major}/*") or self.media.get("*/*") or (
-            self.media.get("application/json") if base.endswith("+json") else None
+        return (
+            self.media.get(f"{major}/*")
+            or self.media.get("*/*")
+            or (self.media.get("application/json") if base.endswith("+json") else None)
         )
 
     def check(self, media: MediaChecker, raw: bytes, problems: list[Violation]) -> Any:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ..seeding import stable_seed
 from .market import ASSETS, price_usd, round_price
 
-_FIRST_BUY = datetime(2021, 3, 1, tzinfo=timezone.utc)
+_FIRST_BUY = datetime(2021, 3, 1, tzinfo=UTC)
 _BUY_WINDOW_DAYS = 1675  # up to 2025-10-01
 
 

@@ -75,4 +75,4 @@ def round_price(value: float) -> float:
     """Two decimals for prices of 1 and above, six significant digits below."""
     if value >= 1:
         return round(value, 2)
-    return round(value, 5 - int(math.floor(math.log10(value))))
+    return round(value, 5 - math.floor(math.log10(value)))

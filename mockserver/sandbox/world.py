@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -12,4 +12,4 @@ class World:
     frozen: datetime | None = None  # None: the sandbox follows the wall clock
 
     def now(self) -> datetime:
-        return self.frozen or datetime.now(timezone.utc)
+        return self.frozen or datetime.now(UTC)

@@ -7,8 +7,9 @@ API name; it exposes `VENDOR`. A spec without a vendor module gets `GENERIC`.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..envelopes import Envelope, Reply, problem_json
 from ..sandbox.world import World

@@ -26,13 +26,27 @@ PORTFOLIO = "GET /api/v1/holdings/portfolio"
 MAX_OFFSET_SECONDS = 14 * 3600  # the widest real time zone offset
 
 STATUS_BY_HTTP = {
-    400: "badRequest", 401: "permissionDenied", 403: "permissionDenied", 404: "notFound", 409: "conflict",
-    423: "locked", 429: "tooManyRequest", 451: "unavailableForLegalReasons",
+    400: "badRequest",
+    401: "permissionDenied",
+    403: "permissionDenied",
+    404: "notFound",
+    409: "conflict",
+    423: "locked",
+    429: "tooManyRequest",
+    451: "unavailableForLegalReasons",
 }
 ERROR_TYPE_BY_HTTP = {
-    400: "invalidRequest", 401: "unauthorized", 403: "insufficientPermissions", 404: "notFound",
-    405: "methodNotAllowed", 409: "conflict", 413: "payloadTooLarge", 415: "unsupportedMediaType",
-    423: "locked", 429: "tooManyRequests", 451: "unavailableForLegalReasons",
+    400: "invalidRequest",
+    401: "unauthorized",
+    403: "insufficientPermissions",
+    404: "notFound",
+    405: "methodNotAllowed",
+    409: "conflict",
+    413: "payloadTooLarge",
+    415: "unsupportedMediaType",
+    423: "locked",
+    429: "tooManyRequests",
+    451: "unavailableForLegalReasons",
 }
 DISPLAY_BY_STATUS = {
     "badRequest": "The request is not valid.",
@@ -181,7 +195,7 @@ def _distribution(holding: Holding, wallet: str, world: World) -> list[dict[str,
         parts.append((total * Decimal(str(rng.uniform(0.2, 0.6)))).quantize(step, rounding=ROUND_DOWN))
         total -= parts[-1]
     parts.append(total)
-    return [{"caipNetworkId": n, "address": wallet, "amount": float(a)} for n, a in zip(networks, parts)]
+    return [{"caipNetworkId": n, "address": wallet, "amount": float(a)} for n, a in zip(networks, parts, strict=True)]
 
 
 def _fill_percentages(positions: list[dict[str, Any]]) -> None:
@@ -194,7 +208,7 @@ def _fill_percentages(positions: list[dict[str, Any]]) -> None:
     by_remainder = sorted(range(len(raw)), key=lambda i: raw[i] - units[i], reverse=True)
     for i in by_remainder[: 1_000_000 - sum(units)]:
         units[i] += 1
-    for position, share in zip(positions, units):
+    for position, share in zip(positions, units, strict=True):
         position["portfolioPercentage"] = float(Decimal(share) / 10_000)
 
 
