@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from mockserver.app import create_app
+from mockserver.settings import Settings, load_settings
+
+from .helpers import TEST_SPECS
+
+MakeClient = Callable[..., Awaitable[TestClient]]
+
+
+@pytest.fixture
+def make_client(aiohttp_client: Any) -> MakeClient:
+    """A client for an app built from settings (keyword arguments as on the command line)."""
+
+    async def make(**cli: Any) -> TestClient:
+        settings: Settings = load_settings(cli, environ={})
+        return await aiohttp_client(create_app(settings))
+
+    return make
+
+
+@pytest.fixture
+async def client(make_client: MakeClient) -> TestClient:
+    """The bundled specs and fixtures, default settings."""
+    return await make_client()
+
+
+@pytest.fixture
+async def widgets(make_client: MakeClient) -> TestClient:
+    """The generic test spec (no vendor module): problem+json errors, bodies, every security scheme."""
+    return await make_client(specs=[TEST_SPECS], fixtures=[TEST_SPECS / "fixtures"])

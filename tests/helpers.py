@@ -1,0 +1,43 @@
+"""Shared test helpers: credentials, and a real server process on a free port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_SPECS = ROOT / "tests" / "specs"
+MESH_AUTH = {"X-Client-Id": "mock-client-id", "X-Client-Secret": "sk_sand_mock_secret"}
+PORTFOLIO = "/mesh/api/v1/holdings/portfolio"
+
+
+@contextlib.contextmanager
+def running_server(*args: str, env: dict[str, str] | None = None, timeout: float = 20.0) -> Iterator[str]:
+    """Start `mockserver serve --port 0 ARGS` in a subprocess; yield its base URL; stop it."""
+    command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0", *args]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, cwd=ROOT
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        while line and "listening on" not in line and time.monotonic() < deadline:
+            line = process.stdout.readline()
+        match = re.search(r"listening on (http://\S+)", line)
+        if not match:
+            process.kill()
+            raise RuntimeError(f"server did not start: {line!r} {process.stderr.read() if process.stderr else ''}")
+        yield match.group(1)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
