@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from .appkeys import APIS, SETTINGS
 from .catalog import bundled_dir, discover
 from .control import add_control_routes
 from .cors import add_cors_headers, is_preflight, preflight_response
@@ -54,8 +55,8 @@ def create_app(settings: Settings, runtimes: list[ApiRuntime] | None = None) -> 
         if report.errors:
             raise LoadError("fixtures", "\n  " + "\n  ".join(report.errors))
     app = web.Application(client_max_size=settings.max_body_bytes)
-    app["settings"] = settings
-    app["apis"] = runtimes
+    app[SETTINGS] = settings
+    app[APIS] = runtimes
     add_control_routes(app)
     for runtime in runtimes:
         for plan in runtime.plans:
@@ -93,7 +94,7 @@ def _fallback_handler(runtime: ApiRuntime) -> Handler:
 
 
 async def _unknown_api(request: web.Request) -> web.StreamResponse:
-    apis = [runtime.mount for runtime in request.app["apis"]]
+    apis = [runtime.mount for runtime in request.app[APIS]]
     problem = Problem(
         404, f"no API is mounted at {request.path}; mounted: {', '.join(apis) or 'none'}", [Violation("request", "path", "unknown path")]
     )

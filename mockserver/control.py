@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .appkeys import APIS
 from .envelopes import json_reply
 from .pipeline import to_response
 
@@ -16,5 +17,5 @@ def add_control_routes(app: web.Application) -> None:
 
 async def health(request: web.Request) -> web.Response:
     """Liveness for Docker's HEALTHCHECK and CI: the APIs that are mounted."""
-    apis = request.app["apis"]
+    apis = request.app[APIS]
     return to_response(json_reply(200, {"status": "ok", "apis": [api.name for api in apis]}))

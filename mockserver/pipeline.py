@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDict
 
+from .appkeys import SETTINGS
 from .envelopes import Problem, Reply
 from .plan import ApiRuntime, OperationPlan
 from .responses import Preferences, read_preferences
@@ -55,15 +56,8 @@ async def run_operation(plan: OperationPlan, request: web.Request) -> web.Respon
     path_values = _path_values(plan, request) if plan.path_names else _EMPTY
     for checker in plan.params:
         location = checker.location
-        if location == "query":
-            raw = checker.read(query, query.getall)
-        elif location == "header":
-            raw = checker.read(headers, None)
-        elif location == "path":
-            raw = checker.read(path_values, None)
-        else:
-            raw = checker.read(cookies, None)
-        checker.check(raw, params[location], problems)
+        source = query if location == "query" else headers if location == "header" else path_values if location == "path" else cookies
+        checker.check(checker.read(source), params[location], problems)
 
     body: Any = None
     if plan.body is not None:
@@ -89,7 +83,7 @@ def _path_values(plan: OperationPlan, request: web.Request) -> dict[str, str]:
 async def _read_body(plan: OperationPlan, request: web.Request, problems: list[Violation]) -> Any:
     """The parsed body, or a finished 413/415 response."""
     assert plan.body is not None
-    limit = request.app["settings"].max_body_bytes
+    limit = request.app[SETTINGS].max_body_bytes
     length = request.content_length
     if length is not None and length > limit:
         return _too_large(plan.api, limit)

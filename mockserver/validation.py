@@ -111,11 +111,10 @@ class ParamChecker:
         self.validator = book.compile(raw_schema) if _constrains(schema) else None
         self.label = f"{self.location} parameter {self.name!r}" if self.location != "header" else f"header {self.name!r}"
 
-    def read(self, source: Mapping[str, str], query_all: Callable[[str], list[str]] | None) -> Any:
+    def read(self, source: Mapping[str, str]) -> Any:
         """The raw value: a string, a list of strings (exploded query arrays), or None."""
-        if self.is_array and self.separator is None and query_all is not None:
-            values = query_all(self.name)
-            return values or None
+        if self.is_array and self.separator is None:
+            return source.getall(self.name, None)  # type: ignore[attr-defined]  # the query MultiDict
         return source.get(self.name)
 
     def check(self, raw: Any, out: dict[str, Any], problems: list[Violation]) -> None:
