@@ -112,12 +112,12 @@ async def _serve(app: web.Application, settings: Settings, runtimes: list[ApiRun
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
-    host, port = runner.addresses[0][:2]
-    print(banner(f"http://{_url_host(settings.host, host)}:{port}", runtimes), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    host, port = runner.addresses[0][:2]
+    print(banner(f"http://{_url_host(settings.host, host)}:{port}", runtimes), flush=True)
     await stop.wait()
     await runner.cleanup()  # stops accepting, lets in-flight requests finish
 

@@ -50,6 +50,8 @@ class Generator:
         schema = self.resolve(schema)
         if schema is True or not isinstance(schema, dict):
             return self._string({}, name)
+        if schema.get("if") == {"type": "null"} and "else" in schema:  # a converted nullable composite
+            return self.value(schema["else"], name, depth)
         if "allOf" in schema:
             schema = self._merge_all_of(schema)
         for key in ("oneOf", "anyOf"):

@@ -80,7 +80,8 @@ def _nullable(out: dict[str, Any]) -> dict[str, Any]:
             out["enum"] = [*out["enum"], None]
         return out
     if any(key in out for key in ("allOf", "anyOf", "oneOf", "enum", "$ref")):
-        return {"anyOf": [{"type": "null"}, out]}
+        # if/else rather than anyOf, so that errors point inside the schema instead of at the anyOf
+        return {"if": {"type": "null"}, "else": out}
     return out  # untyped: null is already allowed
 
 

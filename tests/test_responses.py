@@ -26,7 +26,10 @@ def validator(spec: dict[str, Any], schema: Any) -> jsonschema_rs.Validator:
 async def test_spec_example_is_the_default_answer(widgets: Any) -> None:
     response = await widgets.get(LIST, headers=AUTH)
     assert response.status == 200
-    assert await response.json() == WIDGETS["paths"]["/widgets"]["get"]["responses"]["200"]["content"]["application/json"]["examples"]["two"]["value"]
+    assert (
+        await response.json()
+        == WIDGETS["paths"]["/widgets"]["get"]["responses"]["200"]["content"]["application/json"]["examples"]["two"]["value"]
+    )
 
 
 async def test_prefer_example_by_name(widgets: Any) -> None:
@@ -57,7 +60,9 @@ async def test_prefer_undocumented_code_gives_the_vendor_envelope(client: Any) -
     assert body["errorType"] == "tooManyRequests"
 
 
-@pytest.mark.parametrize(("code", "status"), [(401, "permissionDenied"), (403, "permissionDenied"), (500, "serverFailure"), (451, "unavailableForLegalReasons")])
+@pytest.mark.parametrize(
+    ("code", "status"), [(401, "permissionDenied"), (403, "permissionDenied"), (500, "serverFailure"), (451, "unavailableForLegalReasons")]
+)
 async def test_prefer_code_renders_mesh_statuses(client: Any, code: int, status: str) -> None:
     response = await client.get(PORTFOLIO, params={"UserId": "alice"}, headers={**MESH_AUTH, "Prefer": f"code={code}"})
     assert response.status == code
@@ -157,6 +162,8 @@ async def test_generated_answer_is_schema_valid_and_deterministic(widgets: Any) 
 async def test_no_content_response(widgets: Any) -> None:
     import base64
 
-    response = await widgets.delete(f"{LIST}/4f1e5c1a-8f0e-4e57-9c1e-1f1f1f1f1f1f", headers={"Authorization": "Basic " + base64.b64encode(b"admin:s3cret").decode()})
+    response = await widgets.delete(
+        f"{LIST}/4f1e5c1a-8f0e-4e57-9c1e-1f1f1f1f1f1f", headers={"Authorization": "Basic " + base64.b64encode(b"admin:s3cret").decode()}
+    )
     assert response.status == 204
     assert await response.read() == b""

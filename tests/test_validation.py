@@ -139,7 +139,9 @@ async def test_deeply_nested_json_is_400_not_a_crash(widgets: Any) -> None:
 
 
 async def test_integer_too_large_for_json_is_400(widgets: Any) -> None:
-    response = await widgets.post(LIST, data=b'{"name": "a", "size": 1' + b"0" * 40 + b"}", headers={**AUTH, "Content-Type": "application/json"})
+    response = await widgets.post(
+        LIST, data=b'{"name": "a", "size": 1' + b"0" * 40 + b"}", headers={**AUTH, "Content-Type": "application/json"}
+    )
     assert response.status == 400
 
 
@@ -157,7 +159,9 @@ async def test_unsupported_content_type_is_415(widgets: Any) -> None:
 
 
 async def test_json_with_charset_is_accepted(widgets: Any) -> None:
-    response = await widgets.post(LIST, data=b'{"name": "Cog", "size": 2}', headers={**AUTH, "Content-Type": "application/json; charset=utf-8"})
+    response = await widgets.post(
+        LIST, data=b'{"name": "Cog", "size": 2}', headers={**AUTH, "Content-Type": "application/json; charset=utf-8"}
+    )
     assert response.status == 201
 
 
@@ -165,7 +169,9 @@ async def test_body_over_the_limit_is_413(make_client: Any) -> None:
     from .helpers import TEST_SPECS
 
     client = await make_client(specs=[TEST_SPECS], fixtures=[TEST_SPECS / "fixtures"], max_body_bytes=100)
-    response = await client.post(LIST, data=b'{"name": "' + b"x" * 200 + b'", "size": 1}', headers={**AUTH, "Content-Type": "application/json"})
+    response = await client.post(
+        LIST, data=b'{"name": "' + b"x" * 200 + b'", "size": 1}', headers={**AUTH, "Content-Type": "application/json"}
+    )
     assert response.status == 413
     assert (await response.json())["status"] == 413
 

@@ -1,0 +1,76 @@
+"""Settings precedence: command line > environment > config file > defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mockserver.settings import DEFAULT_CLOCK, SettingsError, load_settings
+
+
+def test_defaults() -> None:
+    settings = load_settings({}, environ={})
+    assert (settings.host, settings.port, settings.seed, settings.clock) == ("127.0.0.1", 8080, 0, DEFAULT_CLOCK)
+    assert settings.specs == [] and settings.credentials == {}
+
+
+def test_precedence(tmp_path: Path) -> None:
+    config = tmp_path / "mockserver.yaml"
+    config.write_text("port: 7000\nseed: 1\nhost: 0.0.0.0\nspecs: [my-specs]\n")
+    environ = {"MOCKSERVER_CONFIG": str(config), "MOCKSERVER_SEED": "2", "MOCKSERVER_PORT": "7100"}
+    settings = load_settings({"port": 7200}, environ=environ)
+    assert settings.port == 7200  # flag beats environment
+    assert settings.seed == 2  # environment beats file
+    assert settings.host == "0.0.0.0"  # file beats default
+    assert settings.specs == [tmp_path / "my-specs"]  # relative to the config file
+    assert settings.config == config
+
+
+def test_config_flag_beats_config_environment(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("seed: 1\n")
+    (tmp_path / "b.yaml").write_text("seed: 2\n")
+    settings = load_settings({"config": tmp_path / "b.yaml"}, environ={"MOCKSERVER_CONFIG": str(tmp_path / "a.yaml")})
+    assert settings.seed == 2
+
+
+def test_credentials_from_environment_json() -> None:
+    settings = load_settings({}, environ={"MOCKSERVER_CREDENTIALS": '{"mesh": [{"Client-Id": "a", "Client-Secret": "b"}]}'})
+    assert settings.credentials == {"mesh": [{"Client-Id": "a", "Client-Secret": "b"}]}
+
+
+def test_path_lists_from_environment_use_the_path_separator() -> None:
+    settings = load_settings({}, environ={"MOCKSERVER_SPECS": "one:two"})
+    assert settings.specs == [Path("one"), Path("two")]
+
+
+@pytest.mark.parametrize(
+    ("cli", "environ", "needle"),
+    [
+        ({}, {"MOCKSERVER_PORT": "http"}, "port"),
+        ({}, {"MOCKSERVER_CREDENTIALS": "{not json"}, "MOCKSERVER_CREDENTIALS"),
+        ({}, {"MOCKSERVER_CREDENTIALS": '{"mesh": {"a": 1}}'}, "credentials"),
+        ({"clock": "yesterday"}, {}, "clock"),
+    ],
+)
+def test_bad_values_are_reported(cli: dict[str, object], environ: dict[str, str], needle: str) -> None:
+    with pytest.raises(SettingsError, match=needle):
+        load_settings(cli, environ=environ)
+
+
+def test_bad_config_files(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.yaml"
+    with pytest.raises(SettingsError, match=r"missing\.yaml"):
+        load_settings({"config": missing}, environ={})
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("port: [\n")
+    with pytest.raises(SettingsError, match="not valid YAML"):
+        load_settings({"config": broken}, environ={})
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("colour: blue\n")
+    with pytest.raises(SettingsError, match=r"unknown setting 'colour'"):
+        load_settings({"config": unknown}, environ={})
+
+
+def test_clock_now_follows_real_time() -> None:
+    assert load_settings({"clock": "now"}, environ={}).frozen_clock() is None
