@@ -68,7 +68,7 @@ def price_usd(symbol: str, at: datetime, seed: int = 0) -> float:
     knot = math.floor(t / _HOUR)
     weight = t / _HOUR - knot
     noise = (1 - weight) * _unit(seed, symbol, "hour", knot) + weight * _unit(seed, symbol, "hour", knot + 1)
-    return asset.base_usd * math.exp(asset.swing * (drift + 0.04 * noise))
+    return asset.base_usd * math.exp(asset.swing * (drift + 0.015 * noise))
 
 
 def round_price(value: float) -> float:
