@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from . import __version__
 from .app import create_app, load
@@ -86,7 +88,15 @@ def routes(settings: Settings) -> int:
     return 0
 
 
+def _is_not_a_client_error(record: logging.LogRecord) -> bool:
+    """Malformed HTTP is answered with a 400 already; its log record would quote the raw
+    header bytes, which may carry a credential, so it is dropped."""
+    return not (record.exc_info and isinstance(record.exc_info[1], HttpProcessingError))
+
+
 def serve(settings: Settings) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.server").addFilter(_is_not_a_client_error)
     runtimes, report = load(settings)
     if report.errors:
         raise LoadError("fixtures", "\n  " + "\n  ".join(report.errors))

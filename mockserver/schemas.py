@@ -75,9 +75,8 @@ def _hide_one_way_properties(source: dict[str, Any], out: dict[str, Any], mode: 
 def _nullable(out: dict[str, Any]) -> dict[str, Any]:
     kind = out.get("type")
     if isinstance(kind, str):
+        # OpenAPI 3.0.3: nullable adds null to the type only; an enum must list null itself
         out["type"] = [kind, "null"]
-        if "enum" in out and None not in out["enum"]:
-            out["enum"] = [*out["enum"], None]
         return out
     if any(key in out for key in ("allOf", "anyOf", "oneOf", "enum", "$ref")):
         # if/else rather than anyOf, so that errors point inside the schema instead of at the anyOf

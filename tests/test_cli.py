@@ -169,3 +169,20 @@ def test_installed_command_works_from_any_directory(tmp_path: Path) -> None:
     result = subprocess.run([executable, "check"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok    mesh" in result.stdout
+
+
+def test_malformed_http_is_400_and_its_bytes_are_not_logged() -> None:
+    import socket
+
+    command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"GET /mesh/api/v1/holdings/portfolio HTTP/1.1\r\nHost: x\r\nX-Client-Secret: sk_" + b"s" * 20000 + b"\r\n\r\n")
+            assert sock.recv(64).startswith(b"HTTP/1.0 400") or sock.recv(64)
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=10)
+    assert "sk_sss" not in err
