@@ -11,7 +11,7 @@ import orjson
 from .catalog import ApiDescription
 from .envelopes import Envelope, Reply
 from .fixtures import MATCH_LOCATIONS, FixtureEntry
-from .responses import ResponseBook
+from .responses import ResponseBook, examples_of
 from .sandbox.world import World
 from .schemas import SchemaBook
 from .security import Identity, SchemeReader, SecurityPlan, default_identity, reader_for
@@ -165,7 +165,8 @@ def compile_api(
             requirements = operation.get("security", spec.get("security", []))
             alternatives = [[readers[name] for name in req if name in readers] for req in requirements]
             route, path_names = route_for(api.mount, template)
-            body = operation.get("requestBody")
+            body = deref(spec, operation.get("requestBody"))
+            report.warnings.extend(_request_example_problems(api, key, list(merged.values()), body, request_book))
             runtime.plans.append(
                 OperationPlan(
                     api=runtime,
@@ -175,7 +176,7 @@ def compile_api(
                     route=route,
                     path_names=path_names,
                     params=[ParamChecker(p, request_book) for p in merged.values() if p.get("in") in ("query", "path", "header", "cookie")],
-                    body=BodyChecker(deref(spec, body), request_book) if body else None,
+                    body=BodyChecker(body, request_book) if body else None,
                     security=SecurityPlan(alternatives, identities),
                     responses=ResponseBook({k: deref(spec, v) for k, v in (operation.get("responses") or {}).items()}, response_book),
                     handler=vendor.handlers.get(key),
@@ -187,6 +188,24 @@ def compile_api(
     report.extend(_attach_fixtures(runtime, fixtures))
     report.extend(check_examples(runtime))
     return runtime, report
+
+
+def _request_example_problems(api: ApiDescription, key: str, params: list[dict[str, Any]], body: Any, book: SchemaBook) -> list[str]:
+    """Parameter and request body examples that break their own schema."""
+    subjects = [(f"parameter {p.get('name')!r}", p, p.get("schema", {})) for p in params]
+    if isinstance(body, dict):
+        subjects += [
+            (f"request body {media_type}", media, media.get("schema")) for media_type, media in (body.get("content") or {}).items()
+        ]
+    found = []
+    for label, holder, schema in subjects:
+        examples = examples_of(holder or {})
+        if not examples or schema is None:
+            continue
+        validator = book.compile(schema)
+        for name, value in examples.items():
+            found.extend(f"{api.path}: {key} {label} example {name!r}: {error.message}" for error in validator.iter_errors(value))
+    return found
 
 
 def _attach_fixtures(runtime: ApiRuntime, fixtures: list[FixtureEntry]) -> Report:

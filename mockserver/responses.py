@@ -97,7 +97,8 @@ class ResponseSpec:
         return isinstance(self.schema, dict) and any(k != "components" for k in self.schema)
 
 
-def _examples(media: dict[str, Any]) -> dict[str, Any]:
+def examples_of(media: dict[str, Any]) -> dict[str, Any]:
+    """Named example values of a media type or parameter object (`examples`, `example`, or the schema's)."""
     if "examples" in media:
         return {name: ex.get("value") for name, ex in media["examples"].items() if isinstance(ex, dict) and "value" in ex}
     if "example" in media:
@@ -125,7 +126,7 @@ class ResponseBook:
         for key, response in (responses or {}).items():
             content_type, media = _pick_media((response or {}).get("content") or {})
             raw_schema = media.get("schema")
-            examples = _examples(media)
+            examples = examples_of(media)
             spec = ResponseSpec(
                 status=int(key) if str(key).isdigit() else None,
                 content_type=content_type,

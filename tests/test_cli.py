@@ -24,6 +24,38 @@ def test_check_passes_on_the_bundled_specs(capsys: pytest.CaptureFixture[str]) -
     assert "0 problems" in out
 
 
+def test_check_with_own_specs_ignores_the_bundled_fixtures(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--specs", str(TEST_SPECS)]) == 0
+
+
+def test_check_reports_request_examples_that_break_their_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/things": {
+                "post": {
+                    "parameters": [{"name": "n", "in": "query", "schema": {"type": "integer"}, "example": "abc"}],
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "properties": {"a": {"type": "string"}}},
+                                "examples": {"bad": {"value": {"a": 1}}},
+                            }
+                        }
+                    },
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    (tmp_path / "things.yaml").write_text(yaml.safe_dump(spec))
+    assert main(["check", "--specs", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "POST /things parameter 'n' example 'example'" in out
+    assert "POST /things request body application/json example 'bad'" in out
+
+
 def test_check_passes_on_the_test_specs(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--specs", str(TEST_SPECS), "--fixtures", str(TEST_SPECS / "fixtures")]) == 0
 
