@@ -71,6 +71,7 @@ _SHAPES = (("brokerage", 50), ("crypto", 25), ("wallet", 15), ("equities", 10))
 _NETWORKS = ("eip155:1", "eip155:42161", "eip155:10", "eip155:8453", "eip155:137")
 
 
+@lru_cache(maxsize=1024)
 def error_hash(*parts: object) -> str:
     """An 8-hex grouping hash, like the errorHash Mesh sends."""
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:8]

@@ -1,0 +1,523 @@
+"""Throughput benchmark: a bare aiohttp baseline, then mockserver workloads, measured with wrk.
+
+The server under test is pinned to core 0 and wrk to core 1 (`taskset`), 50 keep-alive connections, 1 wrk thread.
+Run from the repository root:  python bench/bench.py --duration 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_CPU = "0"
+WRK_CPU = "1"
+MESH_AUTH = {"X-Client-Id": "mock-client-id", "X-Client-Secret": "sk_sand_mock_secret"}
+PORTFOLIO = "/mesh/api/v1/holdings/portfolio"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One request shape that wrk repeats; `expect` is the status every response should have."""
+
+    name: str
+    method: str
+    path: str
+    expect: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | dict[str, Any] | None = None
+    spec: str | None = None  # spec file Prism can mock this workload from (path relative to the repository)
+    mount: str = ""  # prefix mockserver puts before the spec's paths (Prism serves them without it)
+
+    def body_bytes(self) -> bytes | None:
+        """The request body as bytes (dicts are sent as JSON)."""
+        if self.body is None:
+            return None
+        return json.dumps(self.body).encode() if isinstance(self.body, dict) else self.body.encode()
+
+    def all_headers(self) -> dict[str, str]:
+        """Headers, plus a JSON content type when the body is a dict and none was given."""
+        headers = dict(self.headers)
+        if isinstance(self.body, dict) and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
+        return headers
+
+
+# Add further APIs here: one row per request shape.
+WORKLOADS: list[Workload] = [
+    Workload("mesh valid", "GET", f"{PORTFOLIO}?UserId=alice", 200, MESH_AUTH, spec="specs/mesh.yaml", mount="/mesh"),
+    Workload("mesh missing UserId", "GET", PORTFOLIO, 400, MESH_AUTH, spec="specs/mesh.yaml", mount="/mesh"),
+]
+BASELINE = Workload("baseline (bare aiohttp)", "GET", f"{PORTFOLIO}?UserId=alice", 200, MESH_AUTH)
+STARTUP_PROBE = WORKLOADS[0]
+
+
+@dataclass
+class Result:
+    """What wrk reported for one workload against one server."""
+
+    workload: str
+    server: str
+    expect: int
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx_3xx: int
+    socket_errors: dict[str, int]
+    server_cpu: float  # CPU time the server got / wall time of the measurement (1.0 = one whole core)
+    other_cpu: float  # CPU time used by processes other than the server, wrk and this script (cores); > 0.1 means interference
+    ratio: float | None = None
+
+
+# ---------------------------------------------------------------- baseline server (runs in a child process)
+
+BASELINE_BODY_SIZE = 2500
+
+
+def baseline_body() -> bytes:
+    """A fixed JSON document of about 2.5 KB (roughly the size of the mesh portfolio answer)."""
+    positions: list[dict[str, Any]] = []
+    body = b""
+    while len(body) < BASELINE_BODY_SIZE:
+        i = len(positions)
+        positions.append({"symbol": f"SYM{i:02}", "amount": 1.5 + i, "lastPrice": 100.25 + i, "marketValue": 150.375 * i})
+        body = json.dumps({"content": {"equityPositions": positions}, "status": "ok"}, separators=(",", ":")).encode()
+    return body
+
+
+def serve_baseline(port: int) -> None:
+    """Serve the fixed body on every path: the ceiling aiohttp itself allows on this machine."""
+    import asyncio
+
+    from aiohttp import web
+
+    body = baseline_body()
+
+    async def handler(_: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    try:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    except ImportError:
+        loop = asyncio.new_event_loop()
+    announce = f"listening on http://127.0.0.1:{port}"
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, loop=loop, print=lambda _: print(announce, flush=True))
+
+
+# ---------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """A server subprocess pinned to SERVER_CPU, in its own process group so it can be stopped with its children."""
+
+    def __init__(self, name: str, command: list[str], port: int) -> None:
+        self.name = name
+        self.port = port
+        self.log = tempfile.TemporaryFile()
+        self.spawned = time.monotonic()
+        self.process = subprocess.Popen(
+            ["taskset", "-c", SERVER_CPU, *command], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def base(self) -> str:
+        """Base URL of the server."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        """Whatever the server printed so far (for error messages)."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-3000:]
+
+    def wait_ready(self, workload: Workload, timeout: float = 60.0) -> float:
+        """Poll `workload` until it gets its expected status; return seconds since spawn."""
+        deadline = self.spawned + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.output()}")
+            with contextlib.suppress(OSError):
+                if request_status(self.base, workload, timeout=2.0) == workload.expect:
+                    return time.monotonic() - self.spawned
+            time.sleep(0.005)
+        raise RuntimeError(f"{self.name} did not answer within {timeout:.0f}s:\n{self.output()}")
+
+    def rss_kib(self) -> dict[str, int]:
+        """VmRSS and VmHWM (peak) of the server process, in KiB (taskset execs, so its pid is the server's)."""
+        values: dict[str, int] = {}
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                key, _, rest = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    values[key] = int(rest.split()[0])
+        return values
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the server's process group (Prism runs node under npx)."""
+        ticks = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == self.process.pid:  # pgrp: start_new_session made the server its group leader
+                    ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        """Terminate the process group; kill it if it lingers."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+@contextlib.contextmanager
+def running(name: str, command: list[str], port: int) -> Iterator[Server]:
+    """Start a Server and always stop it."""
+    server = Server(name, command, port)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def request_status(base: str, workload: Workload, timeout: float = 10.0) -> int:
+    """Send `workload` once with urllib; return the status code."""
+    request = urllib.request.Request(
+        base + workload.path, data=workload.body_bytes(), headers=workload.all_headers(), method=workload.method
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        exc.read()
+        return int(exc.code)
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this script and its finished children (wrk, urllib probes run in-process)."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+def busy_cpu_seconds() -> float:
+    """User + nice + system time of all cores from /proc/stat (interrupt time excluded: it is mostly our own traffic)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return (int(fields[1]) + int(fields[2]) + int(fields[3])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+def cpu_snapshot(server: Server) -> tuple[float, float, float, float]:
+    """Wall clock, server CPU, own CPU and whole-machine busy CPU, in seconds."""
+    return time.monotonic(), server.cpu_seconds(), own_cpu_seconds(), busy_cpu_seconds()
+
+
+# ---------------------------------------------------------------- wrk
+
+
+def lua_string(text: str) -> str:
+    """A Lua string literal for `text`."""
+    out = []
+    for byte in text.encode():
+        char = chr(byte)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif 32 <= byte < 127:
+            out.append(char)
+        else:
+            out.append(f"\\{byte:03d}")
+    return '"' + "".join(out) + '"'
+
+
+def lua_script(workload: Workload) -> str | None:
+    """The wrk script setting method, headers and body; None when a plain GET needs none."""
+    headers = workload.all_headers()
+    body = workload.body_bytes()
+    if workload.method == "GET" and not headers and body is None:
+        return None
+    lines = [f"wrk.method = {lua_string(workload.method)}"]
+    lines += [f"wrk.headers[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items()]
+    if body is not None:
+        lines.append(f"wrk.body = {lua_string(body.decode())}")
+    return "\n".join(lines) + "\n"
+
+
+def run_wrk(url: str, script: Path | None, duration: int, connections: int) -> str:
+    """Run wrk pinned to WRK_CPU; return its stdout."""
+    command = ["taskset", "-c", WRK_CPU, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "--latency"]
+    if script is not None:
+        command += ["-s", str(script)]
+    completed = subprocess.run([*command, url], capture_output=True, text=True, timeout=duration + 60, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"wrk failed ({shlex.join(command)}): {completed.stderr or completed.stdout}")
+    return completed.stdout
+
+
+TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
+
+
+def to_ms(text: str) -> float:
+    """'4.52ms' -> 4.52."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if not match:
+        raise ValueError(f"unexpected wrk time {text!r}")
+    return float(match.group(1)) * TIME_UNITS_MS[match.group(2)]
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    """Requests, duration, requests/s, p50/p99 (ms), non-2xx/3xx and socket errors from wrk's text."""
+
+    def find(pattern: str) -> re.Match[str]:
+        match = re.search(pattern, output, re.MULTILINE)
+        if not match:
+            raise ValueError(f"wrk output has no {pattern!r}:\n{output}")
+        return match
+
+    done = find(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h)")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    names = ("connect", "read", "write", "timeout")
+    return {
+        "requests": int(done.group(1)),
+        "seconds": to_ms(done.group(2) + done.group(3)) / 1000,
+        "rps": float(find(r"^Requests/sec:\s*([\d.]+)").group(1)),
+        "p50_ms": to_ms(find(r"^\s*50%\s+(\S+)").group(1)),
+        "p99_ms": to_ms(find(r"^\s*99%\s+(\S+)").group(1)),
+        "non_2xx_3xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": dict(zip(names, map(int, errors.groups()), strict=True)) if errors else dict.fromkeys(names, 0),
+    }
+
+
+def measure(server: Server, workload: Workload, args: argparse.Namespace, path: str | None = None) -> Result:
+    """Check the expected status once, warm up, then measure `workload` with wrk."""
+    target = replace(workload, path=path or workload.path)
+    status = request_status(server.base, target)
+    if status != workload.expect:
+        raise RuntimeError(f"{server.name} / {workload.name}: expected {workload.expect}, got {status}")
+    with tempfile.TemporaryDirectory() as tmp:
+        script_text = lua_script(target)
+        script = None
+        if script_text is not None:
+            script = Path(tmp) / "request.lua"
+            script.write_text(script_text)
+        url = server.base + target.path
+        if args.warmup > 0:
+            run_wrk(url, script, args.warmup, args.connections)
+        start = cpu_snapshot(server)
+        parsed = parse_wrk(run_wrk(url, script, args.duration, args.connections))
+        wall, cpu, own, busy = (end - begin for begin, end in zip(start, cpu_snapshot(server), strict=True))
+    other = max(busy - cpu - own, 0.0) / wall
+    result = Result(workload=workload.name, server=server.name, expect=workload.expect, server_cpu=cpu / wall, other_cpu=other, **parsed)
+    latency = f"p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms"
+    print(f"  {server.name:10} {workload.name:28} {result.rps:10.0f} req/s  {latency}  server CPU {result.server_cpu:.0%}", flush=True)
+    return result
+
+
+# ---------------------------------------------------------------- the run
+
+
+def prism_available() -> bool:
+    """True when `npx prism` is already installed (never installs it)."""
+    if not shutil.which("npx"):
+        return False
+    try:
+        probe = subprocess.run(["npx", "--no-install", "prism", "--version"], capture_output=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+def bench_baseline(args: argparse.Namespace) -> tuple[Result, dict[str, int]]:
+    """Measure the bare aiohttp handler."""
+    port = free_port()
+    with running("baseline", [sys.executable, str(Path(__file__).resolve()), "--serve-baseline", str(port)], port) as server:
+        server.wait_ready(BASELINE)
+        return measure(server, BASELINE, args), server.rss_kib()
+
+
+def bench_mockserver(args: argparse.Namespace) -> tuple[list[Result], float, dict[str, int]]:
+    """Measure every workload against one mockserver process; also its start-up time and memory."""
+    port = free_port()
+    command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port), *shlex.split(args.server_args)]
+    with running("mockserver", command, port) as server:
+        startup = server.wait_ready(STARTUP_PROBE)
+        results = [measure(server, workload, args) for workload in WORKLOADS]
+        return results, startup, server.rss_kib()
+
+
+def bench_prism(args: argparse.Namespace) -> list[Result]:
+    """Measure the successful workloads against Prism mocking their spec, if Prism is installed."""
+    if not prism_available():
+        print("  note: `npx prism` is not installed; skipping the Prism comparison", flush=True)
+        return []
+    results = []
+    for workload in (w for w in WORKLOADS if w.spec and w.expect < 400):
+        port = free_port()
+        command = ["npx", "--no-install", "prism", "mock", "--port", str(port), "--host", "127.0.0.1", str(ROOT / str(workload.spec))]
+        path = workload.path.removeprefix(workload.mount)
+        try:
+            with running("prism", command, port) as server:
+                server.wait_ready(replace(workload, path=path))
+                results.append(measure(server, workload, args, path=path))
+        except RuntimeError as exc:  # an optional comparison must not cost the main results
+            print(f"  note: Prism comparison for {workload.name!r} failed: {exc}", flush=True)
+    return results
+
+
+OTHER_CPU_LIMIT = 0.1  # cores
+
+
+def unexpected(result: Result) -> str | None:
+    """A warning when the error counts do not match the expected status."""
+    problems = []
+    wanted = 0 if result.expect < 400 else result.requests
+    if result.non_2xx_3xx != wanted:
+        problems.append(f"{result.non_2xx_3xx} non-2xx/3xx of {result.requests} (expected {wanted})")
+    if result.other_cpu > OTHER_CPU_LIMIT:
+        problems.append(f"other processes used {result.other_cpu:.2f} cores meanwhile: the numbers are disturbed")
+    if any(result.socket_errors.values()):
+        problems.append(f"socket errors {result.socket_errors}")
+    return f"{result.server} / {result.workload}: " + "; ".join(problems) if problems else None
+
+
+def markdown(results: list[Result]) -> str:
+    """The results as a Markdown table."""
+    lines = [
+        "| workload | server | expect | requests/s | p50 (ms) | p99 (ms) | vs baseline | non-2xx/3xx | server CPU | other CPU |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
+        cells = [r.workload, r.server, r.expect, f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", ratio, f"{r.non_2xx_3xx:,}"]
+        lines.append("| " + " | ".join(map(str, [*cells, f"{r.server_cpu:.0%}", f"{r.other_cpu:.0%}"])) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    """CPU model and core count."""
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), model)
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release(), "commit": commit()}
+
+
+def commit() -> str:
+    """The repository's HEAD commit, marked '+dirty' when the working tree has changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="whole seconds measured per workload (default 10)")
+    parser.add_argument("--warmup", type=int, default=2, help="whole seconds of unmeasured load before each workload (default 2; 0: none)")
+    parser.add_argument("--connections", type=int, default=50, help="concurrent keep-alive connections (default 50)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the raw results to FILE")
+    parser.add_argument(
+        "--server-args", default="", metavar="ARGS", help="extra arguments for `mockserver serve` (one shell-quoted string)"
+    )
+    parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def check_tools() -> None:
+    """Fail early when wrk or taskset is missing."""
+    missing = [tool for tool in ("wrk", "taskset") if not shutil.which(tool)]
+    if missing:
+        sys.exit(f"bench: missing {', '.join(missing)} (Debian: apt-get install -y wrk util-linux)")
+
+
+def report(results: list[Result], startup: float, rss: dict[str, int], baseline_rss: dict[str, int], args: argparse.Namespace) -> None:
+    """Print the table and the figures below it; write JSON if asked."""
+    info = machine()
+    print()
+    print(f"{info['cpu']}, {info['cores']} cores, Python {info['python']}, commit {info['commit']}")
+    print(f"server on core {SERVER_CPU}, wrk on core {WRK_CPU}, {args.connections} connections, ", end="")
+    print(f"{args.duration} s per workload after {args.warmup} s warm-up")
+    print()
+    print(markdown(results))
+    print()
+    print(f"- start-up (spawn to first 200 of '{STARTUP_PROBE.name}'): {startup:.2f} s")
+    print(
+        f"- mockserver memory after the run: VmRSS {rss.get('VmRSS', 0) / 1024:.1f} MiB (peak VmHWM {rss.get('VmHWM', 0) / 1024:.1f} MiB)"
+    )
+    print(f"- baseline memory after its run: VmRSS {baseline_rss.get('VmRSS', 0) / 1024:.1f} MiB")
+    for warning in filter(None, map(unexpected, results)):
+        print(f"- WARNING {warning}")
+    if args.json:
+        payload = {
+            "machine": info,
+            "options": {"duration": args.duration, "warmup": args.warmup, "connections": args.connections, "server_args": args.server_args},
+            "results": [asdict(r) for r in results],
+            "startup_seconds": startup,
+            "mockserver_kib": rss,
+            "baseline_kib": baseline_rss,
+        }
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"- raw results written to {args.json}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the baseline, the mockserver workloads and (optionally) Prism, then report."""
+    args = parse_args(argv)
+    if args.serve_baseline is not None:
+        serve_baseline(args.serve_baseline)
+        return 0
+    check_tools()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # turn SIGTERM into SystemExit so servers get stopped
+    print("measuring", flush=True)
+    baseline, baseline_rss = bench_baseline(args)
+    results, startup, rss = bench_mockserver(args)
+    results = [baseline, *results, *bench_prism(args)]
+    for result in results:
+        result.ratio = result.rps / baseline.rps if baseline.rps else None
+    report(results, startup, rss, baseline_rss, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
