@@ -49,12 +49,18 @@ def load(settings: Settings) -> tuple[list[ApiRuntime], Report]:
     return runtimes, report
 
 
+def load_or_fail(settings: Settings) -> tuple[list[ApiRuntime], Report]:
+    """`load`, raising LoadError when a fixture or spec has errors (warnings are left to the caller)."""
+    runtimes, report = load(settings)
+    if report.errors:
+        raise LoadError("fixtures", "\n  " + "\n  ".join(report.errors))
+    return runtimes, report
+
+
 def create_app(settings: Settings, runtimes: list[ApiRuntime] | None = None) -> web.Application:
     """The application; loads the specs itself unless compiled runtimes are given."""
     if runtimes is None:
-        runtimes, report = load(settings)
-        if report.errors:
-            raise LoadError("fixtures", "\n  " + "\n  ".join(report.errors))
+        runtimes, _ = load_or_fail(settings)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[APIS] = runtimes

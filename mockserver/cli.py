@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from . import __version__
-from .app import create_app, load
+from .app import create_app, load, load_or_fail
 from .errors import LoadError
 from .plan import ApiRuntime
 from .settings import Settings, SettingsError, load_settings
@@ -97,9 +97,7 @@ def _is_not_a_client_error(record: logging.LogRecord) -> bool:
 def serve(settings: Settings) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.server").addFilter(_is_not_a_client_error)
-    runtimes, report = load(settings)
-    if report.errors:
-        raise LoadError("fixtures", "\n  " + "\n  ".join(report.errors))
+    runtimes, report = load_or_fail(settings)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     app = create_app(settings, runtimes)

@@ -72,7 +72,7 @@ async def run_operation(plan: OperationPlan, request: web.Request) -> web.Respon
         return problem_response(api, Problem(api.vendor.validation_status, summarize(problems), problems))
 
     call = Call(plan.key, params, body, outcome.identity, api.world)
-    return to_response(respond(plan, request, call, preferences))
+    return to_response(respond(plan, request, call, preferences, path_values))
 
 
 def _path_values(plan: OperationPlan, request: web.Request) -> dict[str, str]:
@@ -118,16 +118,14 @@ def _too_large(api: ApiRuntime, limit: int) -> web.Response:
     )
 
 
-def respond(plan: OperationPlan, request: web.Request, call: Call, preferences: Preferences) -> Reply:
+def respond(plan: OperationPlan, request: web.Request, call: Call, preferences: Preferences, path_values: Mapping[str, str]) -> Reply:
     """Prefer header -> fixture -> sandbox handler -> spec example -> generated."""
     book = plan.responses
     if preferences.steers:
         return _preferred(plan, request, preferences)
-    if plan.fixtures:
-        path_values = call.params["path"]
-        for entry, reply in plan.fixtures:
-            if entry.matches(request.query, request.headers, {k: str(v) for k, v in path_values.items()}):
-                return reply
+    for entry, reply in plan.fixtures:
+        if entry.matches(request.query, request.headers, path_values):
+            return reply
     if plan.handler is not None:
         reply = plan.handler(call)
         if reply is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ from .envelopes import Envelope, Reply
 from .fixtures import MATCH_LOCATIONS, FixtureEntry
 from .responses import ResponseBook, examples_of
 from .sandbox.world import World
-from .schemas import SchemaBook
+from .schemas import SchemaBook, pointer
 from .security import Identity, SchemeReader, SecurityPlan, default_identity, reader_for
 from .validation import BodyChecker, ParamChecker
 from .vendors import Handler, Vendor
@@ -51,8 +52,9 @@ class OperationPlan:
     summary: str = ""
     fixtures: list[tuple[FixtureEntry, Reply]] = field(default_factory=list)
 
-    @property
+    @cached_property
     def needs_cookies(self) -> bool:
+        """Whether the request's cookies must be parsed (decided once, not per request)."""
         return any(p.location == "cookie" for p in self.params) or any(
             r.location == "cookie" for alt in self.security.alternatives for r in alt
         )
@@ -242,8 +244,7 @@ def _fixture_problems(plan: OperationPlan, entry: FixtureEntry) -> list[str]:
         return [*problems, f"{plan.key} {entry.status} has no example {entry.example!r} (it has: {', '.join(spec.examples) or 'none'})"]
     if entry.has_body and spec.validator is not None:
         for error in spec.validator.iter_errors(entry.body):
-            where = "/" + "/".join(str(p) for p in error.instance_path)
-            problems.append(f"response body at {where}: {error.message}")
+            problems.append(f"response body at {pointer(error)}: {error.message}")
     return problems
 
 
@@ -270,7 +271,6 @@ def check_examples(runtime: ApiRuntime) -> Report:
                 continue
             for name, value in spec.examples.items():
                 for error in spec.validator.iter_errors(value):
-                    where = "/" + "/".join(str(p) for p in error.instance_path)
                     label = f"{plan.key} response {spec.status or 'default'} example {name!r}"
-                    report.warnings.append(f"{runtime.description.path}: {label} at {where}: {error.message}")
+                    report.warnings.append(f"{runtime.description.path}: {label} at {pointer(error)}: {error.message}")
     return report

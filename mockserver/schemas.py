@@ -121,5 +121,6 @@ class SchemaBook:
         return schema
 
 
-def error_path(error: jsonschema_rs.ValidationError) -> list[str | int]:
-    return list(error.instance_path)
+def pointer(error: jsonschema_rs.ValidationError) -> str:
+    """The JSON pointer of the value an error is about (`/` for the whole document)."""
+    return "/" + "/".join(str(part) for part in error.instance_path)

@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
-from .schemas import SchemaBook
+from .schemas import SchemaBook, pointer
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _MAX_ECHO = 64
@@ -214,6 +214,5 @@ class BodyChecker:
                 if count == MAX_BODY_VIOLATIONS:
                     problems.append(Violation("body", "", f"more than {MAX_BODY_VIOLATIONS} problems; the rest are not listed"))
                     break
-                pointer = "/" + "/".join(str(part) for part in error.instance_path)
-                problems.append(Violation("body", pointer, bounded(error.message)))
+                problems.append(Violation("body", pointer(error), bounded(error.message)))
         return value
