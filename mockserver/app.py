@@ -41,9 +41,7 @@ def load(settings: Settings) -> tuple[list[ApiRuntime], Report]:
     runtimes = []
     for description in descriptions:
         vendor = vendor_for(str(description.extension.get("vendor") or description.name))
-        runtime, api_report = compile_api(
-            description, vendor, world, fixtures.get(description.name, []), settings.credentials.get(description.name)
-        )
+        runtime, api_report = compile_api(description, vendor, settings, world, fixtures.get(description.name, []))
         runtimes.append(runtime)
         report.extend(api_report)
     return runtimes, report

@@ -46,13 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default 8080; 0 picks a free one)")
     serve.add_argument("--max-body-bytes", type=int, help="largest request body accepted (default 1 MiB)")
+    serve.add_argument(
+        "--signature-window", dest="signature_window_seconds", type=int, help="seconds a signed request's timestamp may be off (default 30)"
+    )
     _common(commands.add_parser("check", help="load every spec and fixture and report problems"))
     _common(commands.add_parser("routes", help="list every mounted route"))
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    names = ("host", "port", "specs", "fixtures", "seed", "clock", "config", "max_body_bytes")
+    names = ("host", "port", "specs", "fixtures", "seed", "clock", "config", "max_body_bytes", "signature_window_seconds")
     return load_settings({name: getattr(args, name, None) for name in names})
 
 

@@ -12,10 +12,10 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDict
 
-from .appkeys import SETTINGS
 from .envelopes import Problem, Reply
 from .plan import ApiRuntime, OperationPlan
 from .responses import Preferences, read_preferences
+from .security import AuthOutcome, AuthRequest
 from .seeding import stable_seed
 from .validation import Violation
 from .vendors import Call
@@ -44,7 +44,13 @@ async def run_operation(plan: OperationPlan, request: web.Request) -> web.Respon
     query = request.query
     cookies = request.cookies if plan.needs_cookies else _EMPTY
 
-    outcome = plan.security.check(headers, query, cookies)
+    if api.vendor.authenticate is None:
+        outcome = plan.security.check(headers, query, cookies)
+    else:
+        signed = await _vendor_authentication(plan, request)
+        if isinstance(signed, web.Response):
+            return signed
+        outcome = signed
     if outcome.status != 200:
         problem = Problem(outcome.status, outcome.message, outcome.violations)
         if outcome.status == 401 and plan.security.challenge:
@@ -52,6 +58,13 @@ async def run_operation(plan: OperationPlan, request: web.Request) -> web.Respon
         return problem_response(api, problem)
 
     problems: list[Violation] = []
+    if api.vendor.strict_query:
+        allowed = plan.query_names
+        problems.extend(
+            Violation("query", name, f"query parameter {name!r} is not supported by this operation", "unsupported")
+            for name in dict.fromkeys(query)
+            if name not in allowed
+        )
     params: dict[str, dict[str, Any]] = {"query": {}, "path": {}, "header": {}, "cookie": {}}
     path_values = _path_values(plan, request) if plan.path_names else _EMPTY
     for checker in plan.params:
@@ -75,24 +88,41 @@ async def run_operation(plan: OperationPlan, request: web.Request) -> web.Respon
     return to_response(respond(plan, request, call, preferences, path_values))
 
 
+async def _vendor_authentication(plan: OperationPlan, request: web.Request) -> AuthOutcome | web.Response:
+    """The vendor's own check (a signature over the raw request), or a finished 413."""
+    api = plan.api
+    body = await _raw_body(api, request)
+    if isinstance(body, web.Response):
+        return body
+    assert api.vendor.authenticate is not None
+    view = AuthRequest(request.method, request.path, api.mount, request.query, request.headers, body, api.identities, api.settings)
+    return api.vendor.authenticate(view)
+
+
 def _path_values(plan: OperationPlan, request: web.Request) -> dict[str, str]:
     match = request.match_info
     return {name: match[f"_{index}"] for index, name in enumerate(plan.path_names)}
 
 
+async def _raw_body(api: ApiRuntime, request: web.Request) -> bytes | web.Response:
+    """The request body within the size limit (aiohttp keeps it for later reads), or a finished 413."""
+    limit = api.settings.max_body_bytes
+    if not request.body_exists:
+        return b""
+    if request.content_length is not None and request.content_length > limit:
+        return _too_large(api, limit)
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _too_large(api, limit)
+
+
 async def _read_body(plan: OperationPlan, request: web.Request, problems: list[Violation]) -> Any:
     """The parsed body, or a finished 413/415 response."""
     assert plan.body is not None
-    limit = request.app[SETTINGS].max_body_bytes
-    length = request.content_length
-    if length is not None and length > limit:
-        return _too_large(plan.api, limit)
-    has_body = request.body_exists
+    if not request.body_exists:
+        return plan.body.check(None, b"", problems)
     content_type = request.headers.get("Content-Type", "")
-    if not has_body:
-        if plan.body.required:
-            problems.append(Violation("body", "", "a request body is required"))
-        return None
     media = plan.body.find(content_type) if content_type else None
     if media is None:
         allowed = ", ".join(plan.body.media_types)
@@ -105,10 +135,9 @@ async def _read_body(plan: OperationPlan, request: web.Request, problems: list[V
                 [Violation("header", "Content-Type", f"expected one of: {allowed}")],
             ),
         )
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        return _too_large(plan.api, limit)
+    raw = await _raw_body(plan.api, request)
+    if isinstance(raw, web.Response):
+        return raw
     return plan.body.check(media, raw, problems)
 
 

@@ -12,10 +12,11 @@ import orjson
 from .catalog import ApiDescription
 from .envelopes import Envelope, Reply
 from .fixtures import MATCH_LOCATIONS, FixtureEntry
-from .responses import ResponseBook, examples_of
+from .responses import CONTROL_QUERY_KEYS, ResponseBook, examples_of
 from .sandbox.world import World
 from .schemas import SchemaBook, pointer
 from .security import Identity, SchemeReader, SecurityPlan, default_identity, reader_for
+from .settings import Settings
 from .validation import BodyChecker, ParamChecker
 from .vendors import Handler, Vendor
 
@@ -53,6 +54,11 @@ class OperationPlan:
     fixtures: list[tuple[FixtureEntry, Reply]] = field(default_factory=list)
 
     @cached_property
+    def query_names(self) -> frozenset[str]:
+        """Query parameters the operation accepts, with the Prefer stand-ins."""
+        return frozenset(p.name for p in self.params if p.location == "query") | CONTROL_QUERY_KEYS
+
+    @cached_property
     def needs_cookies(self) -> bool:
         """Whether the request's cookies must be parsed (decided once, not per request)."""
         return any(p.location == "cookie" for p in self.params) or any(
@@ -67,6 +73,7 @@ class ApiRuntime:
     identities: list[Identity]
     identities_from: str  # "spec", "settings" or "default"
     world: World
+    settings: Settings
     readers: dict[str, SchemeReader]
     plans: list[OperationPlan] = field(default_factory=list)
 
@@ -140,18 +147,14 @@ def _identities(api: ApiDescription, schemes: dict[str, Any], configured: list[d
 
 
 def compile_api(
-    api: ApiDescription,
-    vendor: Vendor,
-    world: World,
-    fixtures: list[FixtureEntry],
-    configured_credentials: list[dict[str, Any]] | None = None,
+    api: ApiDescription, vendor: Vendor, settings: Settings, world: World, fixtures: list[FixtureEntry]
 ) -> tuple[ApiRuntime, Report]:
     spec = api.document
     report = Report()
     schemes = (spec.get("components") or {}).get("securitySchemes") or {}
     readers = {name: reader_for(name, deref(spec, scheme)) for name, scheme in schemes.items()}
-    identities, source = _identities(api, schemes, configured_credentials)
-    runtime = ApiRuntime(api, vendor, identities, source, world, readers)
+    identities, source = _identities(api, schemes, settings.credentials.get(api.name))
+    runtime = ApiRuntime(api, vendor, identities, source, world, settings, readers)
     request_book, response_book = SchemaBook(spec, "request"), SchemaBook(spec, "response")
 
     for template, path_item in (spec.get("paths") or {}).items():

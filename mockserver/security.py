@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .settings import Settings
 from .validation import Violation
 
 
@@ -86,6 +87,20 @@ def reader_for(name: str, scheme: Mapping[str, Any]) -> SchemeReader:
     return SchemeReader(name, "bearer", "header", "Authorization")
 
 
+@dataclass(frozen=True, slots=True)
+class AuthRequest:
+    """What a vendor's own authentication sees (signature schemes need the raw request)."""
+
+    method: str
+    path: str  # as received, including the API's mount prefix
+    mount: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    identities: Sequence[Identity]
+    settings: Settings
+
+
 @dataclass(slots=True)
 class AuthOutcome:
     identity: Identity | None
@@ -116,7 +131,7 @@ class SecurityPlan:
             presented = {reader.scheme: reader.read(headers, query, cookies) for reader in alternative}
             missing = [reader for reader in alternative if presented[reader.scheme] is None]
             if missing:
-                violations = [Violation(r.location, r.field, f"missing {r.label}") for r in missing]
+                violations = [Violation(r.location, r.field, f"missing {r.label}", "missing") for r in missing]
                 message = "Missing " + ", ".join(r.label for r in missing)
                 failures.append((len(alternative) - len(missing), AuthOutcome(None, 401, message, violations)))
                 continue

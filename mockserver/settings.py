@@ -33,6 +33,8 @@ class Settings:
     # "now" follows the wall clock; an ISO instant freezes the sandbox world at that time
     clock: str = DEFAULT_CLOCK
     max_body_bytes: int = 1_048_576
+    # how far a signed request's timestamp may be from the server clock, either way
+    signature_window_seconds: int = 30
     # api name -> list of identities (scheme name -> accepted value, optional `forbidden`)
     credentials: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     config: Path | None = None
@@ -52,7 +54,7 @@ def parse_instant(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-_SCALARS = {"host": str, "port": int, "seed": int, "clock": str, "max_body_bytes": int}
+_SCALARS = {"host": str, "port": int, "seed": int, "clock": str, "max_body_bytes": int, "signature_window_seconds": int}
 _PATH_LISTS = ("specs", "fixtures")
 
 

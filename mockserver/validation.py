@@ -27,9 +27,11 @@ MAX_BODY_VIOLATIONS = 50  # a huge invalid array must not produce a huge error b
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    location: str  # query, path, header, cookie, body, security, request
+    location: str  # query, path, header, cookie, body, request
     name: str  # parameter name, or a JSON pointer into the body
     message: str
+    # why, for envelopes that carry a code: missing, empty, type, malformed, unsupported or invalid
+    reason: str = "invalid"
 
     def as_dict(self) -> dict[str, str]:
         return {"in": self.location, "name": self.name, "message": self.message}
@@ -120,15 +122,15 @@ class ParamChecker:
     def check(self, raw: Any, out: dict[str, Any], problems: list[Violation]) -> None:
         if raw is None:
             if self.required:
-                problems.append(Violation(self.location, self.name, f"{self.label} is required"))
+                problems.append(Violation(self.location, self.name, f"{self.label} is required", "missing"))
             return
         if raw == "" and self.location == "query" and not self.allow_empty:
-            problems.append(Violation(self.location, self.name, f"{self.label} must not be empty"))
+            problems.append(Violation(self.location, self.name, f"{self.label} must not be empty", "empty"))
             return
         try:
             value = self._coerce(raw)
         except CoercionError as exc:
-            problems.append(Violation(self.location, self.name, f"{self.label} {exc}"))
+            problems.append(Violation(self.location, self.name, f"{self.label} {exc}", "type"))
             return
         if self.validator is not None:
             for error in self.validator.iter_errors(value):
@@ -197,17 +199,18 @@ class BodyChecker:
             or (self.media.get("application/json") if base.endswith("+json") else None)
         )
 
-    def check(self, media: MediaChecker, raw: bytes, problems: list[Violation]) -> Any:
-        if not raw:
+    def check(self, media: MediaChecker | None, raw: bytes, problems: list[Violation]) -> Any:
+        """The parsed body; `media` is None only when there is no body at all."""
+        if not raw or media is None:
             if self.required:
-                problems.append(Violation("body", "", "a request body is required"))
+                problems.append(Violation("body", "", "a request body is required", "missing"))
             return None
         if media.parse is None:
             return raw
         try:
             value = media.parse(raw)
         except orjson.JSONDecodeError as exc:
-            problems.append(Violation("body", "", f"body is not valid JSON: {exc}"))
+            problems.append(Violation("body", "", f"body is not valid JSON: {exc}", "malformed"))
             return None
         if media.validator is not None:
             for count, error in enumerate(media.validator.iter_errors(value)):

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..envelopes import Envelope, Reply, problem_json
 from ..sandbox.world import World
-from ..security import Identity
+from ..security import AuthOutcome, AuthRequest, Identity
 
 
 @dataclass(slots=True)
@@ -28,6 +28,7 @@ class Call:
 
 
 Handler = Callable[[Call], "Reply | None"]
+Authenticator = Callable[[AuthRequest], AuthOutcome]
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Vendor:
     envelope: Envelope = problem_json
     validation_status: int = 400  # status for parameter and body violations
     handlers: dict[str, Handler] = field(default_factory=dict)  # operation key -> handler
+    authenticate: Authenticator | None = None  # replaces the spec's security check (signatures)
+    strict_query: bool = False  # a query parameter the operation does not define is a violation
 
 
 GENERIC = Vendor()
