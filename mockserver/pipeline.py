@@ -95,7 +95,18 @@ async def _vendor_authentication(plan: OperationPlan, request: web.Request) -> A
     if isinstance(body, web.Response):
         return body
     assert api.vendor.authenticate is not None
-    view = AuthRequest(request.method, request.path, api.mount, request.query, request.headers, body, api.identities, api.settings)
+    view = AuthRequest(
+        plan.key,
+        plan.security.open,
+        request.method,
+        request.path,
+        api.mount,
+        request.query,
+        request.headers,
+        body,
+        api.identities,
+        api.settings,
+    )
     return api.vendor.authenticate(view)
 
 

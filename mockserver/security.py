@@ -22,14 +22,15 @@ from .validation import Violation
 class Identity:
     """One set of sandbox credentials: scheme name -> accepted value."""
 
-    values: Mapping[str, bytes]
+    values: Mapping[str, bytes]  # every text entry: scheme name (or vendor credential name) -> value
     forbidden: bool = False
     name: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)  # the whole entry, for vendor extras (owned ids, ...)
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any], index: int) -> Identity:
-        values = {str(k): str(v).encode() for k, v in raw.items() if k not in ("forbidden", "name")}
-        return cls(values, bool(raw.get("forbidden")), str(raw.get("name") or f"identity-{index + 1}"))
+        values = {str(k): str(v).encode() for k, v in raw.items() if k not in ("forbidden", "name") and isinstance(v, (str, int))}
+        return cls(values, bool(raw.get("forbidden")), str(raw.get("name") or f"identity-{index + 1}"), dict(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,8 @@ def reader_for(name: str, scheme: Mapping[str, Any]) -> SchemeReader:
 class AuthRequest:
     """What a vendor's own authentication sees (signature schemes need the raw request)."""
 
+    operation: str  # the operation key
+    anonymous: bool  # the operation's spec security lets anyone in (an OAuth token endpoint, say)
     method: str
     path: str  # as received, including the API's mount prefix
     mount: str
