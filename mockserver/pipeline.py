@@ -99,7 +99,7 @@ async def _vendor_authentication(plan: OperationPlan, request: web.Request) -> A
         plan.key,
         plan.security.open,
         request.method,
-        request.path,
+        request.raw_path.partition("?")[0],  # as the client sent it: that is what it signed
         api.mount,
         request.query,
         request.headers,
@@ -221,16 +221,8 @@ async def api_fallback(api: ApiRuntime, request: web.Request) -> web.Response:
     """Any request under an API's mount that no operation took: 404, or 405 with Allow."""
     methods = allowed_methods(api, request.path)
     if not methods:
-        return problem_response(
-            api, Problem(404, f"no operation at {request.path} in the {api.name} API", [Violation("request", "path", "unknown path")])
-        )
+        message = f"no operation at {request.path} in the {api.name} API"
+        return problem_response(api, Problem(404, message, [Violation("request", "path", message)]))
     allow = ", ".join(methods)
-    return problem_response(
-        api,
-        Problem(
-            405,
-            f"{request.method} is not allowed on {request.path}; allowed: {allow}",
-            [Violation("request", "method", f"allowed: {allow}")],
-            {"Allow": allow},
-        ),
-    )
+    message = f"{request.method} is not allowed on {request.path}; allowed: {allow}"
+    return problem_response(api, Problem(405, message, [Violation("request", "method", message)], {"Allow": allow}))

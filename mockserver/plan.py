@@ -96,10 +96,9 @@ class ApiRuntime:
         for identity in self.identities:
             parts = []
             for scheme, value in identity.values.items():
+                shown = "<configured>" if self.identities_from == "settings" else value.decode()
                 reader = self.readers.get(scheme)
-                if reader is not None:
-                    shown = "<configured>" if self.identities_from == "settings" else value.decode()
-                    parts.append(reader.usage(shown))
+                parts.append(reader.usage(shown) if reader is not None else f"{scheme}: {shown}")
             if parts:
                 lines.append(", ".join(parts) + ("  (forbidden: answers 403)" if identity.forbidden else ""))
         return lines

@@ -95,7 +95,7 @@ class AuthRequest:
     operation: str  # the operation key
     anonymous: bool  # the operation's spec security lets anyone in (an OAuth token endpoint, say)
     method: str
-    path: str  # as received, including the API's mount prefix
+    path: str  # as received (still percent-encoded, no query string), including the API's mount prefix
     mount: str
     query: Mapping[str, str]
     headers: Mapping[str, str]

@@ -1,0 +1,225 @@
+"""Omniex Edge: HMAC-SHA384 request signatures, its error list, and each key's portfolios.
+
+Every API key owns its fixed portfolios (the `portfolios` of its credentials entry: the
+reference's "Master Fund 1" for the sandbox key) followed by a few generated ones whose
+ids, venues and balances derive from a stable hash of (seed, key). Balances are sized
+from the shared market prices and written as decimal strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+import orjson
+
+from ..envelopes import Problem, Reply, json_reply
+from ..sandbox.accounts import identity_rng
+from ..sandbox.market import price_usd
+from ..sandbox.world import World
+from ..security import AuthOutcome, AuthRequest, Identity
+from ..validation import Violation
+from . import Call, Vendor
+
+KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = "ONX-API-KEY", "ONX-API-TIMESTAMP", "ONX-API-SIGNATURE"
+CODE_BY_STATUS = {
+    400: "PARAMETER_VALUE_INVALID",
+    401: "AUTHENTICATION_FAILED",
+    403: "ACCESS_DENIED",
+    404: "RESOURCE_NOT_FOUND",
+    405: "METHOD_UNSUPPORTED",
+}
+CODE_BY_REASON = {"unsupported": "PARAMETER_UNSUPPORTED", "timestamp": "TIMESTAMP_INVALID", "forbidden": "ACCESS_DENIED"}
+AUTHENTICATION_FAILED = "the api server failed to authenticate the request"
+
+VENUE_NAMES = {
+    "binance": "Binance",
+    "gdax": "Coinbase Pro",
+    "gemini": "Gemini",
+    "itbit": "itBit",
+    "kraken": "Kraken",
+    "bitstamp": "Bitstamp",
+}
+CUSTODIAN = ("bitgo", "BitGo")
+FUND_NAMES = ("Global Macro Fund", "Treasury Reserve", "Digital Growth Fund", "Market Neutral Fund", "Yield Strategies", "Venture Holdings")
+TRADED = ("BTC", "ETH", "SOL", "USDC", "LINK", "ADA", "UNI")
+STAKEABLE = frozenset({"ETH", "SOL", "ADA"})
+_EIGHT_PLACES = Decimal("0.00000001")
+_BOOK_LIMIT = 256
+
+
+def omniex_envelope(problem: Problem) -> Reply:
+    """`{"errors": [{"error", "message"}], "meta": {}}`, one error per violation."""
+    default = CODE_BY_STATUS.get(problem.status, "INTERNAL_SERVER_ERROR" if problem.status >= 500 else "ACCESS_DENIED")
+    errors = [{"error": CODE_BY_REASON.get(v.reason, default), "message": v.message} for v in problem.violations]
+    return json_reply(
+        problem.status, {"errors": errors or [{"error": default, "message": problem.message}], "meta": {}}, headers=problem.headers
+    )
+
+
+def signature(secret: bytes, method: str, path: str, body: bytes, timestamp: str) -> str:
+    """Omniex's scheme: lowercase hex HMAC-SHA384 of METHOD + PATH + BODY + TIMESTAMP."""
+    return hmac.new(secret, method.encode() + path.encode() + body + timestamp.encode(), hashlib.sha384).hexdigest()
+
+
+def authenticate(request: AuthRequest) -> AuthOutcome:
+    headers = request.headers
+    missing = [name for name in (KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER) if not headers.get(name)]
+    if missing:
+        message = f"{AUTHENTICATION_FAILED}: missing {', '.join(missing)} header{'s' if len(missing) > 1 else ''}"
+        return AuthOutcome(None, 401, message, [Violation("header", name, f"missing {name} header", "missing") for name in missing])
+    timestamp = headers[TIMESTAMP_HEADER]
+    problem = _timestamp_problem(timestamp, request.settings.signature_window_seconds)
+    if problem:
+        return AuthOutcome(None, 400, problem, [Violation("header", TIMESTAMP_HEADER, problem, "timestamp")])
+    identity = _identity_for(request.identities, headers[KEY_HEADER].encode("utf-8", "surrogateescape"))
+    secret = identity.values.get("secret", b"") if identity else b"\x00unknown key"
+    given = headers[SIGNATURE_HEADER].encode("utf-8", "surrogateescape")
+    mount_prefix = "/" + request.mount.strip("/").split("/")[0]
+    unprefixed = request.path[len(mount_prefix) :] if request.path.startswith(mount_prefix + "/") else request.path
+    matches = False
+    for path in (request.path, unprefixed):  # both compared, always: no early exit
+        matches |= hmac.compare_digest(given, signature(secret, request.method, path, request.body, timestamp).encode())
+    if identity is None:
+        return _failed(KEY_HEADER, f"{KEY_HEADER} is not a known key")
+    if not matches:
+        return _failed(SIGNATURE_HEADER, f"{SIGNATURE_HEADER} does not match the request")
+    if identity.forbidden:
+        message = "this api key is not allowed to read portfolios"
+        return AuthOutcome(identity, 401, message, [Violation("header", KEY_HEADER, message, "forbidden")])
+    return AuthOutcome(identity)
+
+
+def _failed(header: str, why: str) -> AuthOutcome:
+    return AuthOutcome(None, 401, f"{AUTHENTICATION_FAILED}: {why}", [Violation("header", header, f"{AUTHENTICATION_FAILED}: {why}")])
+
+
+def _timestamp_problem(timestamp: str, window_seconds: int) -> str:
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        return f"{TIMESTAMP_HEADER} must be a Unix timestamp in milliseconds"
+    skew = abs(time.time() * 1000 - int(timestamp)) / 1000
+    if skew > window_seconds:
+        return f"the request timestamp is {skew:.0f} s from the server clock, outside the {window_seconds} s window"
+    return ""
+
+
+def _identity_for(identities: Any, key: bytes) -> Identity | None:
+    found = None
+    for identity in identities:
+        if hmac.compare_digest(key, identity.values.get("key", b"")) and found is None:
+            found = identity
+    return found
+
+
+_BOOKS: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+
+
+def portfolios_of(world: World, identity: Identity) -> list[dict[str, Any]]:
+    """The key's fixed portfolios, then its generated ones (computed once per key)."""
+    fixed = identity.data.get("portfolios") or []
+    key = str(identity.data.get("key", ""))
+    cache_key = (world, key, tuple(str(p.get("id")) for p in fixed))
+    book = _BOOKS.get(cache_key)
+    if book is None:
+        if len(_BOOKS) >= _BOOK_LIMIT:
+            _BOOKS.clear()
+        count = identity_rng(world.seed, "omniex", key).randint(2, 3)
+        names = identity_rng(world.seed, "omniex-names", key).sample(FUND_NAMES, count)
+        book = _BOOKS[cache_key] = [*fixed, *(_generated(world, key, index, name) for index, name in enumerate(names))]
+    return book
+
+
+def _uuid(rng: Any) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _decimal_text(value: Decimal) -> str:
+    """Decimal strings as the reference writes them: `1.009`, `0.2`, `0.0`."""
+    text = format(value.quantize(_EIGHT_PLACES, rounding=ROUND_DOWN).normalize(), "f")
+    return text if "." in text else text + ".0"
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _generated(world: World, key: str, index: int, name: str) -> dict[str, Any]:
+    rng = identity_rng(world.seed, "omniex-portfolio", f"{key}|{index}")
+    now = world.now()
+    venues = rng.sample(sorted(VENUE_NAMES), rng.randint(2, 4))
+    integrations = [{"id": _uuid(rng), "venueId": venue, "integrationStatus": "verified"} for venue in venues]
+    pending = rng.choice([v for v in sorted(VENUE_NAMES) if v not in venues])
+    integrations.append({"id": _uuid(rng), "venueId": pending, "integrationStatus": "requested"})  # no accounts yet
+    custody = rng.random() < 0.5
+    if custody:
+        integrations.append({"id": _uuid(rng), "venueId": CUSTODIAN[0], "integrationStatus": "verified"})
+    positions = []
+    for asset in rng.sample(TRADED, rng.randint(2, 4)):
+        price = Decimal(str(price_usd(asset, now, world.seed)))
+        accounts = []
+        for venue in rng.sample(venues, rng.randint(1, min(2, len(venues)))):
+            amount = Decimal(str(rng.uniform(5_000, 250_000))) / price
+            locked = amount * Decimal(str(rng.choice((0, 0, 0.05, 0.2))))
+            balance: dict[str, Any] = {"trading": {"free": _decimal_text(amount - locked), "locked": _decimal_text(locked)}}
+            if rng.random() < 0.25:
+                balance["margin"] = {"locked": _decimal_text(amount * Decimal("0.1"))}
+            if asset in STAKEABLE and rng.random() < 0.5:
+                balance["staking"] = {"locked": _decimal_text(amount * Decimal("0.3"))}
+            accounts.append({"venueId": venue, "name": f"{VENUE_NAMES[venue]} {asset} Account", "balance": balance})
+        if custody:
+            held = Decimal(str(rng.uniform(50_000, 1_000_000))) / price
+            balance = {"custody": {"free": _decimal_text(held * Decimal("0.9")), "locked": _decimal_text(held * Decimal("0.1"))}}
+            accounts.append({"venueId": CUSTODIAN[0], "name": f"{CUSTODIAN[1]} {asset} Custody Account", "balance": balance})
+        positions.append({"assetId": asset, "isCustomAsset": False, "accounts": accounts})
+    created = datetime(2020, 6, 1, tzinfo=now.tzinfo) + timedelta(seconds=rng.randrange(4 * 365 * 86400))
+    updated = max(created, now - timedelta(seconds=rng.randrange(3 * 86400)))
+    return {
+        "id": _uuid(rng),
+        "resource": "portfolio",
+        "name": name,
+        "integrations": integrations,
+        "positions": positions,
+        "createdAt": _timestamp(created),
+        "updatedAt": _timestamp(updated),
+    }
+
+
+def _view(portfolio: dict[str, Any], include: str | None) -> dict[str, Any]:
+    """Integrations are expanded only with include=integrations."""
+    if include == "integrations":
+        return portfolio
+    return {key: value for key, value in portfolio.items() if key != "integrations"}
+
+
+def list_portfolios(call: Call) -> Reply:
+    assert call.identity is not None
+    query = call.params["query"]
+    portfolios = portfolios_of(call.world, call.identity)
+    if "id" in query:
+        wanted = {part.strip().lower() for part in query["id"].split(",")}
+        portfolios = [p for p in portfolios if str(p["id"]).lower() in wanted]
+    return Reply(200, orjson.dumps({"data": [_view(p, query.get("include")) for p in portfolios], "meta": {}}))
+
+
+def get_portfolio(call: Call) -> Reply:
+    assert call.identity is not None
+    wanted = call.params["path"]["id"].lower()
+    for portfolio in portfolios_of(call.world, call.identity):
+        if str(portfolio["id"]).lower() == wanted:
+            return Reply(200, orjson.dumps({"data": _view(portfolio, call.params["query"].get("include")), "meta": {}}))
+    message = "the requested portfolio was not found"
+    return omniex_envelope(Problem(404, message, [Violation("path", "id", message)]))
+
+
+VENDOR = Vendor(
+    envelope=omniex_envelope,
+    validation_status=400,
+    handlers={"getPortfolios": list_portfolios, "getPortfolio": get_portfolio},
+    authenticate=authenticate,
+    strict_query=True,
+)
