@@ -114,15 +114,22 @@ class ParamChecker:
         self.label = f"{self.location} parameter {self.name!r}" if self.location != "header" else f"header {self.name!r}"
 
     def read(self, source: Mapping[str, str]) -> Any:
-        """The raw value: a string, a list of strings (exploded query arrays), or None."""
-        if self.is_array and self.separator is None:
-            return source.getall(self.name, None)  # type: ignore[attr-defined]  # the query MultiDict
+        """The raw value: a string, a list of strings (every value of a query parameter
+        given more than once, or of an exploded query array), or None."""
+        if self.location == "query":
+            values = source.getall(self.name, None)  # type: ignore[attr-defined]  # the query MultiDict
+            if values is None or (self.is_array and self.separator is None):
+                return values
+            return values[0] if len(values) == 1 else values
         return source.get(self.name)
 
     def check(self, raw: Any, out: dict[str, Any], problems: list[Violation]) -> None:
         if raw is None:
             if self.required:
                 problems.append(Violation(self.location, self.name, f"{self.label} is required", "missing"))
+            return
+        if isinstance(raw, list) and not (self.is_array and self.separator is None):  # only exploded arrays repeat
+            problems.append(Violation(self.location, self.name, f"{self.label} must be given once, got {len(raw)} values"))
             return
         if raw == "" and self.location == "query" and not self.allow_empty:
             problems.append(Violation(self.location, self.name, f"{self.label} must not be empty", "empty"))
@@ -141,8 +148,6 @@ class ParamChecker:
         if self.is_array:
             items = raw if isinstance(raw, list) else (raw.split(self.separator) if raw else [])
             return [self.coerce(item) for item in items] if self.coerce else items
-        if isinstance(raw, list):
-            raw = raw[0]
         return self.coerce(raw) if self.coerce else raw
 
 

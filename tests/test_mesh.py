@@ -224,3 +224,10 @@ async def test_frozen_clock_setting_changes_prices(make_client: Any) -> None:
     _, two = await get_portfolio(default, UserId="alice")
     assert [p["lastPrice"] for p in positions(one["content"])] != [p["lastPrice"] for p in positions(two["content"])]
     assert [p["costBasis"] for p in positions(one["content"])] == [p["costBasis"] for p in positions(two["content"])]
+
+
+async def test_user_id_given_twice_is_400(client: Any) -> None:
+    response = await client.get(PORTFOLIO + "?UserId=a&UserId=b", headers=MESH_AUTH)
+    body = await response.json()
+    assert response.status == 400
+    assert body["errorData"]["violations"][0]["name"] == "UserId"

@@ -180,3 +180,10 @@ async def test_body_over_the_limit_is_413(make_client: Any) -> None:
 async def test_non_json_body_passes_through(widgets: Any) -> None:
     response = await widgets.put("/widgets/v2/uploads", data=b"plain text", headers={**AUTH, "Content-Type": "text/plain"})
     assert response.status == 200
+
+
+async def test_a_scalar_query_parameter_given_twice_is_400(widgets: Any) -> None:
+    response = await widgets.get(LIST + "?color=red&color=blue", headers=AUTH)
+    assert response.status == 400
+    assert await problems(response) == [("query", "color")]
+    assert "given once, got 2 values" in (await response.json())["detail"]
