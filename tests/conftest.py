@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from aiohttp.test_utils import TestClient
 
 from mockserver.app import create_app
@@ -35,3 +36,10 @@ async def client(make_client: MakeClient) -> TestClient:
 async def widgets(make_client: MakeClient) -> TestClient:
     """The generic test spec (no vendor module): problem+json errors, bodies, every security scheme."""
     return await make_client(specs=[TEST_SPECS], fixtures=[TEST_SPECS / "fixtures"])
+
+
+@pytest.fixture(scope="module")
+def session() -> Iterator[requests.Session]:
+    """One HTTP session per module, for the schemathesis runs against a real server."""
+    with requests.Session() as http:
+        yield http

@@ -26,6 +26,7 @@ import schemathesis
 
 from mockserver.vendors.mesh import MAX_OFFSET_SECONDS
 
+from . import fuzzing
 from .helpers import MESH_AUTH, ROOT, running_server
 
 MESH_SPEC = ROOT / "specs" / "mesh.yaml"
@@ -39,27 +40,13 @@ REQUIRED_CHECKS = (
 )
 
 
+MESH_CREDENTIALS = {"Client-Id": {"api_key": MESH_AUTH["X-Client-Id"]}, "Client-Secret": {"api_key": MESH_AUTH["X-Client-Secret"]}}
+
+
 def load_schema(mode: str) -> Any:
-    config = schemathesis.Config.from_dict(
-        {
-            "seed": 0,
-            "generation": {"mode": mode, "max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
-            # the credentials are sent through the spec's own security schemes, so schemathesis
-            # knows which headers carry them (ignored_auth and negative auth cases use that)
-            "auth": {
-                "openapi": {
-                    "Client-Id": {"api_key": MESH_AUTH["X-Client-Id"]},
-                    "Client-Secret": {"api_key": MESH_AUTH["X-Client-Secret"]},
-                }
-            },
-            "checks": {
-                "positive_data_acceptance": {"enabled": False},  # replaced by assert_accepted
-                # invalid data must be rejected with a client error: a 5xx is not a rejection
-                "negative_data_rejection": {"expected-statuses": ["4XX"]},
-            },
-        }
-    )
-    return schemathesis.openapi.from_path(MESH_SPEC, config=config)
+    # the credentials go through the spec's own security schemes, so schemathesis knows which
+    # headers carry them (ignored_auth and the negative auth cases use that)
+    return fuzzing.load_schema(MESH_SPEC, mode, MAX_EXAMPLES, MESH_CREDENTIALS)
 
 
 positive = load_schema("positive")
@@ -70,12 +57,6 @@ negative = load_schema("negative")
 def mesh_url() -> Iterator[str]:
     with running_server() as url:
         yield url + "/mesh"
-
-
-@pytest.fixture(scope="module")
-def session() -> Iterator[requests.Session]:
-    with requests.Session() as http:
-        yield http
 
 
 def _empty_user_id(case: schemathesis.Case, violation: dict[str, str]) -> bool:

@@ -14,6 +14,7 @@ import pytest
 import requests
 import schemathesis
 
+from . import fuzzing
 from .helpers import ROOT, running_server
 from .test_omniex import signed
 
@@ -22,18 +23,7 @@ MOUNT = "/omniex/edge/v1beta"
 
 
 def load_schema(mode: str) -> Any:
-    config = schemathesis.Config.from_dict(
-        {
-            "seed": 0,
-            "generation": {"mode": mode, "max-examples": 60, "deterministic": True, "database": "none"},
-            "checks": {
-                # positive data is checked by assert_accepted below (a 404 for an unknown uuid is right)
-                "positive_data_acceptance": {"enabled": False},
-                "negative_data_rejection": {"expected-statuses": ["4XX"]},
-            },
-        }
-    )
-    schema = schemathesis.openapi.from_path(OMNIEX_SPEC, config=config)
+    schema = fuzzing.load_schema(OMNIEX_SPEC, mode, 60)
 
     @schema.auth(refresh_interval=None)
     class OmniexSignature:
@@ -56,12 +46,6 @@ def omniex_url() -> Iterator[str]:
     # itself is tested in test_omniex.py
     with running_server("--signature-window", "86400") as url:
         yield url + MOUNT
-
-
-@pytest.fixture(scope="module")
-def session() -> Iterator[requests.Session]:
-    with requests.Session() as http:
-        yield http
 
 
 @positive.parametrize()

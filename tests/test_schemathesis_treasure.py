@@ -24,6 +24,7 @@ import schemathesis
 
 from mockserver.vendors.treasure import accepts_json
 
+from . import fuzzing
 from .helpers import ROOT, running_server
 
 TREASURE_SPEC = ROOT / "specs" / "treasure.yaml"
@@ -41,18 +42,7 @@ REQUIRED_CHECKS = (
 
 
 def load_schema(mode: str) -> Any:
-    config = schemathesis.Config.from_dict(
-        {
-            "seed": 0,
-            "generation": {"mode": mode, "max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
-            "auth": {"openapi": {"bearerAuth": {"bearer": TOKEN}}},
-            "checks": {
-                "positive_data_acceptance": {"enabled": False},  # replaced by assert_accepted
-                "negative_data_rejection": {"expected-statuses": ["4XX"]},
-            },
-        }
-    )
-    return schemathesis.openapi.from_path(TREASURE_SPEC, config=config)
+    return fuzzing.load_schema(TREASURE_SPEC, mode, MAX_EXAMPLES, {"bearerAuth": {"bearer": TOKEN}})
 
 
 positive = load_schema("positive")
@@ -63,12 +53,6 @@ negative = load_schema("negative")
 def treasure_url() -> Iterator[str]:
     with running_server() as url:
         yield url + "/treasure"
-
-
-@pytest.fixture(scope="module")
-def session() -> Iterator[requests.Session]:
-    with requests.Session() as http:
-        yield http
 
 
 # Schema-valid requests the sandbox rightly refuses: the schema cannot say these rules.
