@@ -166,6 +166,16 @@ class SecurityPlan:
         return found, ([] if found else fewest_wrong)
 
 
+def identity_with(identities: Sequence[Identity], name: str, value: bytes) -> Identity | None:
+    """The first identity whose credential `name` equals `value`. Every identity is compared,
+    so timing does not tell how many there are or which came close."""
+    found = None
+    for identity in identities:
+        if hmac.compare_digest(identity.values.get(name, b""), value) and found is None:
+            found = identity
+    return found
+
+
 def default_identity(api: str, schemes: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """Sandbox credentials for a spec that names none: one value per scheme, derived from the names."""
     identity: dict[str, str] = {}

@@ -15,13 +15,13 @@ import hashlib
 import math
 import random
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
 from ..seeding import stable_seed
 from .accounts import identity_rng
+from .shares import apportion
 
 PRODUCTS = ("managed_money_market", "managed_treasuries", "managed_income")
 # (annual return over the money market rate, typical monthly deviation)
@@ -71,18 +71,6 @@ WELL_KNOWN: dict[str, Profile | None] = {
     ),
     UNFUNDED_BUSINESS: None,
 }
-
-
-def apportion(total: int, weights: Sequence[int]) -> list[int]:
-    """`total` units split in proportion to `weights`, largest remainder first: the parts add up to `total` exactly."""
-    whole = sum(weights)
-    if not whole:
-        return [0] * len(weights)
-    parts = [total * weight // whole for weight in weights]
-    remainders = [total * weight % whole for weight in weights]
-    for index in sorted(range(len(weights)), key=lambda i: remainders[i], reverse=True)[: total - sum(parts)]:
-        parts[index] += 1
-    return parts
 
 
 def _unit(seed: int, *parts: object) -> float:

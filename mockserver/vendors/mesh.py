@@ -18,6 +18,7 @@ import orjson
 from ..envelopes import Problem, Reply, json_reply
 from ..sandbox.accounts import Holding, identity_rng, pick_holdings, symbols_of
 from ..sandbox.market import ASSETS, price_usd, round_price
+from ..sandbox.shares import apportion
 from ..sandbox.world import World
 from ..validation import Violation
 from . import Call, Vendor
@@ -201,16 +202,9 @@ def _distribution(holding: Holding, wallet: str, world: World) -> list[dict[str,
 
 def _fill_percentages(positions: list[dict[str, Any]]) -> None:
     """Shares of total value in 0.0001 units, largest remainder first, so they sum to exactly 100."""
-    total = sum(Decimal(str(p["marketValue"])) for p in positions)
-    if not total:
-        return
-    raw = [Decimal(str(p["marketValue"])) / total * 1_000_000 for p in positions]
-    units = [int(r) for r in raw]
-    by_remainder = sorted(range(len(raw)), key=lambda i: raw[i] - units[i], reverse=True)
-    for i in by_remainder[: 1_000_000 - sum(units)]:
-        units[i] += 1
-    for position, share in zip(positions, units, strict=True):
-        position["portfolioPercentage"] = float(Decimal(share) / 10_000)
+    values = [round(p["marketValue"] * 10_000) for p in positions]  # market values have four decimals
+    for position, share in zip(positions, apportion(1_000_000, values), strict=True):
+        position["portfolioPercentage"] = share / 10_000
 
 
 VENDOR = Vendor(envelope=mesh_envelope, validation_status=400, handlers={PORTFOLIO: portfolio_handler})

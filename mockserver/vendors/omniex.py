@@ -22,7 +22,7 @@ from ..envelopes import Problem, Reply, json_reply
 from ..sandbox.accounts import identity_rng
 from ..sandbox.market import price_usd
 from ..sandbox.world import World
-from ..security import AuthOutcome, AuthRequest, Identity
+from ..security import AuthOutcome, AuthRequest, Identity, identity_with
 from ..validation import Violation
 from . import Call, Vendor
 
@@ -77,7 +77,7 @@ def authenticate(request: AuthRequest) -> AuthOutcome:
     problem = _timestamp_problem(timestamp, request.settings.signature_window_seconds)
     if problem:
         return AuthOutcome(None, 400, problem, [Violation("header", TIMESTAMP_HEADER, problem, "timestamp")])
-    identity = _identity_for(request.identities, headers[KEY_HEADER].encode("utf-8", "surrogateescape"))
+    identity = identity_with(request.identities, "key", headers[KEY_HEADER].encode("utf-8", "surrogateescape"))
     secret = identity.values.get("secret", b"") if identity else b"\x00unknown key"
     given = headers[SIGNATURE_HEADER].encode("utf-8", "surrogateescape")
     mount_prefix = "/" + request.mount.strip("/").split("/")[0]
@@ -106,14 +106,6 @@ def _timestamp_problem(timestamp: str, window_seconds: int) -> str:
     if skew > window_seconds:
         return f"the request timestamp is {skew:.0f} s from the server clock, outside the {window_seconds} s window"
     return ""
-
-
-def _identity_for(identities: Any, key: bytes) -> Identity | None:
-    found = None
-    for identity in identities:
-        if hmac.compare_digest(key, identity.values.get("key", b"")) and found is None:
-            found = identity
-    return found
 
 
 _BOOKS: dict[tuple[Any, ...], list[dict[str, Any]]] = {}

@@ -24,8 +24,9 @@ import orjson
 
 from ..envelopes import Problem, Reply, json_reply
 from ..pipeline import summarize
-from ..sandbox.treasury import PRODUCTS, WELL_KNOWN, apportion, business_profile, snapshots
-from ..security import ANONYMOUS, AuthOutcome, AuthRequest, Identity, SchemeReader
+from ..sandbox.shares import apportion
+from ..sandbox.treasury import PRODUCTS, WELL_KNOWN, business_profile, snapshots
+from ..security import ANONYMOUS, AuthOutcome, AuthRequest, Identity, SchemeReader, identity_with
 from ..validation import Violation
 from . import Call, Vendor
 
@@ -203,9 +204,9 @@ def _bearer(request: AuthRequest) -> AuthOutcome:
 def _token_owner(token: bytes, identities: Sequence[Identity], seed: int) -> tuple[Identity | None, int | None]:
     """Whose token this is (a pre-issued one, or one we signed) and when it expires (None: never).
     Every pre-issued token is compared, so timing does not tell which client's was close."""
-    matches = [identity for identity in identities if hmac.compare_digest(identity.values.get(SCHEME, b""), token)]
-    if matches:
-        return matches[0], None
+    pre_issued = identity_with(identities, SCHEME, token)
+    if pre_issued is not None:
+        return pre_issued, None
     claims = _claims(token)
     if claims is None:
         return None, None
