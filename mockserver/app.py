@@ -1,32 +1,30 @@
-"""Builds the aiohttp application from the compiled plans: one route per operation."""
+"""Builds the aiohttp application from the mounted APIs: one route per operation."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
-from .appkeys import APIS, SETTINGS
-from .catalog import bundled_dir, discover
+from .appkeys import APIS, SETTINGS, STORE
+from .catalog import ApiDescription, bundled_dir, discover
 from .control import add_control_routes
-from .cors import add_cors_headers, is_preflight, preflight_response
+from .cors import add_cors_headers
 from .envelopes import Problem, problem_json
 from .errors import LoadError
 from .fixtures import load_fixtures
-from .pipeline import allowed_methods, api_fallback, problem_response, run_operation, to_response
-from .plan import ApiRuntime, OperationPlan, Report, compile_api
+from .mounted import MountedApi
+from .pipeline import to_response
+from .plan import Report, compile_api
+from .sandbox.store import Store
 from .sandbox.world import World
 from .settings import Settings
 from .validation import Violation
 from .vendors import vendor_for
 
-log = logging.getLogger("mockserver")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-def load(settings: Settings) -> tuple[list[ApiRuntime], Report]:
-    """Load every spec and fixture once and compile their plans."""
+def load(settings: Settings, store: Store | None = None) -> tuple[list[MountedApi], Report]:
+    """Load every spec and fixture once and compile their plans; state goes into `store`
+    (a fresh in-memory one unless given)."""
+    store = store or Store()
     spec_dirs = settings.specs or [bundled_dir("specs")]
     fixture_dirs = settings.fixtures or ([bundled_dir("fixtures")] if bundled_dir("fixtures").is_dir() else [])
     world = World(settings.seed, settings.frozen_clock())
@@ -38,68 +36,63 @@ def load(settings: Settings) -> tuple[list[ApiRuntime], Report]:
         # the bundled fixtures simply do not apply to APIs that are not loaded; given ones must
         if api_name not in known and settings.fixtures:
             report.errors.append(f"{entries[0].source}: fixtures for {api_name!r}, but no such API is loaded")
-    runtimes = []
+    apis: list[MountedApi] = []
     for description in descriptions:
+        if description.kind == "graphql":
+            apis.append(_graphql_api(description, settings, world, store))
+            continue
         vendor = vendor_for(str(description.extension.get("vendor") or description.name))
-        runtime, api_report = compile_api(description, vendor, settings, world, fixtures.get(description.name, []))
-        runtimes.append(runtime)
+        state = store.for_api(description.name)
+        runtime, api_report = compile_api(description, vendor, settings, world, state, fixtures.get(description.name, []))
+        apis.append(runtime)
         report.extend(api_report)
-    return runtimes, report
+    return apis, report
 
 
-def load_or_fail(settings: Settings) -> tuple[list[ApiRuntime], Report]:
+def _graphql_api(description: ApiDescription, settings: Settings, world: World, store: Store) -> MountedApi:
+    from .graphql import compile_graphql  # graphql-core is imported only when a GraphQL API is loaded
+
+    return compile_graphql(description, settings, world, store.for_api(description.name))
+
+
+def load_or_fail(settings: Settings, store: Store | None = None) -> tuple[list[MountedApi], Report]:
     """`load`, raising LoadError when a fixture or spec has errors (warnings are left to the caller)."""
-    runtimes, report = load(settings)
+    apis, report = load(settings, store)
     if report.errors:
         raise LoadError("fixtures", "\n  " + "\n  ".join(report.errors))
-    return runtimes, report
+    return apis, report
 
 
-def create_app(settings: Settings, runtimes: list[ApiRuntime] | None = None) -> web.Application:
-    """The application; loads the specs itself unless compiled runtimes are given."""
-    if runtimes is None:
-        runtimes, _ = load_or_fail(settings)
+def create_app(settings: Settings, apis: list[MountedApi] | None = None, store: Store | None = None) -> web.Application:
+    """The application; loads the specs itself unless mounted APIs (and their store) are given."""
+    if apis is None:
+        store = store or open_store(settings)
+        apis, _ = load_or_fail(settings, store)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
-    app[APIS] = runtimes
+    app[APIS] = apis
+    if store is not None:
+        app[STORE] = store
+        app.on_cleanup.append(_close_store)
     add_control_routes(app)
-    for runtime in runtimes:
-        for plan in runtime.plans:
-            app.router.add_route(plan.method, plan.route, _operation_handler(plan))
-        fallback = _fallback_handler(runtime)
-        app.router.add_route("*", runtime.mount, fallback)
-        app.router.add_route("*", runtime.mount + "/{tail:.*}", fallback)
+    for api in apis:
+        api.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", _unknown_api)
     app.on_response_prepare.append(add_cors_headers)
     return app
 
 
-def _operation_handler(plan: OperationPlan) -> Handler:
-    async def handle(request: web.Request) -> web.StreamResponse:
-        try:
-            return await run_operation(plan, request)
-        except web.HTTPException:
-            raise
-        except Exception:  # a bug must still answer in the vendor's envelope, never as a bare traceback
-            log.exception("unhandled error in %s %s", plan.method, plan.path)
-            return problem_response(plan.api, Problem(500, "the mock server failed to handle this request"))
-
-    return handle
+def open_store(settings: Settings) -> Store:
+    """The state store: a file with `--state`, else in memory."""
+    return Store(settings.state)
 
 
-def _fallback_handler(runtime: ApiRuntime) -> Handler:
-    async def handle(request: web.Request) -> web.StreamResponse:
-        if is_preflight(request):
-            methods = allowed_methods(runtime, request.path)
-            if methods:
-                return preflight_response(request, methods)
-        return await api_fallback(runtime, request)
-
-    return handle
+async def _close_store(app: web.Application) -> None:
+    app[STORE].close()
 
 
 async def _unknown_api(request: web.Request) -> web.StreamResponse:
-    apis = [runtime.mount for runtime in request.app[APIS]]
+    apis = [api.mount for api in request.app[APIS]]
     problem = Problem(
         404, f"no API is mounted at {request.path}; mounted: {', '.join(apis) or 'none'}", [Violation("request", "path", "unknown path")]
     )

@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from .sandbox.store import Store
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from .plan import ApiRuntime
+    from .mounted import MountedApi
 
 SETTINGS = web.AppKey("settings", Settings)
-APIS = web.AppKey("apis", list["ApiRuntime"])
+APIS = web.AppKey("apis", list["MountedApi"])
+STORE = web.AppKey("store", Store)

@@ -13,6 +13,7 @@ import yaml
 from .errors import LoadError
 
 OPENAPI_SUFFIXES = (".yaml", ".yml", ".json")
+GRAPHQL_SUFFIXES = (".graphql", ".graphqls")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -28,9 +29,9 @@ def bundled_dir(name: str) -> Path:
 @dataclass(frozen=True)
 class ApiDescription:
     name: str  # file stem; the API is mounted under /<name>
-    kind: str  # "openapi"
+    kind: str  # "openapi" or "graphql"
     path: Path
-    document: dict[str, Any]
+    document: dict[str, Any]  # the OpenAPI document; empty for GraphQL (its SDL is read from `path`)
 
     @property
     def mount(self) -> str:
@@ -103,14 +104,17 @@ def discover(spec_dirs: Iterable[Path]) -> list[ApiDescription]:
         if not folder.is_dir():
             raise LoadError(str(folder), "specs folder does not exist")
         for path in sorted(folder.iterdir()):
-            if path.suffix not in OPENAPI_SUFFIXES:
+            if path.suffix in GRAPHQL_SUFFIXES:
+                description = ApiDescription(path.stem, "graphql", path, {})
+            elif path.suffix in OPENAPI_SUFFIXES:
+                document = load_document(path)
+                if "openapi" not in document:
+                    raise LoadError(str(path), "has no `openapi` version field")
+                check_openapi(path, document)
+                description = ApiDescription(path.stem, "openapi", path, document)
+            else:
                 continue
-            document = load_document(path)
-            if "openapi" not in document:
-                raise LoadError(str(path), "has no `openapi` version field")
-            check_openapi(path, document)
-            name = path.stem
-            if name in apis:
-                raise LoadError(str(path), f"API name {name!r} is already taken by {apis[name].path}")
-            apis[name] = ApiDescription(name, "openapi", path, document)
+            if description.name in apis:
+                raise LoadError(str(path), f"API name {description.name!r} is already taken by {apis[description.name].path}")
+            apis[description.name] = description
     return list(apis.values())

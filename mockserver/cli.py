@@ -15,9 +15,9 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from . import __version__
-from .app import create_app, load, load_or_fail
+from .app import create_app, load, load_or_fail, open_store
 from .errors import LoadError
-from .plan import ApiRuntime
+from .mounted import MountedApi
 from .settings import Settings, SettingsError, load_settings
 
 
@@ -49,13 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--signature-window", dest="signature_window_seconds", type=int, help="seconds a signed request's timestamp may be off (default 30)"
     )
+    serve.add_argument("--state", type=Path, metavar="FILE", help="keep the sandbox state in this SQLite file (default: in memory)")
     _common(commands.add_parser("check", help="load every spec and fixture and report problems"))
     _common(commands.add_parser("routes", help="list every mounted route"))
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    names = ("host", "port", "specs", "fixtures", "seed", "clock", "config", "max_body_bytes", "signature_window_seconds")
+    names = ("host", "port", "specs", "fixtures", "seed", "clock", "config", "max_body_bytes", "signature_window_seconds", "state")
     return load_settings({name: getattr(args, name, None) for name in names})
 
 
@@ -72,8 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def check(settings: Settings) -> int:
     runtimes, report = load(settings)
     for runtime in runtimes:
-        fixtures = sum(len(plan.fixtures) for plan in runtime.plans)
-        print(f"ok    {runtime.name}: {len(runtime.plans)} operations, {fixtures} fixtures ({runtime.description.path})")
+        print(f"ok    {runtime.name}: {runtime.summary()} ({runtime.source})")
     for warning in report.warnings:
         print(f"WARN  {warning}")
     for error in report.errors:
@@ -86,8 +86,8 @@ def check(settings: Settings) -> int:
 def routes(settings: Settings) -> int:
     runtimes, _ = load(settings)
     for runtime in runtimes:
-        for plan in runtime.plans:
-            print(f"{plan.method:7} {runtime.mount}{plan.path}  ({runtime.name}: {plan.key})")
+        for route in runtime.routes():
+            print(f"{route.method:7} {route.path}  ({runtime.name}: {route.operation})")
     return 0
 
 
@@ -100,10 +100,11 @@ def _is_not_a_client_error(record: logging.LogRecord) -> bool:
 def serve(settings: Settings) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.server").addFilter(_is_not_a_client_error)
-    runtimes, report = load_or_fail(settings)
+    store = open_store(settings)
+    runtimes, report = load_or_fail(settings, store)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    app = create_app(settings, runtimes)
+    app = create_app(settings, runtimes, store)
     loop_factory = _uvloop_factory()
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(_serve(app, settings, runtimes))
@@ -118,7 +119,7 @@ def _uvloop_factory() -> Any:
     return uvloop.new_event_loop
 
 
-async def _serve(app: web.Application, settings: Settings, runtimes: list[ApiRuntime]) -> None:
+async def _serve(app: web.Application, settings: Settings, runtimes: list[MountedApi]) -> None:
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
@@ -139,7 +140,7 @@ def _url_host(configured: str, bound: str) -> str:
     return f"[{bound}]" if ":" in bound else bound
 
 
-def banner(base: str, runtimes: list[ApiRuntime]) -> str:
+def banner(base: str, runtimes: list[MountedApi]) -> str:
     lines = [f"mockserver {__version__} listening on {base}"]
     for runtime in runtimes:
         lines.append(f"  {runtime.name:10} {base}{runtime.mount}")

@@ -6,20 +6,26 @@ through another stage, and no input reaches the client as a 500.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from multidict import MultiDict
 
+from .cors import is_preflight, preflight_response
 from .envelopes import Problem, Reply
-from .plan import ApiRuntime, OperationPlan
 from .responses import Preferences, read_preferences
 from .security import AuthOutcome, AuthRequest
 from .seeding import stable_seed
 from .validation import Violation
 from .vendors import Call
 
+if TYPE_CHECKING:
+    from .plan import ApiRuntime, OperationPlan
+
+log = logging.getLogger("mockserver")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _EMPTY: Mapping[str, str] = MultiDict()
 
 
@@ -84,7 +90,7 @@ async def run_operation(plan: OperationPlan, request: web.Request) -> web.Respon
     if problems:
         return problem_response(api, Problem(api.vendor.validation_status, summarize(problems), problems))
 
-    call = Call(plan.key, params, body, outcome.identity, api.world)
+    call = Call(plan.key, params, body, outcome.identity, api.world, api.state)
     return to_response(respond(plan, request, call, preferences, path_values))
 
 
@@ -226,3 +232,27 @@ async def api_fallback(api: ApiRuntime, request: web.Request) -> web.Response:
     allow = ", ".join(methods)
     message = f"{request.method} is not allowed on {request.path}; allowed: {allow}"
     return problem_response(api, Problem(405, message, [Violation("request", "method", message)], {"Allow": allow}))
+
+
+def operation_handler(plan: OperationPlan) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            return await run_operation(plan, request)
+        except web.HTTPException:
+            raise
+        except Exception:  # a bug must still answer in the vendor's envelope, never as a bare traceback
+            log.exception("unhandled error in %s %s", plan.method, plan.path)
+            return problem_response(plan.api, Problem(500, "the mock server failed to handle this request"))
+
+    return handle
+
+
+def fallback_handler(runtime: ApiRuntime) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if is_preflight(request):
+            methods = allowed_methods(runtime, request.path)
+            if methods:
+                return preflight_response(request, methods)
+        return await api_fallback(runtime, request)
+
+    return handle

@@ -5,14 +5,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import orjson
+from aiohttp import web
 
 from .catalog import ApiDescription
 from .envelopes import Envelope, Reply
 from .fixtures import MATCH_LOCATIONS, FixtureEntry
+from .mounted import Route
+from .pipeline import fallback_handler, operation_handler
 from .responses import CONTROL_QUERY_KEYS, ResponseBook, examples_of
+from .sandbox.store import ApiState
 from .sandbox.world import World
 from .schemas import SchemaBook, pointer
 from .security import Identity, SchemeReader, SecurityPlan, default_identity, reader_for
@@ -75,7 +80,9 @@ class ApiRuntime:
     world: World
     settings: Settings
     readers: dict[str, SchemeReader]
+    state: ApiState
     plans: list[OperationPlan] = field(default_factory=list)
+    kind = "openapi"
 
     @property
     def name(self) -> str:
@@ -84,6 +91,34 @@ class ApiRuntime:
     @property
     def mount(self) -> str:
         return self.description.mount
+
+    @property
+    def source(self) -> Path:
+        return self.description.path
+
+    def add_routes(self, app: web.Application) -> None:
+        """One route per operation (most specific first), then the API's own 404/405 catch-all."""
+        for plan in self.plans:
+            app.router.add_route(plan.method, plan.route, operation_handler(plan))
+        fallback = fallback_handler(self)
+        app.router.add_route("*", self.mount, fallback)
+        app.router.add_route("*", self.mount + "/{tail:.*}", fallback)
+
+    def routes(self) -> list[Route]:
+        return [Route(plan.method, self.mount + plan.path, plan.key) for plan in self.plans]
+
+    def summary(self) -> str:
+        fixtures = sum(len(plan.fixtures) for plan in self.plans)
+        return f"{len(self.plans)} operations, {fixtures} fixtures"
+
+    def prepare_state(self) -> None:
+        """Seed the API's state unless it already exists (a restart with --state, another worker)."""
+        if self.vendor.seed_state is not None:
+            self.state.store.seed_once(self.name, self.vendor.seed_state)
+
+    def reset(self) -> None:
+        self.state.clear()
+        self.prepare_state()
 
     @property
     def envelope(self) -> Envelope:
@@ -146,14 +181,14 @@ def _identities(api: ApiDescription, schemes: dict[str, Any], configured: list[d
 
 
 def compile_api(
-    api: ApiDescription, vendor: Vendor, settings: Settings, world: World, fixtures: list[FixtureEntry]
+    api: ApiDescription, vendor: Vendor, settings: Settings, world: World, state: ApiState, fixtures: list[FixtureEntry]
 ) -> tuple[ApiRuntime, Report]:
     spec = api.document
     report = Report()
     schemes = (spec.get("components") or {}).get("securitySchemes") or {}
     readers = {name: reader_for(name, deref(spec, scheme)) for name, scheme in schemes.items()}
     identities, source = _identities(api, schemes, settings.credentials.get(api.name))
-    runtime = ApiRuntime(api, vendor, identities, source, world, settings, readers)
+    runtime = ApiRuntime(api, vendor, identities, source, world, settings, readers, state)
     request_book, response_book = SchemaBook(spec, "request"), SchemaBook(spec, "response")
 
     for template, path_item in (spec.get("paths") or {}).items():
@@ -191,6 +226,7 @@ def compile_api(
     runtime.plans.sort(key=lambda plan: specificity(plan.path))
     report.extend(_attach_fixtures(runtime, fixtures))
     report.extend(check_examples(runtime))
+    runtime.prepare_state()
     return runtime, report
 
 

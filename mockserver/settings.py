@@ -37,6 +37,8 @@ class Settings:
     signature_window_seconds: int = 30
     # api name -> list of identities (scheme name -> accepted value, optional `forbidden`)
     credentials: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # SQLite file of the sandbox state (what users create); None keeps it in memory
+    state: Path | None = None
     config: Path | None = None
 
     def frozen_clock(self) -> datetime | None:
@@ -64,6 +66,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return _SCALARS[name](value)
         except (TypeError, ValueError) as exc:
             raise SettingsError(f"{source}: {name} must be {_SCALARS[name].__name__}, got {value!r}") from exc
+    if name == "state":
+        return Path(value).expanduser() if value else None
     if name in _PATH_LISTS:
         items = value if isinstance(value, list) else str(value).split(os.pathsep)
         return [Path(item).expanduser() for item in items if str(item)]
@@ -88,6 +92,8 @@ def _from_file(path: Path) -> dict[str, Any]:
     for name in _PATH_LISTS:  # paths in a config file are relative to the file
         if name in values:
             values[name] = [p if p.is_absolute() else base / p for p in values[name]]
+    if values.get("state") is not None and not values["state"].is_absolute():
+        values["state"] = base / values["state"]
     return values
 
 

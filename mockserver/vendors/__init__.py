@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..envelopes import Envelope, Reply, problem_json
+from ..sandbox.store import ApiState, Seeder
 from ..sandbox.world import World
 from ..security import AuthOutcome, AuthRequest, Identity
 
@@ -25,6 +26,7 @@ class Call:
     body: Any
     identity: Identity | None
     world: World
+    state: ApiState  # this API's documents in the store
 
 
 Handler = Callable[[Call], "Reply | None"]
@@ -38,6 +40,7 @@ class Vendor:
     handlers: dict[str, Handler] = field(default_factory=dict)  # operation key -> handler
     authenticate: Authenticator | None = None  # replaces the spec's security check (signatures)
     strict_query: bool = False  # a query parameter the operation does not define is a violation
+    seed_state: Seeder | None = None  # fills the store at first start and after a reset
 
 
 GENERIC = Vendor()

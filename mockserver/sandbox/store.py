@@ -1,0 +1,146 @@
+"""The sandbox's mutable state: JSON documents in SQLite.
+
+In memory by default; with `--state FILE` the same tables live in a file, so what
+users created survives a restart and is shared by worker processes. Writes are
+committed before the answer is sent (WAL, synchronous=FULL): an acknowledged write
+is on disk even if the process is killed right after.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    seq   INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order: lists are stable
+    api   TEXT NOT NULL,
+    kind  TEXT NOT NULL,
+    id    TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    body  BLOB NOT NULL,
+    UNIQUE (api, kind, id)
+);
+CREATE INDEX IF NOT EXISTS documents_by_owner ON documents (api, kind, owner, seq);
+CREATE TABLE IF NOT EXISTS seeded (api TEXT PRIMARY KEY);
+"""
+
+Seeder = Callable[["ApiState"], None]
+
+
+class Store:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None, check_same_thread=False)
+        self._lock = threading.RLock()  # one connection per process; workers are processes
+        if path is not None:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(_SCHEMA)
+        self._depth = 0
+
+    def for_api(self, api: str) -> ApiState:
+        return ApiState(self, api)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All reads and writes inside see one consistent state and commit together
+        (BEGIN IMMEDIATE takes the write lock first, so another worker cannot interleave)."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, args)
+
+    def seed_once(self, api: str, seeder: Seeder) -> None:
+        """Run an API's seeder unless its state already exists (a restart with --state, or another worker)."""
+        with self.transaction():
+            if self.execute("SELECT 1 FROM seeded WHERE api = ?", (api,)).fetchone():
+                return
+            seeder(self.for_api(api))
+            self.execute("INSERT INTO seeded (api) VALUES (?)", (api,))
+
+    def clear(self, api: str) -> None:
+        with self.transaction():
+            self.execute("DELETE FROM documents WHERE api = ?", (api,))
+            self.execute("DELETE FROM seeded WHERE api = ?", (api,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class ApiState:
+    """One API's view of the store: documents by kind and id, optionally owned by a user."""
+
+    __slots__ = ("api", "store")
+
+    def __init__(self, store: Store, api: str) -> None:
+        self.store = store
+        self.api = api
+
+    def transaction(self) -> Any:
+        return self.store.transaction()
+
+    def clear(self) -> None:
+        self.store.clear(self.api)
+
+    def get(self, kind: str, id: str) -> dict[str, Any] | None:
+        row = self.store.execute("SELECT body FROM documents WHERE api = ? AND kind = ? AND id = ?", (self.api, kind, id)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def put(self, kind: str, id: str, body: dict[str, Any], owner: str = "") -> None:
+        """Insert, or replace in place (an update keeps the document's position in lists)."""
+        self.store.execute(
+            "INSERT INTO documents (api, kind, id, owner, body) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (api, kind, id) DO UPDATE SET owner = excluded.owner, body = excluded.body",
+            (self.api, kind, id, owner, orjson.dumps(body)),
+        )
+
+    def delete(self, kind: str, id: str) -> bool:
+        cursor = self.store.execute("DELETE FROM documents WHERE api = ? AND kind = ? AND id = ?", (self.api, kind, id))
+        return cursor.rowcount > 0
+
+    def find(self, kind: str, owner: str | None = None) -> list[dict[str, Any]]:
+        """Every document of a kind (of one owner), oldest first."""
+        if owner is None:
+            rows = self.store.execute("SELECT body FROM documents WHERE api = ? AND kind = ? ORDER BY seq", (self.api, kind))
+        else:
+            rows = self.store.execute(
+                "SELECT body FROM documents WHERE api = ? AND kind = ? AND owner = ? ORDER BY seq", (self.api, kind, owner)
+            )
+        return [orjson.loads(body) for (body,) in rows.fetchall()]
+
+    def count(self, kind: str, owner: str | None = None) -> int:
+        if owner is None:
+            row = self.store.execute("SELECT COUNT(*) FROM documents WHERE api = ? AND kind = ?", (self.api, kind)).fetchone()
+        else:
+            row = self.store.execute(
+                "SELECT COUNT(*) FROM documents WHERE api = ? AND kind = ? AND owner = ?", (self.api, kind, owner)
+            ).fetchone()
+        return int(row[0])
