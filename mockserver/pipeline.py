@@ -138,7 +138,7 @@ async def _read_body(plan: OperationPlan, request: web.Request, problems: list[V
     """The parsed body, or a finished 413/415 response."""
     assert plan.body is not None
     if not request.body_exists:
-        return plan.body.check(None, b"", problems)
+        return plan.body.check(None, "", b"", problems)
     content_type = request.headers.get("Content-Type", "")
     media = plan.body.find(content_type) if content_type else None
     if media is None:
@@ -155,7 +155,7 @@ async def _read_body(plan: OperationPlan, request: web.Request, problems: list[V
     raw = await _raw_body(plan.api, request)
     if isinstance(raw, web.Response):
         return raw
-    return plan.body.check(media, raw, problems)
+    return plan.body.check(media, content_type, raw, problems)
 
 
 def _too_large(api: ApiRuntime, limit: int) -> web.Response:

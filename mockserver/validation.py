@@ -11,17 +11,19 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema_rs
 import orjson
 
+from .forms import FormError, Upload, parse_multipart
 from .schemas import SchemaBook, pointer
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _MAX_ECHO = 64
 _MAX_MESSAGE = 300
+_MAX_REPEATS = 8
 MAX_BODY_VIOLATIONS = 50  # a huge invalid array must not produce a huge error body
 
 
@@ -32,6 +34,11 @@ class Violation:
     message: str
     # why, for envelopes that carry a code: missing, empty, type, malformed, unsupported or invalid
     reason: str = "invalid"
+    # for envelopes that describe the rule (FastAPI's): the JSON Schema keyword that failed
+    # ("type" for a coercion failure), its value in the schema, and the value received
+    keyword: str = ""
+    expected: Any = None
+    value: Any = None
 
     def as_dict(self) -> dict[str, str]:
         return {"in": self.location, "name": self.name, "message": self.message}
@@ -46,13 +53,30 @@ def bounded(message: str) -> str:
     return message if len(message) <= _MAX_MESSAGE else message[:_MAX_MESSAGE] + "..."
 
 
+def clip(raw: str | list[str]) -> str | list[str]:
+    """A received parameter value, bounded, for a Violation's `value`."""
+    return bounded(raw) if isinstance(raw, str) else [bounded(item) for item in raw[:_MAX_REPEATS]]
+
+
 class CoercionError(ValueError):
-    pass
+    def __init__(self, message: str, expected: str) -> None:
+        super().__init__(message)
+        self.expected = expected  # the type the value should have had
+
+
+def rule_of(error: jsonschema_rs.ValidationError) -> tuple[str, Any]:
+    """The keyword that failed and its value in the schema (the limit, the enum, the types...)."""
+    kind = error.kind
+    details = kind.as_dict()
+    if len(details) != 1:
+        return kind.name, details
+    expected = next(iter(details.values()))
+    return kind.name, expected[0] if kind.name == "type" and isinstance(expected, list) and len(expected) == 1 else expected
 
 
 def _to_integer(raw: str) -> int:
     if not _INTEGER.fullmatch(raw):
-        raise CoercionError(f"must be an integer, got {echo(raw)}")
+        raise CoercionError(f"must be an integer, got {echo(raw)}", "integer")
     return int(raw)
 
 
@@ -64,14 +88,14 @@ def _to_number(raw: str) -> float | int:
     except ValueError:
         number = math.nan
     if not math.isfinite(number):
-        raise CoercionError(f"must be a number, got {echo(raw)}")
+        raise CoercionError(f"must be a number, got {echo(raw)}", "number")
     return number
 
 
 def _to_boolean(raw: str) -> bool:
     lowered = raw.lower()
     if lowered not in ("true", "false"):
-        raise CoercionError(f"must be true or false, got {echo(raw)}")
+        raise CoercionError(f"must be true or false, got {echo(raw)}", "boolean")
     return lowered == "true"
 
 
@@ -126,22 +150,25 @@ class ParamChecker:
     def check(self, raw: Any, out: dict[str, Any], problems: list[Violation]) -> None:
         if raw is None:
             if self.required:
-                problems.append(Violation(self.location, self.name, f"{self.label} is required", "missing"))
+                problems.append(Violation(self.location, self.name, f"{self.label} is required", "missing", "required", self.name))
             return
         if isinstance(raw, list) and not (self.is_array and self.separator is None):  # only exploded arrays repeat
-            problems.append(Violation(self.location, self.name, f"{self.label} must be given once, got {len(raw)} values"))
+            problems.append(Violation(self.location, self.name, f"{self.label} must be given once, got {len(raw)} values", value=clip(raw)))
             return
         if raw == "" and self.location == "query" and not self.allow_empty:
-            problems.append(Violation(self.location, self.name, f"{self.label} must not be empty", "empty"))
+            problems.append(Violation(self.location, self.name, f"{self.label} must not be empty", "empty", "minLength", 1, raw))
             return
         try:
             value = self._coerce(raw)
         except CoercionError as exc:
-            problems.append(Violation(self.location, self.name, f"{self.label} {exc}", "type"))
+            problems.append(Violation(self.location, self.name, f"{self.label} {exc}", "type", "type", exc.expected, clip(raw)))
             return
         if self.validator is not None:
             for error in self.validator.iter_errors(value):
-                problems.append(Violation(self.location, self.name, f"{self.label}: {bounded(error.message)}"))
+                keyword, expected = rule_of(error)
+                problems.append(
+                    Violation(self.location, self.name, f"{self.label}: {bounded(error.message)}", "invalid", keyword, expected, clip(raw))
+                )
         out[self.name] = value
 
     def _coerce(self, raw: Any) -> Any:
@@ -161,16 +188,29 @@ def _constrains(schema: Any) -> bool:
 @dataclass(slots=True)
 class MediaChecker:
     media_type: str
-    parse: Callable[[bytes], Any] | None  # None: the body is passed on as bytes
+    parse: Callable[[str, bytes], Any] | None  # (Content-Type, raw) -> value; None: the body is passed on as bytes
     validator: jsonschema_rs.Validator | None
+    coercers: dict[str, Callable[[str], Any]] = field(default_factory=dict)  # form field -> text to its schema type
 
 
-def _parse_json(raw: bytes) -> Any:
+def _parse_json(content_type: str, raw: bytes) -> Any:
     return orjson.loads(raw)
 
 
 def _is_json(media_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _form_coercers(schema: Any, book: SchemaBook) -> dict[str, Callable[[str], Any]]:
+    """Form fields arrive as text: the ones whose schema is a number or boolean are coerced like query parameters."""
+    resolved = book.resolve(book.json_schema(schema))
+    properties = resolved.get("properties", {}) if isinstance(resolved, dict) else {}
+    coercers = {}
+    for name, prop in properties.items():
+        coerce = _SCALAR_COERCERS.get(_schema_type(book.resolve(prop)) or "")
+        if coerce is not None:
+            coercers[name] = coerce
+    return coercers
 
 
 class BodyChecker:
@@ -182,12 +222,13 @@ class BodyChecker:
         for media_type, media in (request_body.get("content") or {}).items():
             base = media_type.split(";")[0].strip().lower()
             schema = (media or {}).get("schema")
-            json_like = _is_json(base) or base in ("*/*", "application/*")
-            self.media[base] = MediaChecker(
-                base,
-                _parse_json if json_like else None,
-                book.compile(schema) if json_like and schema is not None else None,
-            )
+            validator = book.compile(schema) if schema is not None else None
+            if _is_json(base) or base in ("*/*", "application/*"):
+                self.media[base] = MediaChecker(base, _parse_json, validator)
+            elif base == "multipart/form-data":
+                self.media[base] = MediaChecker(base, parse_multipart, validator, _form_coercers(schema, book) if schema else {})
+            else:
+                self.media[base] = MediaChecker(base, None, None)
 
     @property
     def media_types(self) -> list[str]:
@@ -204,23 +245,66 @@ class BodyChecker:
             or (self.media.get("application/json") if base.endswith("+json") else None)
         )
 
-    def check(self, media: MediaChecker | None, raw: bytes, problems: list[Violation]) -> Any:
+    def check(self, media: MediaChecker | None, content_type: str, raw: bytes, problems: list[Violation]) -> Any:
         """The parsed body; `media` is None only when there is no body at all."""
         if not raw or media is None:
             if self.required:
-                problems.append(Violation("body", "", "a request body is required", "missing"))
+                problems.append(Violation("body", "", "a request body is required", "missing", "required"))
             return None
         if media.parse is None:
             return raw
         try:
-            value = media.parse(raw)
+            value = media.parse(content_type, raw)
         except orjson.JSONDecodeError as exc:
-            problems.append(Violation("body", "", f"body is not valid JSON: {exc}", "malformed"))
+            problems.append(Violation("body", "", f"body is not valid JSON: {exc}", "malformed", "json", exc.pos))
             return None
-        if media.validator is not None:
-            for count, error in enumerate(media.validator.iter_errors(value)):
+        except FormError as exc:
+            problems.append(Violation("body", "", f"body is not valid {media.media_type}: {exc}", "malformed", "form"))
+            return None
+        instance, checkable = value, True
+        if media.parse is parse_multipart:
+            value, instance = _coerce_form(value, media, problems)
+            checkable = instance is not None
+        if media.validator is not None and checkable:
+            for count, error in enumerate(media.validator.iter_errors(instance)):
                 if count == MAX_BODY_VIOLATIONS:
                     problems.append(Violation("body", "", f"more than {MAX_BODY_VIOLATIONS} problems; the rest are not listed"))
                     break
-                problems.append(Violation("body", pointer(error), bounded(error.message)))
+                problems.append(_body_violation(error))
         return value
+
+
+def _coerce_form(form: dict[str, str | Upload], media: MediaChecker, problems: list[Violation]) -> tuple[dict[str, Any], Any]:
+    """(the form for the handler, with typed fields; the instance its schema checks, or None after a coercion failure)."""
+    body: dict[str, Any] = {}
+    instance: dict[str, Any] = {}
+    failed = False
+    for name, part in form.items():
+        coerce = media.coercers.get(name)
+        if isinstance(part, Upload):
+            body[name], instance[name] = part, part.as_schema_value()
+            continue
+        try:
+            body[name] = instance[name] = coerce(part) if coerce else part
+        except CoercionError as exc:
+            problems.append(Violation("body", "/" + name, f"form field {name!r} {exc}", "type", "type", exc.expected, bounded(part)))
+            failed = True
+    return body, None if failed else instance
+
+
+def _body_violation(error: jsonschema_rs.ValidationError) -> Violation:
+    keyword, expected = rule_of(error)
+    where = pointer(error)
+    if keyword == "required":  # point at the missing member itself, not at its parent
+        member = str(expected).replace("~", "~0").replace("/", "~1")
+        return Violation("body", where.rstrip("/") + "/" + member, f"{expected!r} is required", "missing", keyword, expected)
+    received = error.instance
+    return Violation(
+        "body",
+        where,
+        bounded(error.message),
+        "type" if keyword == "type" else "invalid",
+        keyword,
+        expected,
+        clip(received) if isinstance(received, str) else received,
+    )

@@ -163,10 +163,10 @@ async def test_wrong_client_credentials_are_401_naming_the_field(client: Any, cr
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (b'{"client_id": "mock-treasure-client"}', "INVALID_VALUE"),
+        (b'{"client_id": "mock-treasure-client"}', "REQUIRED"),
         (b'{"client_id": "", "client_secret": ""}', "INVALID_VALUE"),
-        (b'{"client_id": 7, "client_secret": "mock-treasure-secret"}', "INVALID_VALUE"),
-        (b"[]", "INVALID_VALUE"),
+        (b'{"client_id": 7, "client_secret": "mock-treasure-secret"}', "INVALID_TYPE"),
+        (b"[]", "INVALID_TYPE"),
         (b"{not json", "MALFORMED"),
         (b"", "REQUIRED"),
     ],
@@ -187,7 +187,7 @@ async def test_malformed_client_secret_is_400_without_echoing_it(client: Any, se
             "target_type": "body",
             "target": "/client_secret",
             "message": "client_secret must be a non-empty string",
-            "reason_code": "INVALID_VALUE",
+            "reason_code": "INVALID_TYPE",
         }
     ]
     text = await response.text()

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import pytest
+
+from mockserver.schemas import SchemaBook
+from mockserver.validation import BodyChecker, ParamChecker, Violation
 
 AUTH = {"X-Api-Key": "widget-key"}
 LIST = "/widgets/v2/widgets"
@@ -104,7 +108,7 @@ async def test_json_body_valid(widgets: Any) -> None:
 @pytest.mark.parametrize(
     ("body", "pointers"),
     [
-        ({"size": 4}, ["/"]),
+        ({"size": 4}, ["/name"]),  # a missing member is named itself
         ({"name": "", "size": 11}, ["/name", "/size"]),
         ({"name": "Cog", "size": "4"}, ["/size"]),
         ({"name": "Cog", "size": 4, "colour": "red"}, ["/"]),
@@ -187,3 +191,93 @@ async def test_a_scalar_query_parameter_given_twice_is_400(widgets: Any) -> None
     assert response.status == 400
     assert await problems(response) == [("query", "color")]
     assert "given once, got 2 values" in (await response.json())["detail"]
+
+
+UPLOADS = "/widgets/v2/uploads"
+
+
+def _form(**fields: Any) -> aiohttp.FormData:
+    form = aiohttp.FormData(default_to_multipart=True)
+    for name, value in fields.items():
+        if isinstance(value, bytes):
+            form.add_field(name, value, filename=f"{name}.csv", content_type="text/csv")
+        else:
+            form.add_field(name, value)
+    return form
+
+
+async def test_multipart_form_is_parsed_and_accepted(widgets: Any) -> None:
+    response = await widgets.post(UPLOADS, data=_form(file=b"a,b\n1,2\n", copies="2", note="hi"), headers=AUTH)
+    assert response.status == 200
+
+
+@pytest.mark.parametrize(
+    ("fields", "pointer"),
+    [
+        ({"copies": "2"}, "/file"),  # the required file part is missing
+        ({"file": b"x", "copies": "two"}, "/copies"),  # form text is coerced to the schema's type
+        ({"file": b"x", "copies": "0"}, "/copies"),
+        ({"file": b"x", "note": "far too long a note"}, "/note"),
+    ],
+)
+async def test_multipart_form_violations(widgets: Any, fields: dict[str, Any], pointer: str) -> None:
+    response = await widgets.post(UPLOADS, data=_form(**fields), headers=AUTH)
+    assert response.status == 400
+    assert await problems(response) == [("body", pointer)]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data; boundary=xx", b"not a multipart body"),
+        ("multipart/form-data", b'--xx\r\nContent-Disposition: form-data; name="file"\r\n\r\nx\r\n--xx--\r\n'),  # no boundary
+        ("multipart/form-data; boundary=xx", b"--xx\r\nContent-Type: text/plain\r\n\r\nx\r\n--xx--\r\n"),  # part without a name
+    ],
+)
+async def test_malformed_multipart_is_400(widgets: Any, content_type: str, body: bytes) -> None:
+    response = await widgets.post(UPLOADS, data=body, headers={**AUTH, "Content-Type": content_type})
+    assert response.status == 400
+    assert await problems(response) == [("body", "")]
+    assert "multipart/form-data" in (await response.json())["detail"]
+
+
+def _book() -> SchemaBook:
+    return SchemaBook({"openapi": "3.0.3", "components": {"schemas": {}}}, "request")
+
+
+@pytest.mark.parametrize(
+    ("schema", "raw", "reason", "keyword", "expected", "value"),
+    [
+        ({"type": "integer", "minimum": 1}, "0", "invalid", "minimum", 1, "0"),
+        ({"type": "integer", "maximum": 100}, "101", "invalid", "maximum", 100, "101"),
+        ({"type": "integer"}, "ten", "type", "type", "integer", "ten"),
+        ({"type": "boolean"}, "yes", "type", "type", "boolean", "yes"),
+        ({"type": "string", "enum": ["a", "b"]}, "c", "invalid", "enum", ["a", "b"], "c"),
+        ({"type": "string", "maxLength": 2}, "abc", "invalid", "maxLength", 2, "abc"),
+        ({"type": "string"}, "", "empty", "minLength", 1, ""),
+        ({"type": "string"}, None, "missing", "required", "q", None),
+    ],
+)
+def test_parameter_violations_describe_the_rule(
+    schema: dict[str, Any], raw: Any, reason: str, keyword: str, expected: Any, value: Any
+) -> None:
+    """Envelopes that describe the rule (FastAPI's) need the keyword, its value and the input."""
+    checker = ParamChecker({"name": "q", "in": "query", "required": True, "schema": schema}, _book())
+    found: list[Violation] = []
+    checker.check(raw, {}, found)
+    assert [(v.reason, v.keyword, v.expected, v.value) for v in found] == [(reason, keyword, expected, value)]
+
+
+def test_body_violations_describe_the_rule() -> None:
+    schema = {"type": "object", "required": ["name"], "properties": {"size": {"type": "integer", "maximum": 5}, "tag": {"type": "string"}}}
+    checker = BodyChecker({"content": {"application/json": {"schema": schema}}}, _book())
+    found: list[Violation] = []
+    checker.check(checker.media["application/json"], "application/json", b'{"size": 9, "tag": 3}', found)
+    assert sorted((v.name, v.reason, v.keyword, v.expected, v.value) for v in found) == [
+        ("/name", "missing", "required", "name", None),
+        ("/size", "invalid", "maximum", 5, 9),
+        ("/tag", "type", "type", "string", 3),
+    ]
+    malformed: list[Violation] = []
+    checker.check(checker.media["application/json"], "application/json", b'{"size": ', malformed)
+    assert [(v.reason, v.keyword, v.expected) for v in malformed] == [("malformed", "json", 9)]

@@ -112,7 +112,7 @@ def _without_secrets(problem: Problem) -> tuple[str, list[Violation]]:
     """Schema messages quote the value they reject; for client_secret, say what is wrong without it."""
     if problem.status != 400 or not any(_is_secret(v) for v in problem.violations):
         return problem.message, problem.violations
-    violations = [replace(v, message=SECRET_RULE) if _is_secret(v) else v for v in problem.violations]
+    violations = [replace(v, message=SECRET_RULE, value=None) if _is_secret(v) else v for v in problem.violations]
     return summarize(violations), violations
 
 

@@ -1,0 +1,91 @@
+"""multipart/form-data request bodies, parsed with python-multipart (the parser FastAPI uses)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+MAX_PARTS = 100  # a form with thousands of tiny parts is refused rather than collected
+
+
+class FormError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file part of a form."""
+
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+    def as_schema_value(self) -> str:
+        """What the part's schema (`type: string, format: binary`) is checked against."""
+        return self.filename or ""
+
+
+@dataclass(slots=True)
+class _Part:
+    headers: dict[str, bytes]
+    data: bytearray
+
+
+def parse_multipart(content_type: str, raw: bytes) -> dict[str, str | Upload]:
+    """Part name -> text (plain fields) or Upload (parts with a filename); the first of a repeated name wins."""
+    _, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise FormError("the Content-Type has no boundary parameter")
+    parts: list[_Part] = []
+    header_name = bytearray()
+    header_value = bytearray()
+
+    def begin() -> None:
+        if len(parts) == MAX_PARTS:
+            raise FormError(f"more than {MAX_PARTS} parts")
+        parts.append(_Part({}, bytearray()))
+
+    def end_header() -> None:
+        parts[-1].headers[header_name.decode("latin-1").lower()] = bytes(header_value)
+        header_name.clear()
+        header_value.clear()
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": begin,
+            "on_header_field": lambda data, start, end: header_name.extend(data[start:end]),
+            "on_header_value": lambda data, start, end: header_value.extend(data[start:end]),
+            "on_header_end": end_header,
+            "on_part_data": lambda data, start, end: parts[-1].data.extend(data[start:end]),
+        },
+    )
+    try:
+        parser.write(raw)
+        parser.finalize()
+    except MultipartParseError as exc:
+        raise FormError(str(exc)) from exc
+    if not parts:
+        raise FormError("the body has no parts")
+    form: dict[str, str | Upload] = {}
+    for part in parts:
+        disposition, params = parse_options_header(part.headers.get("content-disposition", b""))
+        name = params.get(b"name")
+        if disposition != b"form-data" or name is None:
+            raise FormError("a part has no Content-Disposition: form-data; name=...")
+        key = name.decode("utf-8", "replace")
+        if key in form:
+            continue
+        filename = params.get(b"filename")
+        if filename is not None:
+            part_type = part.headers.get("content-type")
+            form[key] = Upload(filename.decode("utf-8", "replace"), part_type.decode("latin-1") if part_type else None, bytes(part.data))
+        else:
+            try:
+                form[key] = part.data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise FormError(f"field {key!r} is not UTF-8 text") from exc
+    return form
