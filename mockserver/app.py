@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import hmac
+
 from aiohttp import web
 
 from .appkeys import APIS, SETTINGS, STORE
 from .catalog import ApiDescription, bundled_dir, discover
-from .control import add_control_routes
+from .control import add_control_routes, control_guard
 from .cors import add_cors_headers
 from .envelopes import Problem, problem_json
 from .errors import LoadError
+from .faults import Faults
 from .fixtures import load_fixtures
-from .mounted import MountedApi
+from .journal import Journal
+from .mounted import ROUTE_TAGS, MountedApi
 from .pipeline import to_response
 from .plan import Report, compile_api
 from .sandbox.store import Store
 from .sandbox.world import World
-from .settings import Settings
+from .settings import Settings, SettingsError
+from .traffic import TRAFFIC, Traffic, traffic_middleware
 from .validation import Violation
 from .vendors import vendor_for
 
@@ -68,9 +73,13 @@ def create_app(settings: Settings, apis: list[MountedApi] | None = None, store: 
     if apis is None:
         store = store or open_store(settings)
         apis, _ = load_or_fail(settings, store)
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    _refuse_shared_control_token(settings, apis)
+    middlewares = [control_guard] if settings.control_token else []
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[*middlewares, traffic_middleware])
     app[SETTINGS] = settings
     app[APIS] = apis
+    app[ROUTE_TAGS] = {}
+    app[TRAFFIC] = Traffic(Journal(settings.journal_size), Faults())
     if store is not None:
         app[STORE] = store
         app.on_cleanup.append(_close_store)
@@ -80,6 +89,15 @@ def create_app(settings: Settings, apis: list[MountedApi] | None = None, store: 
     app.router.add_route("*", "/{tail:.*}", _unknown_api)
     app.on_response_prepare.append(add_cors_headers)
     return app
+
+
+def _refuse_shared_control_token(settings: Settings, apis: list[MountedApi]) -> None:
+    """The control token opens /__mock only: no API may accept it as a credential."""
+    token = (settings.control_token or "").encode()
+    if token and any(
+        hmac.compare_digest(token, value) for api in apis for identity in api.identities for value in identity.values.values()
+    ):
+        raise SettingsError("control_token must differ from every API credential")
 
 
 def open_store(settings: Settings) -> Store:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -12,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 
 from . import __version__
 from .app import create_app, load, load_or_fail, open_store
 from .errors import LoadError
+from .logs import configure_logging
 from .mounted import MountedApi
 from .settings import Settings, SettingsError, load_settings
 
@@ -50,13 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--signature-window", dest="signature_window_seconds", type=int, help="seconds a signed request's timestamp may be off (default 30)"
     )
     serve.add_argument("--state", type=Path, metavar="FILE", help="keep the sandbox state in this SQLite file (default: in memory)")
+    serve.add_argument("--journal-size", type=int, help="requests the journal keeps (default 1000; 0 turns it off)")
+    serve.add_argument("--control-token", help="demand Authorization: Bearer <token> on /__mock")
+    serve.add_argument("--quiet", action="store_true", default=None, help="no access log line per request")
+    serve.add_argument("--log-format", choices=("text", "json"), help="access log as text (default) or JSON lines")
     _common(commands.add_parser("check", help="load every spec and fixture and report problems"))
     _common(commands.add_parser("routes", help="list every mounted route"))
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    names = ("host", "port", "specs", "fixtures", "seed", "clock", "config", "max_body_bytes", "signature_window_seconds", "state")
+    names = ("host", "port", "specs", "fixtures", "seed", "clock", "config", "max_body_bytes", "signature_window_seconds", "state", "journal_size", "control_token", "quiet", "log_format")
     return load_settings({name: getattr(args, name, None) for name in names})
 
 
@@ -91,15 +94,8 @@ def routes(settings: Settings) -> int:
     return 0
 
 
-def _is_not_a_client_error(record: logging.LogRecord) -> bool:
-    """Malformed HTTP is answered with a 400 already; its log record would quote the raw
-    header bytes, which may carry a credential, so it is dropped."""
-    return not (record.exc_info and isinstance(record.exc_info[1], HttpProcessingError))
-
-
 def serve(settings: Settings) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiohttp.server").addFilter(_is_not_a_client_error)
+    configure_logging(settings)
     store = open_store(settings)
     runtimes, report = load_or_fail(settings, store)
     for warning in report.warnings:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from aiohttp import web
+
+from .security import Identity
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Route(NamedTuple):
@@ -27,7 +32,13 @@ class MountedApi(Protocol):
     @property
     def source(self) -> Path: ...  # the spec file
 
-    def add_routes(self, app: web.Application) -> None: ...
+    @property
+    def identities(self) -> list[Identity]: ...  # the credentials it accepts
+
+    @property
+    def credential_fields(self) -> frozenset[str]: ...  # lower-case header and query names that carry credentials
+
+    def add_routes(self, app: web.Application) -> None: ...  # through `add_api_route`
 
     def routes(self) -> list[Route]: ...
 
@@ -35,4 +46,21 @@ class MountedApi(Protocol):
 
     def credential_hints(self) -> list[str]: ...
 
+    def error_response(self, status: int, message: str) -> web.Response: ...  # in the API's own error format
+
     def reset(self) -> None: ...  # the API's state back to where it started
+
+
+class RouteTag(NamedTuple):
+    """Which API and operation a route serves: read by the traffic middleware (faults, journal, log)."""
+
+    api: MountedApi
+    operation: str | None  # None for an API's catch-all route
+
+
+ROUTE_TAGS = web.AppKey("route_tags", dict[Handler, RouteTag])
+
+
+def add_api_route(app: web.Application, method: str, path: str, handler: Handler, api: MountedApi, operation: str | None) -> None:
+    app.router.add_route(method, path, handler)
+    app[ROUTE_TAGS][handler] = RouteTag(api, operation)

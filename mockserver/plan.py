@@ -12,10 +12,10 @@ import orjson
 from aiohttp import web
 
 from .catalog import ApiDescription
-from .envelopes import Envelope, Reply
+from .envelopes import Envelope, Problem, Reply
 from .fixtures import MATCH_LOCATIONS, FixtureEntry
-from .mounted import Route
-from .pipeline import fallback_handler, operation_handler
+from .mounted import Route, add_api_route
+from .pipeline import fallback_handler, operation_handler, problem_response
 from .responses import CONTROL_QUERY_KEYS, ResponseBook, examples_of
 from .sandbox.store import ApiState
 from .sandbox.world import World
@@ -99,10 +99,19 @@ class ApiRuntime:
     def add_routes(self, app: web.Application) -> None:
         """One route per operation (most specific first), then the API's own 404/405 catch-all."""
         for plan in self.plans:
-            app.router.add_route(plan.method, plan.route, operation_handler(plan))
+            add_api_route(app, plan.method, plan.route, operation_handler(plan), self, plan.key)
         fallback = fallback_handler(self)
-        app.router.add_route("*", self.mount, fallback)
-        app.router.add_route("*", self.mount + "/{tail:.*}", fallback)
+        add_api_route(app, "*", self.mount, fallback, self, None)
+        add_api_route(app, "*", self.mount + "/{tail:.*}", fallback, self, None)
+
+    @cached_property
+    def credential_fields(self) -> frozenset[str]:
+        return frozenset(
+            "authorization" if reader.kind in ("bearer", "basic") else reader.field.lower() for reader in self.readers.values()
+        )
+
+    def error_response(self, status: int, message: str) -> web.Response:
+        return problem_response(self, Problem(status, message))
 
     def routes(self) -> list[Route]:
         return [Route(plan.method, self.mount + plan.path, plan.key) for plan in self.plans]

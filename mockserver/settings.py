@@ -39,6 +39,10 @@ class Settings:
     credentials: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # SQLite file of the sandbox state (what users create); None keeps it in memory
     state: Path | None = None
+    journal_size: int = 1000  # requests kept by the journal; 0 turns it off
+    control_token: str | None = None  # when set, /__mock demands `Authorization: Bearer <token>`
+    quiet: bool = False  # no access log line per request
+    log_format: str = "text"  # or "json"
     config: Path | None = None
 
     def frozen_clock(self) -> datetime | None:
@@ -56,7 +60,16 @@ def parse_instant(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-_SCALARS = {"host": str, "port": int, "seed": int, "clock": str, "max_body_bytes": int, "signature_window_seconds": int}
+_SCALARS = {
+    "host": str,
+    "port": int,
+    "seed": int,
+    "clock": str,
+    "max_body_bytes": int,
+    "signature_window_seconds": int,
+    "journal_size": int,
+    "log_format": str,
+}
 _PATH_LISTS = ("specs", "fixtures")
 
 
@@ -66,6 +79,12 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return _SCALARS[name](value)
         except (TypeError, ValueError) as exc:
             raise SettingsError(f"{source}: {name} must be {_SCALARS[name].__name__}, got {value!r}") from exc
+    if name == "control_token":
+        return str(value) or None
+    if name == "quiet":
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return bool(value)
     if name == "state":
         return Path(value).expanduser() if value else None
     if name in _PATH_LISTS:
@@ -126,4 +145,8 @@ def load_settings(cli: Mapping[str, Any] | None = None, environ: Mapping[str, st
     merged.update({key: _coerce(key, value, "command line") for key, value in cli.items() if key != "config"})
     settings = Settings(**merged)
     settings.frozen_clock()  # fail early on a bad clock value
+    if settings.log_format not in ("text", "json"):
+        raise SettingsError(f"log_format must be text or json, got {settings.log_format!r}")
+    if settings.journal_size < 0:
+        raise SettingsError("journal_size must be 0 or more")
     return settings

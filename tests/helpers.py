@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +20,13 @@ PORTFOLIO = "/mesh/api/v1/holdings/portfolio"
 
 @contextlib.contextmanager
 def running_server(*args: str, env: dict[str, str] | None = None, timeout: float = 20.0) -> Iterator[str]:
-    """Start `mockserver serve --port 0 ARGS` in a subprocess; yield its base URL; stop it."""
+    """Start `mockserver serve --port 0 ARGS` in a subprocess; yield its base URL; stop it.
+
+    Its log goes to a file, not a pipe: nobody reads a pipe while tests run, and a full
+    pipe would block the server."""
     command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0", *args]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, cwd=ROOT
-    )
+    log = tempfile.TemporaryFile(mode="w+")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ, **(env or {})}, cwd=ROOT)
     try:
         deadline = time.monotonic() + timeout
         assert process.stdout is not None
@@ -33,7 +36,8 @@ def running_server(*args: str, env: dict[str, str] | None = None, timeout: float
         match = re.search(r"listening on (http://\S+)", line)
         if not match:
             process.kill()
-            raise RuntimeError(f"server did not start: {line!r} {process.stderr.read() if process.stderr else ''}")
+            log.seek(0)
+            raise RuntimeError(f"server did not start: {line!r} {log.read()}")
         yield match.group(1)
     finally:
         process.terminate()
@@ -41,3 +45,4 @@ def running_server(*args: str, env: dict[str, str] | None = None, timeout: float
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()

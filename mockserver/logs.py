@@ -1,0 +1,52 @@
+"""Logging set-up for `serve`: one access line per request (text or JSON), or none with --quiet."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+
+import orjson
+from aiohttp.http_exceptions import HttpProcessingError
+
+from .settings import Settings
+
+_FIELDS = ("http", "api", "operation")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and the access fields when present."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in _FIELDS:
+            if hasattr(record, name):
+                payload[name] = getattr(record, name)
+        if record.exc_info:
+            payload["error"] = self.formatException(record.exc_info)
+        return orjson.dumps(payload).decode()
+
+
+def _is_not_a_client_error(record: logging.LogRecord) -> bool:
+    """Malformed HTTP is answered with a 400 already; its log record would quote the raw
+    header bytes, which may carry a credential, so it is dropped."""
+    return not (record.exc_info and isinstance(record.exc_info[1], HttpProcessingError))
+
+
+def configure_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("mockserver.access").setLevel(logging.WARNING if settings.quiet else logging.INFO)
+    logging.getLogger("aiohttp.server").addFilter(_is_not_a_client_error)
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)  # it warns about every malformed client body

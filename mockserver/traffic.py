@@ -1,0 +1,104 @@
+"""The middleware around every API request: injected faults before, journal and access log after.
+
+Control requests (/__mock) pass straight through: they are neither faulted nor journalled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from .faults import Faults
+from .journal import Journal, body_summary
+from .mounted import ROUTE_TAGS, RouteTag
+
+CONTROL_PREFIX = "/__mock"
+OPERATION_KEY = web.RequestKey("mock_operation", str)  # set by handlers that know better than their route (GraphQL)
+DROPPED = 0  # journal status of a connection closed by a fault
+access_log = logging.getLogger("mockserver.access")
+
+
+@dataclass
+class Traffic:
+    journal: Journal
+    faults: Faults
+
+
+TRAFFIC = web.AppKey("traffic", Traffic)
+
+
+@web.middleware
+async def traffic_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    if request.path.startswith(CONTROL_PREFIX):
+        return await handler(request)
+    started = time.perf_counter()
+    app = request.app
+    tag = app[ROUTE_TAGS].get(request.match_info.handler)  # type: ignore[arg-type]
+    traffic = app[TRAFFIC]
+    response: web.StreamResponse | None = None
+    if tag is not None and traffic.faults:
+        effect = traffic.faults.effect_for(tag.api.name, tag.operation)
+        if effect is not None:
+            if effect.delay_s:
+                await asyncio.sleep(effect.delay_s)
+            if effect.drop:
+                if request.transport is not None:
+                    request.transport.abort()
+                await _record(request, tag, DROPPED, started)
+                return web.Response(status=499)  # never reaches the client: the connection is gone
+            if effect.status is not None:
+                response = tag.api.error_response(effect.status, f"fault injected through /__mock/faults: {effect.status}")
+    if response is None:
+        response = await handler(request)
+    await _record(request, tag, response.status, started)
+    return response
+
+
+async def _record(request: web.Request, tag: RouteTag | None, status: int, started: float) -> None:
+    traffic = request.app[TRAFFIC]
+    operation = request.get(OPERATION_KEY) or (tag.operation if tag else None)
+    api_name = tag.api.name if tag else None
+    if traffic.journal.size > 0:
+        traffic.journal.record(
+            request.method,
+            request.path,
+            request.query.items(),
+            request.headers.items(),
+            await _body(request),
+            api_name,
+            operation,
+            status,
+            started,
+            tag.api.credential_fields if tag else frozenset(),
+        )
+    if access_log.isEnabledFor(logging.INFO):
+        elapsed = (time.perf_counter() - started) * 1000
+        access_log.info(
+            "%s %s %s %.1fms %s %s",
+            request.method,
+            request.path,
+            status or "dropped",
+            elapsed,
+            api_name or "-",
+            operation or "-",
+            extra={
+                "http": {"method": request.method, "path": request.path, "status": status, "durationMs": round(elapsed, 3)},
+                "api": api_name,
+                "operation": operation,
+            },
+        )
+
+
+async def _body(request: web.Request) -> object:
+    """The request body as the journal keeps it (a body the handler refused to read stays unread)."""
+    if not request.body_exists:
+        return None
+    try:
+        raw = await request.read()
+    except (web.HTTPException, ConnectionError, asyncio.IncompleteReadError):
+        return None
+    return body_summary(request.headers.get("Content-Type", ""), raw)
