@@ -83,6 +83,8 @@ def describe_api(api: MountedApi, base: str) -> dict[str, Any]:
         "kind": api.kind,
         "baseUrl": base + api.mount,
         "credentials": api.credential_hints(),
+        "auth": api.credential_sets(),
+        "wellKnown": api.well_known(),
         "operations": [{"method": r.method, "path": r.path, "operation": r.operation, "url": base + r.path} for r in api.routes()],
         "spec": f"{base}{CONTROL_PREFIX}/apis/{api.name}/spec",
     }

@@ -32,7 +32,7 @@ def is_secret_name(name: str, credential_fields: frozenset[str] = frozenset()) -
 def redact_pairs(pairs: Iterable[tuple[str, str]], credential_fields: frozenset[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, value in pairs:
-        out.setdefault(name, []).append(REDACTED if is_secret_name(name, credential_fields) else value)
+        out.setdefault(str(name), []).append(REDACTED if is_secret_name(name, credential_fields) else str(value))
     return out
 
 

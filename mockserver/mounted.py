@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from aiohttp import web
 
@@ -44,7 +44,11 @@ class MountedApi(Protocol):
 
     def summary(self) -> str: ...  # one line for `mockserver check`
 
-    def credential_hints(self) -> list[str]: ...
+    def credential_hints(self) -> list[str]: ...  # one readable line per identity
+
+    def credential_sets(self) -> list[dict[str, Any]]: ...  # {"identity", "forbidden", "headers", "query", "cookies", "values"}
+
+    def well_known(self) -> list[dict[str, str]]: ...  # ids to try: {"name", "operation", "try"}
 
     def error_response(self, status: int, message: str) -> web.Response: ...  # in the API's own error format
 

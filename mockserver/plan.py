@@ -25,6 +25,7 @@ from .settings import Settings
 from .validation import BodyChecker, ParamChecker
 from .vendors import Handler, Vendor
 
+CONFIGURED = "<configured>"  # how a credential from settings is shown: only bundled sandbox values are public
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _TEMPLATE_VAR = re.compile(r"\{([^{}/]+)\}")
 
@@ -110,6 +111,16 @@ class ApiRuntime:
             "authorization" if reader.kind in ("bearer", "basic") else reader.field.lower() for reader in self.readers.values()
         )
 
+    def well_known(self) -> list[dict[str, str]]:
+        """Ids a user can try: the fixtures' matches and the vendor's named cases."""
+        found = [
+            {"name": entry.name, "operation": entry.operation, "try": _match_hint(entry.match)}
+            for plan in self.plans
+            for entry, _ in plan.fixtures
+        ]
+        found.extend({"name": description, "operation": "", "try": hint} for hint, description in self.vendor.well_known.items())
+        return found
+
     def error_response(self, status: int, message: str) -> web.Response:
         return problem_response(self, Problem(status, message))
 
@@ -133,6 +144,32 @@ class ApiRuntime:
     def envelope(self) -> Envelope:
         return self.vendor.envelope
 
+    def credential_sets(self) -> list[dict[str, Any]]:
+        """Each identity as what a client sends: headers, query parameters, cookies (and every
+        raw value, for signature schemes). Values from settings are shown as `<configured>`."""
+        sets = []
+        for identity in self.identities:
+            sent: dict[str, dict[str, str]] = {"header": {}, "query": {}, "cookie": {}}
+            values = {}
+            for scheme, raw in identity.values.items():
+                value = CONFIGURED if self.identities_from == "settings" else raw.decode()
+                values[scheme] = value
+                reader = self.readers.get(scheme)
+                if reader is not None:
+                    location, name, shown = reader.sent_as(value)
+                    sent[location][name] = shown
+            sets.append(
+                {
+                    "identity": identity.name,
+                    "forbidden": identity.forbidden,
+                    "headers": sent["header"],
+                    "query": sent["query"],
+                    "cookies": sent["cookie"],
+                    "values": values,
+                }
+            )
+        return sets
+
     def credential_hints(self) -> list[str]:
         """How to authenticate, one line per identity. Values that came from settings are
         not shown: only the bundled sandbox values are public."""
@@ -140,12 +177,16 @@ class ApiRuntime:
         for identity in self.identities:
             parts = []
             for scheme, value in identity.values.items():
-                shown = "<configured>" if self.identities_from == "settings" else value.decode()
+                shown = CONFIGURED if self.identities_from == "settings" else value.decode()
                 reader = self.readers.get(scheme)
                 parts.append(reader.usage(shown) if reader is not None else f"{scheme}: {shown}")
             if parts:
                 lines.append(", ".join(parts) + ("  (forbidden: answers 403)" if identity.forbidden else ""))
         return lines
+
+
+def _match_hint(match: dict[str, dict[str, str]]) -> str:
+    return " ".join(f"{name}={value}" for values in match.values() for name, value in values.items())
 
 
 def deref(spec: dict[str, Any], obj: Any, depth: int = 0) -> Any:

@@ -60,6 +60,14 @@ class SchemeReader:
             return f"{self.field}: {value}"
         return f"?{self.field}={value}" if self.location == "query" else f"Cookie: {self.field}={value}"
 
+    def sent_as(self, value: str) -> tuple[str, str, str]:
+        """(location, name, value as sent) for a credential of this scheme."""
+        if self.kind == "bearer":
+            return "header", "Authorization", f"Bearer {value}"
+        if self.kind == "basic":
+            return "header", "Authorization", "Basic " + base64.b64encode(value.encode()).decode()
+        return self.location, self.field, value
+
     def read(self, headers: Mapping[str, str], query: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
         if self.kind == "apiKey":
             source = headers if self.location == "header" else query if self.location == "query" else cookies

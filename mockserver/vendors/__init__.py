@@ -41,6 +41,7 @@ class Vendor:
     authenticate: Authenticator | None = None  # replaces the spec's security check (signatures)
     strict_query: bool = False  # a query parameter the operation does not define is a violation
     seed_state: Seeder | None = None  # fills the store at first start and after a reset
+    well_known: dict[str, str] = field(default_factory=dict)  # id a user can try -> what it gives (dashboard, catalog)
 
 
 GENERIC = Vendor()

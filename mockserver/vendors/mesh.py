@@ -207,4 +207,9 @@ def _fill_percentages(positions: list[dict[str, Any]]) -> None:
         position["portfolioPercentage"] = share / 10_000
 
 
-VENDOR = Vendor(envelope=mesh_envelope, validation_status=400, handlers={PORTFOLIO: portfolio_handler})
+VENDOR = Vendor(
+    envelope=mesh_envelope,
+    validation_status=400,
+    handlers={PORTFOLIO: portfolio_handler},
+    well_known={f"UserId={user}": f"forces the {shape!r} portfolio shape" for user, shape in NAMED_USERS.items()},
+)

@@ -25,7 +25,7 @@ import orjson
 from ..envelopes import Problem, Reply, json_reply
 from ..pipeline import summarize
 from ..sandbox.shares import apportion
-from ..sandbox.treasury import PRODUCTS, WELL_KNOWN, business_profile, snapshots
+from ..sandbox.treasury import DOCUMENT_BUSINESS, PRODUCTS, UNFUNDED_BUSINESS, WELL_KNOWN, business_profile, snapshots
 from ..security import ANONYMOUS, AuthOutcome, AuthRequest, Identity, SchemeReader, identity_with
 from ..validation import Violation
 from . import Call, Vendor
@@ -331,4 +331,8 @@ VENDOR = Vendor(
     validation_status=400,
     handlers={TOKEN: token_handler, HISTORY: history_handler},
     authenticate=authenticate,
+    well_known={
+        f"business_id={DOCUMENT_BUSINESS}": "the reference's example business (funded 2022-01-01)",
+        f"business_id={UNFUNDED_BUSINESS}": "a business without a portfolio (404)",
+    },
 )
