@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -26,20 +27,25 @@ from .validation import Violation
 from .vendors import vendor_for
 
 
-def load(settings: Settings, store: Store | None = None) -> tuple[list[MountedApi], Report]:
+def load(settings: Settings, store: Store | None = None, unprefixed: str | None = None) -> tuple[list[MountedApi], Report]:
     """Load every spec and fixture once and compile their plans; state goes into `store`
-    (a fresh in-memory one unless given)."""
+    (a fresh in-memory one unless given). With `unprefixed`, only that API, at its
+    production paths (for its own port)."""
     store = store or Store()
     spec_dirs = settings.specs or [bundled_dir("specs")]
     fixture_dirs = settings.fixtures or ([bundled_dir("fixtures")] if bundled_dir("fixtures").is_dir() else [])
     world = World(settings.seed, settings.frozen_clock())
     descriptions = discover(spec_dirs)
+    if unprefixed is not None:
+        descriptions = [replace(d, prefixed=False) for d in descriptions if d.name == unprefixed]
+        if not descriptions:
+            raise LoadError(unprefixed, "no such API to serve on its own port")
     fixtures = load_fixtures(fixture_dirs)
     report = Report()
     known = {d.name for d in descriptions}
     for api_name, entries in fixtures.items():
         # the bundled fixtures simply do not apply to APIs that are not loaded; given ones must
-        if api_name not in known and settings.fixtures:
+        if api_name not in known and settings.fixtures and unprefixed is None:
             report.errors.append(f"{entries[0].source}: fixtures for {api_name!r}, but no such API is loaded")
     apis: list[MountedApi] = []
     for description in descriptions:
@@ -60,16 +66,20 @@ def _graphql_api(description: ApiDescription, settings: Settings, world: World, 
     return compile_graphql(description, settings, world, store.for_api(description.name))
 
 
-def load_or_fail(settings: Settings, store: Store | None = None) -> tuple[list[MountedApi], Report]:
+def load_or_fail(settings: Settings, store: Store | None = None, unprefixed: str | None = None) -> tuple[list[MountedApi], Report]:
     """`load`, raising LoadError when a fixture or spec has errors (warnings are left to the caller)."""
-    apis, report = load(settings, store)
+    apis, report = load(settings, store, unprefixed)
     if report.errors:
         raise LoadError("fixtures", "\n  " + "\n  ".join(report.errors))
     return apis, report
 
 
-def create_app(settings: Settings, apis: list[MountedApi] | None = None, store: Store | None = None) -> web.Application:
-    """The application; loads the specs itself unless mounted APIs (and their store) are given."""
+def create_app(
+    settings: Settings, apis: list[MountedApi] | None = None, store: Store | None = None, traffic: Traffic | None = None
+) -> web.Application:
+    """The application; loads the specs itself unless mounted APIs are given. A store or
+    traffic (journal and faults) that is given is shared, and its owner closes it."""
+    owns_store = apis is None and store is None
     if apis is None:
         store = store or open_store(settings)
         apis, _ = load_or_fail(settings, store)
@@ -79,14 +89,15 @@ def create_app(settings: Settings, apis: list[MountedApi] | None = None, store: 
     app[SETTINGS] = settings
     app[APIS] = apis
     app[ROUTE_TAGS] = {}
-    app[TRAFFIC] = Traffic(Journal(settings.journal_size), Faults())
-    if store is not None:
+    app[TRAFFIC] = traffic or new_traffic(settings)
+    if store is not None and owns_store:
         app[STORE] = store
         app.on_cleanup.append(_close_store)
     add_control_routes(app)
     for api in apis:
         api.add_routes(app)
-    app.router.add_route("*", "/{tail:.*}", _unknown_api)
+    if all(api.mount for api in apis):  # an API at the root (on its own port) answers everything itself
+        app.router.add_route("*", "/{tail:.*}", _unknown_api)
     app.on_response_prepare.append(add_cors_headers)
     return app
 
@@ -98,6 +109,10 @@ def _refuse_shared_control_token(settings: Settings, apis: list[MountedApi]) -> 
         hmac.compare_digest(token, value) for api in apis for identity in api.identities for value in identity.values.values()
     ):
         raise SettingsError("control_token must differ from every API credential")
+
+
+def new_traffic(settings: Settings) -> Traffic:
+    return Traffic(Journal(settings.journal_size), Faults())
 
 
 def open_store(settings: Settings) -> Store:

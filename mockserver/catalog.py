@@ -32,11 +32,12 @@ class ApiDescription:
     kind: str  # "openapi" or "graphql"
     path: Path
     document: dict[str, Any]  # the OpenAPI document; empty for GraphQL (its SDL is read from `path`)
+    prefixed: bool = True  # False on an API's own port: its production paths, with no /<name>
 
     @property
     def mount(self) -> str:
         """`/<name>` plus the path of the first server URL (`/omniex/edge/v1beta`)."""
-        return f"/{self.name}{server_base_path(self.document)}"
+        return (f"/{self.name}" if self.prefixed else "") + server_base_path(self.document)
 
     @property
     def extension(self) -> dict[str, Any]:

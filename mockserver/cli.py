@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from . import __version__
-from .app import create_app, load, load_or_fail, open_store
+from .app import load
 from .errors import LoadError
 from .logs import configure_logging
 from .mounted import MountedApi
+from .server import Server
 from .settings import Settings, SettingsError, load_settings
 
 
@@ -53,13 +51,38 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--control-token", help="demand Authorization: Bearer <token> on /__mock")
     serve.add_argument("--quiet", action="store_true", default=None, help="no access log line per request")
     serve.add_argument("--log-format", choices=("text", "json"), help="access log as text (default) or JSON lines")
+    serve.add_argument(
+        "--api-port",
+        dest="api_ports",
+        action="append",
+        metavar="NAME=PORT",
+        help="also serve one API at its production paths on its own port (repeatable)",
+    )
+    serve.add_argument("--watch", action="store_true", default=None, help="reload specs and fixtures when they change")
     _common(commands.add_parser("check", help="load every spec and fixture and report problems"))
     _common(commands.add_parser("routes", help="list every mounted route"))
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    names = ("host", "port", "specs", "fixtures", "seed", "clock", "config", "max_body_bytes", "signature_window_seconds", "state", "journal_size", "control_token", "quiet", "log_format")
+    names = (
+        "host",
+        "port",
+        "specs",
+        "fixtures",
+        "seed",
+        "clock",
+        "config",
+        "max_body_bytes",
+        "signature_window_seconds",
+        "state",
+        "journal_size",
+        "control_token",
+        "quiet",
+        "log_format",
+        "api_ports",
+        "watch",
+    )
     return load_settings({name: getattr(args, name, None) for name in names})
 
 
@@ -96,14 +119,14 @@ def routes(settings: Settings) -> int:
 
 def serve(settings: Settings) -> int:
     configure_logging(settings)
-    store = open_store(settings)
-    runtimes, report = load_or_fail(settings, store)
-    for warning in report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    app = create_app(settings, runtimes, store)
-    loop_factory = _uvloop_factory()
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(_serve(app, settings, runtimes))
+    server = Server(settings)
+
+    def announce(host: str, apis: list[MountedApi], own_ports: dict[str, str]) -> None:
+        base = f"http://{_url_host(settings.host, host)}"
+        print(banner(f"{base}:{server.ports['']}", apis, {name: f"{base}:{port}" for name, port in own_ports.items()}), flush=True)
+
+    with asyncio.Runner(loop_factory=_uvloop_factory()) as runner:
+        runner.run(server.run(announce))
     return 0
 
 
@@ -115,31 +138,18 @@ def _uvloop_factory() -> Any:
     return uvloop.new_event_loop
 
 
-async def _serve(app: web.Application, settings: Settings, runtimes: list[MountedApi]) -> None:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    host, port = runner.addresses[0][:2]
-    print(banner(f"http://{_url_host(settings.host, host)}:{port}", runtimes), flush=True)
-    await stop.wait()
-    await runner.cleanup()  # stops accepting, lets in-flight requests finish
-
-
 def _url_host(configured: str, bound: str) -> str:
     if configured in ("0.0.0.0", "::", ""):
         return "127.0.0.1"
     return f"[{bound}]" if ":" in bound else bound
 
 
-def banner(base: str, runtimes: list[MountedApi]) -> str:
+def banner(base: str, runtimes: list[MountedApi], own_ports: dict[str, str] | None = None) -> str:
     lines = [f"mockserver {__version__} listening on {base}"]
     for runtime in runtimes:
         lines.append(f"  {runtime.name:10} {base}{runtime.mount}")
+        if own_ports and runtime.name in own_ports:
+            lines.append(f"  {'':10}   also at {own_ports[runtime.name]} (its own port, production paths)")
         for hint in runtime.credential_hints():
             lines.append(f"  {'':10}   {hint}")
     lines.append(f"  health     {base}/__mock/health")

@@ -102,7 +102,8 @@ class ApiRuntime:
         for plan in self.plans:
             add_api_route(app, plan.method, plan.route, operation_handler(plan), self, plan.key)
         fallback = fallback_handler(self)
-        add_api_route(app, "*", self.mount, fallback, self, None)
+        if self.mount:
+            add_api_route(app, "*", self.mount, fallback, self, None)
         add_api_route(app, "*", self.mount + "/{tail:.*}", fallback, self, None)
 
     @cached_property

@@ -43,6 +43,8 @@ class Settings:
     control_token: str | None = None  # when set, /__mock demands `Authorization: Bearer <token>`
     quiet: bool = False  # no access log line per request
     log_format: str = "text"  # or "json"
+    api_ports: dict[str, int] = field(default_factory=dict)  # API name -> its own port, production paths
+    watch: bool = False  # reload specs and fixtures when they change
     config: Path | None = None
 
     def frozen_clock(self) -> datetime | None:
@@ -81,7 +83,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             raise SettingsError(f"{source}: {name} must be {_SCALARS[name].__name__}, got {value!r}") from exc
     if name == "control_token":
         return str(value) or None
-    if name == "quiet":
+    if name == "api_ports":
+        return _api_ports(value, source)
+    if name in ("quiet", "watch"):
         if isinstance(value, str):
             return value.strip().lower() in ("1", "true", "yes", "on")
         return bool(value)
@@ -95,6 +99,26 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             raise SettingsError(f"{source}: credentials must map an API name to a list of identities")
         return {str(api): [dict(identity) for identity in identities] for api, identities in value.items()}
     raise SettingsError(f"{source}: unknown setting {name!r}")
+
+
+def _api_ports(value: Any, source: str) -> dict[str, int]:
+    """A mapping, or `name=port` items (the repeatable --api-port flag, or a comma list in the environment)."""
+    if isinstance(value, str):
+        value = [item for item in value.split(",") if item.strip()]
+    if isinstance(value, list):
+        pairs = [str(item).partition("=") for item in value]
+        if any(not sep for _, sep, _ in pairs):
+            raise SettingsError(f"{source}: api ports are given as name=port")
+        value = {name.strip(): port.strip() for name, _, port in pairs}
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"{source}: api_ports must map an API name to a port")
+    try:
+        ports = {str(name): int(port) for name, port in value.items()}
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{source}: api ports must be integers") from exc
+    if any(not 0 <= port <= 65535 for port in ports.values()):
+        raise SettingsError(f"{source}: api ports must be within 0..65535")
+    return ports
 
 
 def _from_file(path: Path) -> dict[str, Any]:

@@ -19,13 +19,16 @@ PORTFOLIO = "/mesh/api/v1/holdings/portfolio"
 
 
 @contextlib.contextmanager
-def running_server(*args: str, env: dict[str, str] | None = None, timeout: float = 20.0) -> Iterator[str]:
+def running_server(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 20.0, log_path: Path | None = None, banner: list[str] | None = None
+) -> Iterator[str]:
     """Start `mockserver serve --port 0 ARGS` in a subprocess; yield its base URL; stop it.
 
-    Its log goes to a file, not a pipe: nobody reads a pipe while tests run, and a full
-    pipe would block the server."""
+    Its log goes to a file (`log_path`, or a temporary one), not a pipe: nobody reads a
+    pipe while tests run, and a full pipe would block the server. The banner's lines are
+    appended to `banner` when given."""
     command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0", *args]
-    log = tempfile.TemporaryFile(mode="w+")
+    log = open(log_path, "w+") if log_path else tempfile.TemporaryFile(mode="w+")  # closed in finally
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ, **(env or {})}, cwd=ROOT)
     try:
         deadline = time.monotonic() + timeout
@@ -38,6 +41,11 @@ def running_server(*args: str, env: dict[str, str] | None = None, timeout: float
             process.kill()
             log.seek(0)
             raise RuntimeError(f"server did not start: {line!r} {log.read()}")
+        if banner is not None:
+            banner.append(line)
+            while line.strip() and "health" not in line:  # the banner ends with the health line
+                line = process.stdout.readline()
+                banner.append(line)
         yield match.group(1)
     finally:
         process.terminate()
