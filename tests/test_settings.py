@@ -51,6 +51,11 @@ def test_path_lists_from_environment_use_the_path_separator() -> None:
         ({}, {"MOCKSERVER_CREDENTIALS": "{not json"}, "MOCKSERVER_CREDENTIALS"),
         ({}, {"MOCKSERVER_CREDENTIALS": '{"mesh": {"a": 1}}'}, "credentials"),
         ({"clock": "yesterday"}, {}, "clock"),
+        ({"api_ports": ["mesh:9001"]}, {}, "name=port"),
+        ({"api_ports": ["mesh=high"]}, {}, "integers"),
+        ({"api_ports": ["mesh=70000"]}, {}, "65535"),
+        ({}, {"MOCKSERVER_LOG_FORMAT": "xml"}, "log_format"),
+        ({}, {"MOCKSERVER_JOURNAL_SIZE": "-1"}, "journal_size"),
     ],
 )
 def test_bad_values_are_reported(cli: dict[str, object], environ: dict[str, str], needle: str) -> None:
@@ -70,6 +75,26 @@ def test_bad_config_files(tmp_path: Path) -> None:
     unknown.write_text("colour: blue\n")
     with pytest.raises(SettingsError, match=r"unknown setting 'colour'"):
         load_settings({"config": unknown}, environ={})
+
+
+def test_serving_settings_from_flags_environment_and_file(tmp_path: Path) -> None:
+    flags = load_settings({"api_ports": ["mesh=9001", "omniex=9002"], "watch": True, "quiet": True, "state": tmp_path / "s.db"}, environ={})
+    assert flags.api_ports == {"mesh": 9001, "omniex": 9002}
+    assert flags.watch and flags.quiet and flags.state == tmp_path / "s.db"
+    environ = {
+        "MOCKSERVER_API_PORTS": "mesh=9001,omniex=9002",
+        "MOCKSERVER_QUIET": "true",
+        "MOCKSERVER_CONTROL_TOKEN": "t",
+        "MOCKSERVER_JOURNAL_SIZE": "5",
+    }
+    from_env = load_settings({}, environ=environ)
+    assert from_env.api_ports == {"mesh": 9001, "omniex": 9002}
+    assert from_env.quiet and from_env.control_token == "t" and from_env.journal_size == 5
+    config = tmp_path / "mockserver.yaml"
+    config.write_text("state: data/state.db\napi_ports: {mesh: 9001}\nlog_format: json\n")
+    from_file = load_settings({"config": config}, environ={})
+    assert from_file.state == tmp_path / "data" / "state.db"  # relative to the file
+    assert from_file.api_ports == {"mesh": 9001} and from_file.log_format == "json"
 
 
 def test_clock_now_follows_real_time() -> None:
