@@ -20,12 +20,11 @@ from .responses import CONTROL_QUERY_KEYS, ResponseBook, examples_of
 from .sandbox.store import ApiState
 from .sandbox.world import World
 from .schemas import SchemaBook, pointer
-from .security import Identity, SchemeReader, SecurityPlan, default_identity, reader_for
+from .security import CONFIGURED, Identity, SchemeReader, SecurityPlan, default_identity, reader_for
 from .settings import Settings
 from .validation import BodyChecker, ParamChecker
 from .vendors import Handler, Vendor
 
-CONFIGURED = "<configured>"  # how a credential from settings is shown: only bundled sandbox values are public
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _TEMPLATE_VAR = re.compile(r"\{([^{}/]+)\}")
 

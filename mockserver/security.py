@@ -17,6 +17,8 @@ from typing import Any
 from .settings import Settings
 from .validation import Violation
 
+CONFIGURED = "<configured>"  # how a credential from settings is shown: only bundled sandbox values are public
+
 
 @dataclass(frozen=True, slots=True)
 class Identity:

@@ -95,8 +95,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         items = value if isinstance(value, list) else str(value).split(os.pathsep)
         return [Path(item).expanduser() for item in items if str(item)]
     if name == "credentials":
-        if not isinstance(value, Mapping) or not all(isinstance(v, list) for v in value.values()):
-            raise SettingsError(f"{source}: credentials must map an API name to a list of identities")
+        if not isinstance(value, Mapping) or not all(
+            isinstance(v, list) and all(isinstance(i, Mapping) for i in v) for v in value.values()
+        ):
+            raise SettingsError(f"{source}: credentials must map an API name to a list of identities (mappings)")
         return {str(api): [dict(identity) for identity in identities] for api, identities in value.items()}
     raise SettingsError(f"{source}: unknown setting {name!r}")
 

@@ -152,13 +152,17 @@ def test_serve_banner(tmp_path: Path) -> None:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(4)]
+        lines = [process.stdout.readline()]
+        while "health" not in lines[-1] and lines[-1]:
+            lines.append(process.stdout.readline())
     finally:
         process.terminate()
         process.wait(timeout=10)
     assert "listening on http://127.0.0.1:" in lines[0]
-    assert "/mesh" in lines[1]
-    assert "X-Client-Id: mock-client-id, X-Client-Secret: sk_sand_mock_secret" in lines[2]
+    mesh = next(index for index, line in enumerate(lines) if line.split()[:1] == ["mesh"])
+    assert lines[mesh].rstrip().endswith("/mesh")
+    assert "X-Client-Id: mock-client-id, X-Client-Secret: sk_sand_mock_secret" in lines[mesh + 1]
+    assert any(line.split()[:1] == ["bitpanda"] for line in lines) and any("x-api-key: mock-api-key" in line for line in lines)
     assert process.returncode == 0  # SIGTERM is a clean stop
 
 

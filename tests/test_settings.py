@@ -50,6 +50,7 @@ def test_path_lists_from_environment_use_the_path_separator() -> None:
         ({}, {"MOCKSERVER_PORT": "http"}, "port"),
         ({}, {"MOCKSERVER_CREDENTIALS": "{not json"}, "MOCKSERVER_CREDENTIALS"),
         ({}, {"MOCKSERVER_CREDENTIALS": '{"mesh": {"a": 1}}'}, "credentials"),
+        ({}, {"MOCKSERVER_CREDENTIALS": '{"bitpanda": ["x"]}'}, "credentials"),
         ({"clock": "yesterday"}, {}, "clock"),
         ({"api_ports": ["mesh:9001"]}, {}, "name=port"),
         ({"api_ports": ["mesh=high"]}, {}, "integers"),

@@ -57,18 +57,24 @@ def _unit(seed: int, *parts: object) -> float:
     return stable_seed(seed, *parts) / 2**63 - 1.0
 
 
-def price_usd(symbol: str, at: datetime, seed: int = 0) -> float:
-    """The USD price of an asset at an instant (unrounded)."""
-    asset = ASSETS[symbol]
+def walk(name: str, base: float, swing: float, at: datetime, seed: int = 0) -> float:
+    """The shared price model: `base` moved by seeded cycles (a year down to a day) and hourly
+    noise, `swing` wide. Every asset price and FX rate of the sandbox is one of these walks."""
     t = at.timestamp()
     drift = 0.0
     for index, (period, share) in enumerate(_CYCLES):
-        phase = math.pi * _unit(seed, symbol, "phase", index)
+        phase = math.pi * _unit(seed, name, "phase", index)
         drift += share * math.sin(2 * math.pi * t / period + phase)
     knot = math.floor(t / _HOUR)
     weight = t / _HOUR - knot
-    noise = (1 - weight) * _unit(seed, symbol, "hour", knot) + weight * _unit(seed, symbol, "hour", knot + 1)
-    return asset.base_usd * math.exp(asset.swing * (drift + 0.015 * noise))
+    noise = (1 - weight) * _unit(seed, name, "hour", knot) + weight * _unit(seed, name, "hour", knot + 1)
+    return base * math.exp(swing * (drift + 0.015 * noise))
+
+
+def price_usd(symbol: str, at: datetime, seed: int = 0) -> float:
+    """The USD price of an asset at an instant (unrounded)."""
+    asset = ASSETS[symbol]
+    return walk(symbol, asset.base_usd, asset.swing, at, seed)
 
 
 def round_price(value: float) -> float:

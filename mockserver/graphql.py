@@ -1,0 +1,663 @@
+"""GraphQL over HTTP on graphql-core, for any `specs/<name>.graphql`.
+
+A GraphQL API is its SDL file plus, optionally, a vendor module: `mockserver.vendors.<name>`
+exposing `graphql_vendor(setup: GraphQLSetup) -> GraphQLVendor`, called once at start-up (the
+setup carries the API's name, settings, world, state and schema). The vendor gives the
+resolvers (type name -> field name -> resolver; checked against the SDL at start-up), its
+authentication (a `GraphQLRequest` -> a context value for the resolvers, or a `Refusal`),
+the shape of its error entries, its identities, credential fields and banner hints. Without
+a vendor module (or without that function) the API is open and answers deterministic
+generated data, the same for the same query.
+
+The transport follows GraphQL over HTTP: `POST <mount>/graphql` with an `application/json`
+body (`query`, `operationName`, `variables`, `extensions`), `GET <mount>/graphql` with the
+same as URL parameters for queries (a mutation over GET is 405 with `Allow: POST`). Every
+error is an `errors` list: transport problems are 400/413/415, syntax and validation errors
+400 with `locations`, field errors 200 next to `data` with their `path`. Parsed and validated
+documents are kept in a bounded LRU cache keyed by the query text, so a repeated query costs
+only its execution.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLAbstractType,
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    build_schema,
+    execute_sync,
+    get_operation_ast,
+    parse,
+    validate,
+    validate_schema,
+)
+
+from .catalog import ApiDescription
+from .cors import is_preflight, preflight_response
+from .errors import LoadError
+from .mounted import Route, add_api_route
+from .sandbox.store import ApiState
+from .sandbox.world import World
+from .security import Identity
+from .seeding import stable_seed
+from .settings import Settings
+from .traffic import OPERATION_KEY
+
+log = logging.getLogger("mockserver")
+
+ENDPOINT = "/graphql"
+OPERATION = "graphql"  # the operation of both routes, for faults; the journal gets the GraphQL operation itself
+METHODS = ("GET", "POST")
+MAX_TOKENS = 10_000  # a document with more tokens is refused before it is parsed in full
+MAX_DEPTH = 50  # fields nested deeper (through fragments too) are refused: answers stay small and serializable
+CACHE_ENTRIES = 512
+CACHE_CHARS = 8_000_000  # the cache's bound on the total length of the query texts it keeps
+JSON = "application/json"
+
+# Generic error codes (the GraphQL-over-HTTP and Apollo vocabulary); a vendor's `format_error`
+# maps them to its own types. A resolver's FieldError carries the vendor's type directly.
+BAD_REQUEST = "BAD_REQUEST"
+UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+NOT_FOUND = "NOT_FOUND"
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+OPERATION_UNKNOWN = "OPERATION_RESOLUTION_FAILURE"
+BAD_VARIABLES = "BAD_USER_INPUT"
+INTERNAL = "INTERNAL_SERVER_ERROR"
+UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
+RATE_LIMITED = "TOO_MANY_REQUESTS"
+STATUS_CODES = {
+    400: BAD_REQUEST,
+    401: UNAUTHENTICATED,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+    405: METHOD_NOT_ALLOWED,
+    413: PAYLOAD_TOO_LARGE,
+    415: UNSUPPORTED_MEDIA_TYPE,
+    429: RATE_LIMITED,
+}
+
+
+class FieldError(Exception):
+    """Raised by a resolver for an error the client should see as is: its message and its
+    vendor error type (anything else a resolver raises is a bug, answered as INTERNAL)."""
+
+    def __init__(self, message: str, error_type: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_type = error_type
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One entry of an `errors` list, before the vendor gives it its shape."""
+
+    code: str  # a generic code above, or a FieldError's vendor type
+    message: str
+    locations: tuple[tuple[int, int], ...] | None = None  # (line, column), for syntax, validation and field errors
+    path: tuple[str | int, ...] | None = None  # for field errors
+
+    @property
+    def graphql(self) -> bool:
+        """Whether it comes from the GraphQL document (rather than from the HTTP request)."""
+        return self.locations is not None or self.path is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Authentication failed: the status and errors to answer with."""
+
+    status: int
+    faults: tuple[Fault, ...]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GraphQLRequest:
+    """What a vendor's authentication sees of the HTTP request."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class GraphQLSetup:
+    """What a vendor module is given at start-up."""
+
+    name: str
+    settings: Settings
+    world: World
+    state: ApiState
+    schema: GraphQLSchema
+
+
+def standard_error(fault: Fault) -> dict[str, Any]:
+    """The GraphQL specification's error entry, the code under `extensions`."""
+    entry: dict[str, Any] = {"message": fault.message}
+    if fault.locations:
+        entry["locations"] = [{"line": line, "column": column} for line, column in fault.locations]
+    if fault.path is not None:
+        entry["path"] = list(fault.path)
+    entry["extensions"] = {"code": fault.code}
+    return entry
+
+
+Resolver = Callable[..., Any]
+Authenticator = Callable[[GraphQLRequest], Any]  # -> a context value for the resolvers, or a Refusal
+
+
+@dataclass
+class GraphQLVendor:
+    resolvers: Mapping[str, Mapping[str, Resolver]] = field(default_factory=dict)  # type -> field -> resolver
+    authenticate: Authenticator | None = None  # None: open, the context is None
+    format_error: Callable[[Fault], dict[str, Any]] = standard_error
+    credential_hints: Sequence[str] = ()
+    credential_sets: Sequence[dict[str, Any]] = ()  # as MountedApi.credential_sets
+    well_known: Mapping[str, str] = field(default_factory=dict)  # what to try -> what it gives
+    identities: Sequence[Identity] = ()  # the credentials it accepts (the engine keeps other secrets apart from them)
+    credential_fields: frozenset[str] = frozenset()  # lower-case header and query names that carry credentials
+    field_resolver: Resolver | None = None  # for fields without a resolver; None: graphql-core's default
+    type_resolver: Callable[..., Any] | None = None  # the object type of an interface or union value; None: the default
+    reset: Callable[[], None] | None = None
+
+
+# --- documents --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A query text parsed and validated once: its document, or why it cannot run."""
+
+    document: DocumentNode | None
+    faults: tuple[Fault, ...]  # syntax or validation errors; empty when the document is valid
+
+
+class DocumentCache:
+    """Least recently used documents by query text, bounded in entries and in total text."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        entries: int = CACHE_ENTRIES,
+        chars: int = CACHE_CHARS,
+        max_tokens: int = MAX_TOKENS,
+        depth: int = MAX_DEPTH,
+    ) -> None:
+        self.schema = schema
+        self.max_depth = depth
+        self.entries = entries
+        self.chars = chars
+        self.max_tokens = max_tokens
+        self._items: OrderedDict[str, Prepared] = OrderedDict()
+        self._size = 0
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, query: str) -> Prepared:
+        prepared = self._items.get(query)
+        if prepared is not None:
+            self._items.move_to_end(query)
+            self.hits += 1
+            return prepared
+        self.misses += 1
+        prepared = self._prepare(query)
+        if len(query) <= self.chars // 4:  # one huge query must not empty the cache
+            self._items[query] = prepared
+            self._size += len(query)
+            while len(self._items) > self.entries or self._size > self.chars:
+                evicted, _ = self._items.popitem(last=False)
+                self._size -= len(evicted)
+        return prepared
+
+    def _prepare(self, query: str) -> Prepared:
+        try:
+            document = parse(query, max_tokens=self.max_tokens)
+        except GraphQLError as error:
+            return Prepared(None, (_fault(error, PARSE_FAILED),))
+        errors = validate(self.schema, document)
+        if errors:
+            return Prepared(document, tuple(_fault(error, VALIDATION_FAILED) for error in errors))
+        deepest = max_depth(document)
+        if deepest > self.max_depth:
+            message = f"The query is nested {deepest} fields deep (fragments included); the limit is {self.max_depth}."
+            return Prepared(document, (Fault(VALIDATION_FAILED, message, ((1, 1),)),))
+        return Prepared(document, ())
+
+
+def max_depth(document: DocumentNode) -> int:
+    """How many fields deep the document's operations reach, following fragment spreads.
+    Iterative, fragments first (a valid document has no fragment cycles), so neither long
+    fragment chains nor fragments used many times cost more than one pass each."""
+    fragments = {node.name.value: node for node in document.definitions if isinstance(node, FragmentDefinitionNode)}
+    depths: dict[str, int] = {}
+
+    def spreads(node: Any) -> set[str]:
+        names, stack = set(), [node.selection_set]
+        while stack:
+            for selection in stack.pop().selections:
+                if isinstance(selection, FragmentSpreadNode):
+                    names.add(selection.name.value)
+                elif selection.selection_set is not None:
+                    stack.append(selection.selection_set)
+        return names
+
+    def depth_of(node: Any) -> int:
+        deepest, stack = 0, [(node.selection_set, 0)]
+        while stack:
+            selection_set, above = stack.pop()
+            for selection in selection_set.selections:
+                if isinstance(selection, FragmentSpreadNode):
+                    deepest = max(deepest, above + depths.get(selection.name.value, 0))
+                elif isinstance(selection, FieldNode):
+                    deepest = max(deepest, above + 1)
+                    if selection.selection_set is not None:
+                        stack.append((selection.selection_set, above + 1))
+                elif selection.selection_set is not None:  # an inline fragment adds no level
+                    stack.append((selection.selection_set, above))
+        return deepest
+
+    needs = {name: spreads(node) & fragments.keys() for name, node in fragments.items()}
+    users: dict[str, list[str]] = {name: [] for name in fragments}
+    for name, used in needs.items():
+        for other in used:
+            users[other].append(name)
+    remaining = {name: len(used) for name, used in needs.items()}
+    ready = [name for name, count in remaining.items() if not count]
+    while ready:
+        name = ready.pop()
+        depths[name] = depth_of(fragments[name])
+        for user in users[name]:
+            remaining[user] -= 1
+            if not remaining[user]:
+                ready.append(user)
+    for name in fragments.keys() - depths.keys():  # in a cycle: validation reports it
+        depths[name] = depth_of(fragments[name])
+    operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
+    return max((depth_of(node) for node in operations), default=0)
+
+
+def _fault(error: GraphQLError, code: str) -> Fault:
+    locations = tuple((location.line, location.column) for location in error.locations or ())
+    return Fault(code, error.message, locations, tuple(error.path) if error.path is not None else None)
+
+
+# --- generated data for APIs without a vendor module -----------------------------------------
+
+
+class _Generated:
+    """A generated object: its fields are generated in turn."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+
+def generated_resolver(seed: int) -> Resolver:
+    """A resolver answering any field with data generated from (seed, the field's path): the
+    same query gets the same answer. Lists have two items near the root and one below, so the
+    size of an answer grows with the query, not exponentially with its depth."""
+
+    def resolve(source: Any, info: GraphQLResolveInfo, **_: Any) -> Any:
+        path = info.path.as_list()
+        return _generate(info.return_type, info.field_name, stable_seed(seed, *path), len(path), info.schema)
+
+    return resolve
+
+
+def _generate(kind: GraphQLOutputType, name: str, seed: int, depth: int, schema: GraphQLSchema) -> Any:
+    if isinstance(kind, GraphQLNonNull):
+        kind = kind.of_type
+    if isinstance(kind, GraphQLList):
+        count = 2 if depth < 4 else 1
+        return [_generate(kind.of_type, name, stable_seed(seed, index), depth + 1, schema) for index in range(count)]
+    if isinstance(kind, GraphQLObjectType):
+        return _Generated(kind.name)
+    if isinstance(kind, GraphQLAbstractType):
+        possible = schema.get_possible_types(kind)
+        return _Generated(possible[seed % len(possible)].name) if possible else None
+    if isinstance(kind, GraphQLEnumType):
+        values = list(kind.values)
+        return values[seed % len(values)] if values else None
+    scalar = getattr(kind, "name", "String")
+    if scalar == "Int":
+        return seed % 1000
+    if scalar == "Float":
+        return (seed % 100_000) / 100
+    if scalar == "Boolean":
+        return seed % 2 == 0
+    if scalar == "ID":
+        return f"{seed:016x}"
+    return f"{name}-{seed % 10_000}"
+
+
+def generated_type(value: Any, info: GraphQLResolveInfo, abstract: GraphQLAbstractType) -> str | None:
+    return value.type_name if isinstance(value, _Generated) else None
+
+
+# --- the mounted API --------------------------------------------------------------------------
+
+
+def load_schema(path: Path) -> GraphQLSchema:
+    """The schema of an SDL file, checked in full (a problem is a LoadError naming the file)."""
+    try:
+        schema = build_schema(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LoadError(str(path), f"cannot read: {exc.strerror}") from exc
+    except (GraphQLError, TypeError) as exc:
+        raise LoadError(str(path), f"not a valid GraphQL schema: {exc}") from exc
+    problems = validate_schema(schema)
+    if problems:
+        raise LoadError(str(path), "not a valid GraphQL schema: " + "; ".join(problem.message for problem in problems))
+    return schema
+
+
+def vendor_module(name: str) -> Any:
+    """`mockserver.vendors.<name>`, or None when there is none."""
+    target = f"{__package__}.vendors.{name}"
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        if exc.name and target.startswith(exc.name):
+            return None
+        raise
+
+
+def bind_resolvers(schema: GraphQLSchema, resolvers: Mapping[str, Mapping[str, Resolver]], source: Path) -> None:
+    """Attach the vendor's resolvers to the schema; each must name a field the SDL has."""
+    for type_name, fields in resolvers.items():
+        kind = schema.get_type(type_name)
+        if not isinstance(kind, GraphQLObjectType):
+            raise LoadError(str(source), f"the vendor module resolves type {type_name!r}, which the schema does not define")
+        for field_name, resolver in fields.items():
+            if field_name not in kind.fields:
+                raise LoadError(str(source), f"the vendor module resolves {type_name}.{field_name}, which the schema does not define")
+            kind.fields[field_name].resolve = resolver
+
+
+class GraphQLApi:
+    """One GraphQL API mounted at `/<name>`: its endpoint and its own 404/405 catch-all."""
+
+    kind = "graphql"
+
+    def __init__(self, description: ApiDescription, settings: Settings, world: World, schema: GraphQLSchema, vendor: GraphQLVendor) -> None:
+        self.description = description
+        self.settings = settings
+        self.world = world
+        self.schema = schema
+        self.vendor = vendor
+        self.documents = DocumentCache(schema)
+
+    @property
+    def name(self) -> str:
+        return self.description.name
+
+    @property
+    def mount(self) -> str:
+        return self.description.mount
+
+    @property
+    def source(self) -> Path:
+        return self.description.path
+
+    @property
+    def endpoint(self) -> str:
+        return self.mount + ENDPOINT
+
+    @property
+    def identities(self) -> list[Identity]:
+        return list(self.vendor.identities)
+
+    @property
+    def credential_fields(self) -> frozenset[str]:
+        return self.vendor.credential_fields
+
+    def add_routes(self, app: web.Application) -> None:
+        add_api_route(app, "GET", self.endpoint, self.handle, self, OPERATION)
+        add_api_route(app, "POST", self.endpoint, self.handle, self, OPERATION)
+        add_api_route(app, "*", self.mount, self.fallback, self, None)
+        add_api_route(app, "*", self.mount + "/{tail:.*}", self.fallback, self, None)
+
+    def routes(self) -> list[Route]:
+        return [Route(method, self.endpoint, OPERATION) for method in METHODS]
+
+    def summary(self) -> str:
+        queries = len(self.schema.query_type.fields) if self.schema.query_type else 0
+        mutations = len(self.schema.mutation_type.fields) if self.schema.mutation_type else 0
+        types = sum(1 for name in self.schema.type_map if not name.startswith("__"))
+        return f"GraphQL, {queries} query fields, {mutations} mutations, {types} types"
+
+    def credential_hints(self) -> list[str]:
+        return list(self.vendor.credential_hints)
+
+    def credential_sets(self) -> list[dict[str, Any]]:
+        return list(self.vendor.credential_sets)
+
+    def well_known(self) -> list[dict[str, str]]:
+        return [{"name": description, "operation": OPERATION, "try": hint} for hint, description in self.vendor.well_known.items()]
+
+    def reset(self) -> None:
+        """A GraphQL API keeps no state here unless its vendor does (the document cache is not
+        state: it never changes an answer)."""
+        if self.vendor.reset is not None:
+            self.vendor.reset()
+
+    # --- answers ---
+
+    def reply(self, status: int, payload: dict[str, Any], headers: Mapping[str, str] | None = None) -> web.Response:
+        return web.Response(body=orjson.dumps(payload), status=status, content_type=JSON, headers=headers)
+
+    def errors(self, status: int, faults: Sequence[Fault], headers: Mapping[str, str] | None = None) -> web.Response:
+        return self.reply(status, {"errors": [self.vendor.format_error(fault) for fault in faults]}, headers)
+
+    def error(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
+        return self.errors(status, [Fault(code, message)], headers)
+
+    def error_response(self, status: int, message: str) -> web.Response:
+        """Any status as an `errors` list (injected faults)."""
+        return self.error(status, STATUS_CODES.get(status, INTERNAL if status >= 500 else BAD_REQUEST), message)
+
+    async def fallback(self, request: web.Request) -> web.StreamResponse:
+        """Anything under the mount that the endpoint's GET and POST did not take."""
+        if request.path == self.endpoint:
+            if is_preflight(request):
+                return preflight_response(request, list(METHODS))
+            message = f"{request.method} is not supported on {self.endpoint}: send the GraphQL request with POST (or GET for a query)"
+            return self.error(405, METHOD_NOT_ALLOWED, message, {"Allow": ", ".join(METHODS)})
+        message = f"no endpoint at {request.path}: the {self.name} GraphQL API answers at {self.endpoint}"
+        return self.error(404, NOT_FOUND, message)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._handle(request)
+        except web.HTTPException:
+            raise
+        except Exception:  # a bug must still answer as an `errors` list, never as a traceback
+            log.exception("unhandled error in %s %s", request.method, self.endpoint)
+            return self.error(500, INTERNAL, "the mock server failed to handle this request")
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        context = None
+        if self.vendor.authenticate is not None:
+            view = GraphQLRequest(request.method, request.path, request.headers, request.query)
+            context = self.vendor.authenticate(view)
+            if isinstance(context, Refusal):
+                return self.errors(context.status, context.faults, context.headers)
+        params = await (self._post_params(request) if request.method == "POST" else self._get_params(request))
+        if isinstance(params, web.Response):
+            return params
+        query, operation_name, variables = params
+        prepared = self.documents.get(query)
+        if prepared.document is None:
+            return self.errors(400, prepared.faults)
+        operation = get_operation_ast(prepared.document, operation_name)
+        if operation is None and not prepared.faults:
+            return self.error(400, OPERATION_UNKNOWN, _no_operation(prepared.document, operation_name))
+        if isinstance(operation, OperationDefinitionNode):
+            request[OPERATION_KEY] = f"{operation.operation.value} {operation.name.value}" if operation.name else operation.operation.value
+        if request.method == "GET" and isinstance(operation, OperationDefinitionNode) and operation.operation != OperationType.QUERY:
+            kind = operation.operation.value
+            return self.error(405, METHOD_NOT_ALLOWED, f"a {kind} cannot be sent with GET: use POST", {"Allow": "POST"})
+        if prepared.faults:
+            return self.errors(400, prepared.faults)
+        return self._execute(prepared.document, operation_name, variables, context)
+
+    def _execute(self, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, context: Any) -> web.Response:
+        result = execute_sync(
+            self.schema,
+            document,
+            context_value=context,
+            variable_values=variables,
+            operation_name=operation_name,
+            field_resolver=self.vendor.field_resolver,
+            type_resolver=self.vendor.type_resolver,
+        )
+        errors = result.errors or []
+        if result.data is None and errors and all(error.path is None for error in errors):
+            # the request could not start: its variables do not fit the operation
+            return self.errors(400, [_fault(error, BAD_VARIABLES) for error in errors])
+        payload: dict[str, Any] = {"data": result.data}
+        if errors:
+            payload["errors"] = [self.vendor.format_error(self._field_fault(error)) for error in errors]
+        return self.reply(200, payload)
+
+    def _field_fault(self, error: GraphQLError) -> Fault:
+        original = error.original_error
+        fault = _fault(error, INTERNAL)
+        if isinstance(original, FieldError):
+            return Fault(original.error_type, original.message, fault.locations, fault.path)
+        if original is not None and not isinstance(original, GraphQLError):
+            log.error("resolver failed at %s", fault.path, exc_info=original)
+            return Fault(INTERNAL, "the mock server failed to resolve this field", fault.locations, fault.path)
+        return fault
+
+    # --- parameters ---
+
+    async def _post_params(self, request: web.Request) -> tuple[str, str | None, dict[str, Any] | None] | web.Response:
+        limit = self.settings.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return self._too_large(limit)
+        if not request.body_exists:
+            return self.error(400, BAD_REQUEST, 'Request body is empty: send a JSON object such as {"query": "{ __typename }"}.')
+        media_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if media_type != JSON and not media_type.endswith("+json"):
+            shown = f"Content-Type {media_type!r}" if media_type else "a missing Content-Type"
+            return self.error(415, UNSUPPORTED_MEDIA_TYPE, f"{shown} is not supported: send the request as application/json")
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._too_large(limit)
+        if not raw.strip():
+            return self.error(400, BAD_REQUEST, 'Request body is empty: send a JSON object such as {"query": "{ __typename }"}.')
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return self.error(400, BAD_REQUEST, f"Request body is not valid JSON: {exc}")
+        if not isinstance(body, dict):
+            return self.error(400, BAD_REQUEST, f"Request body must be a JSON object with a `query` string, not {_json_kind(body)}.")
+        return self._params(body, "body")
+
+    async def _get_params(self, request: web.Request) -> tuple[str, str | None, dict[str, Any] | None] | web.Response:
+        query = request.query
+        repeated = sorted(
+            {name for name in query if name in ("query", "operationName", "variables", "extensions") and len(query.getall(name)) > 1}
+        )
+        if repeated:
+            return self.error(400, BAD_REQUEST, f"URL parameter {repeated[0]!r} is given more than once")
+        params: dict[str, Any] = {name: query[name] for name in ("query", "operationName") if name in query}
+        for name in ("variables", "extensions"):
+            if name in query and query[name].strip():
+                try:
+                    params[name] = orjson.loads(query[name])
+                except orjson.JSONDecodeError as exc:
+                    return self.error(400, BAD_REQUEST, f"URL parameter `{name}` is not valid JSON: {exc}")
+        return self._params(params, "URL")
+
+    def _params(self, params: Mapping[str, Any], where: str) -> tuple[str, str | None, dict[str, Any] | None] | web.Response:
+        source = "Request body" if where == "body" else "URL"
+        query = params.get("query")
+        if query is None:
+            return self.error(400, BAD_REQUEST, f"{source} has no `query`: give the GraphQL document as a string.")
+        if not isinstance(query, str):
+            return self.error(400, BAD_REQUEST, f"`query` must be a string, not {_json_kind(query)}.")
+        if not query.strip():
+            return self.error(400, BAD_REQUEST, "`query` is empty: give a GraphQL document.")
+        operation_name = params.get("operationName")
+        if operation_name is not None and not isinstance(operation_name, str):
+            return self.error(400, BAD_REQUEST, f"`operationName` must be a string or null, not {_json_kind(operation_name)}.")
+        variables = params.get("variables")
+        if variables is not None and not isinstance(variables, dict):
+            return self.error(400, BAD_REQUEST, f"`variables` must be a JSON object or null, not {_json_kind(variables)}.")
+        extensions = params.get("extensions")
+        if extensions is not None and not isinstance(extensions, dict):
+            return self.error(400, BAD_REQUEST, f"`extensions` must be a JSON object or null, not {_json_kind(extensions)}.")
+        return query, operation_name or None, variables
+
+    def _too_large(self, limit: int) -> web.Response:
+        return self.error(413, PAYLOAD_TOO_LARGE, f"Request body is larger than the limit of {limit} bytes.")
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "null"
+
+
+def _no_operation(document: DocumentNode, operation_name: str | None) -> str:
+    names = [op.name.value for op in document.definitions if isinstance(op, OperationDefinitionNode) and op.name]
+    if operation_name:
+        return f"Unknown operation named {operation_name!r}; the document has: {', '.join(names) or 'no named operation'}."
+    if not any(isinstance(op, OperationDefinitionNode) for op in document.definitions):
+        return "The document has no operation to run."
+    return f"The document has several operations: give `operationName` (one of {', '.join(names)})."
+
+
+def compile_graphql(description: ApiDescription, settings: Settings, world: World, state: ApiState) -> GraphQLApi:
+    """The mounted API of one SDL file, with its vendor module's resolvers and authentication."""
+    schema = load_schema(description.path)
+    module = vendor_module(description.name)
+    factory = getattr(module, "graphql_vendor", None) if module is not None else None
+    if factory is None:
+        vendor = GraphQLVendor(field_resolver=generated_resolver(stable_seed(world.seed, description.name)), type_resolver=generated_type)
+    else:
+        vendor = factory(GraphQLSetup(description.name, settings, world, state, schema))
+        bind_resolvers(schema, vendor.resolvers, description.path)
+    return GraphQLApi(description, settings, world, schema, vendor)
