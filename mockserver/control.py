@@ -14,6 +14,7 @@ import orjson
 from aiohttp import web
 
 from .appkeys import APIS, SETTINGS
+from .dashboard import dashboard_page, dashboard_redirect
 from .envelopes import Problem, json_reply, problem_json
 from .faults import FaultError
 from .journal import Matcher
@@ -38,6 +39,8 @@ def add_control_routes(app: web.Application) -> None:
     routes.add_get(f"{CONTROL_PREFIX}/faults", list_faults)
     routes.add_post(f"{CONTROL_PREFIX}/faults", add_fault)
     routes.add_delete(f"{CONTROL_PREFIX}/faults", clear_faults)
+    routes.add_get(CONTROL_PREFIX, dashboard_redirect)
+    routes.add_get(f"{CONTROL_PREFIX}/", dashboard_page)
     routes.add_route("*", f"{CONTROL_PREFIX}/{{tail:.*}}", unknown_control_route)
 
 

@@ -1,0 +1,292 @@
+"""The dashboard page at /__mock/: its headers over HTTP, then the page itself in headless Chromium
+against a real server process (one browser for the module)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import re
+import shlex
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+from aiohttp.test_utils import TestClient
+
+from mockserver.dashboard import PAGE_FILE, build_page, page
+
+from .conftest import MakeClient
+from .helpers import MESH_AUTH, PORTFOLIO, running_server
+
+CHROMIUM = next((found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None)
+CHROMEDRIVER = shutil.which("chromedriver")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,1024",
+)
+TOKEN = "dashboard-test-token"
+WAIT = 8.0  # seconds: the page refreshes its journal every 2
+
+
+def _hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+# --- the page over HTTP ---
+
+
+async def test_the_page_is_self_contained_html_with_a_strict_policy(client: TestClient) -> None:
+    response = await client.get("/__mock/")
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    html = await response.text()
+    policy = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'none'"
+    assert policy["connect-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert "require-trusted-types-for" in policy
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.DOTALL)
+    styles = re.findall(r"<style>(.*?)</style>", html, re.DOTALL)
+    assert len(scripts) == 1 and len(styles) == 1
+    assert policy["script-src"] == _hash(scripts[0])  # the inline script, by hash: no 'unsafe-inline'
+    assert policy["style-src"] == _hash(styles[0])
+    assert "unsafe" not in response.headers["Content-Security-Policy"]
+    # no external asset of any kind: no URL with a scheme or host, no src= at all, no imports
+    assert not re.search(r"(?i)\b(?:https?|wss?|ftp):/", html)
+    assert not re.search(r"(?i)[\"'(]//", html)
+    assert not re.search(r"(?i)<(?:script|img|iframe|link)[^>]*\ssrc=", html)
+    assert [href for href in re.findall(r'(?i)\shref="([^"]*)"', html) if not href.startswith(("#", "data:"))] == []
+    assert "@import" not in html and "url(" not in html
+
+
+async def test_the_page_answers_head_and_the_bare_prefix_redirects_to_it(client: TestClient) -> None:
+    assert (await client.head("/__mock/")).status == 200
+    redirect = await client.get("/__mock?token=abc", allow_redirects=False)
+    assert redirect.status == 302
+    assert redirect.headers["Location"] == "/__mock/?token=abc"
+    assert (await client.get("/__mock", allow_redirects=False)).headers["Location"] == "/__mock/"
+
+
+async def test_with_a_control_token_the_page_takes_it_from_its_url_and_nothing_else_does(make_client: MakeClient) -> None:
+    client = await make_client(control_token=TOKEN)
+    assert (await client.get("/__mock/")).status == 401
+    assert (await client.get("/__mock/?token=wrong")).status == 401
+    assert (await client.get(f"/__mock/?token={TOKEN}")).status == 200
+    assert (await client.get(f"/__mock/apis?token={TOKEN}")).status == 401  # the query token is for the page alone
+    assert (await client.get("/__mock/requests", headers={"Authorization": f"Bearer {TOKEN}"})).status == 200
+
+
+def test_the_policy_hashes_whatever_the_page_inlines() -> None:
+    built = build_page("<style>a{}</style><script>go()</script>")
+    policy = built.headers["Content-Security-Policy"]
+    assert f"script-src {_hash('go()')}" in policy and f"style-src {_hash('a{}')}" in policy
+    with pytest.raises(ValueError, match=PAGE_FILE):
+        build_page("<p>no script</p>")
+    assert page() is page()  # read once
+
+
+# --- the page in a browser ---
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip("no headless browser: install Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    profile = tempfile.TemporaryDirectory(prefix="mockserver-chromium-")
+    options.add_argument(f"--user-data-dir={profile.name}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)  # no Selenium Manager: no network
+    driver.set_page_load_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        profile.cleanup()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with running_server() as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def token_server() -> Iterator[str]:
+    with running_server("--control-token", TOKEN) as base:
+        yield base
+
+
+def _wait(driver: Any, condition: Callable[[Any], Any], what: str) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(condition, message=f"the dashboard never showed {what}")
+
+
+def _open(driver: Any, url: str) -> None:
+    from selenium.common.exceptions import TimeoutException
+
+    driver.get(url)
+    try:
+        _wait(driver, lambda d: d.execute_script("return document.body.dataset.loaded === 'apis'"), "its APIs")
+    except TimeoutException:
+        shown = driver.execute_script("return document.getElementById('errors').textContent")
+        pytest.fail(f"the dashboard at {url} never showed its APIs; it says: {shown!r}")
+
+
+def _requests_text(driver: Any) -> str:
+    return driver.execute_script("return document.querySelector('#requests tbody').textContent")
+
+
+def _row_with(driver: Any, marker: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    def find(d: Any) -> Any:
+        return next((row for row in d.find_elements(By.CSS_SELECTOR, "#requests tbody tr") if marker in row.text), False)
+
+    return _wait(driver, find, f"the request {marker!r}")
+
+
+def test_the_page_lists_every_api_with_its_base_url_credentials_and_curl_lines(browser: Any, server: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    catalog = requests.get(f"{server}/__mock/apis", timeout=10).json()["apis"]
+    mounted = requests.get(f"{server}/__mock/health", timeout=10).json()["apis"]
+    assert sorted(api["name"] for api in catalog) == sorted(mounted)
+    _open(browser, f"{server}/__mock/")
+    for api in catalog:
+        row = browser.find_element(By.CSS_SELECTOR, f'#apis tr[data-api="{api["name"]}"]')
+        assert api["baseUrl"] in row.find_element(By.CSS_SELECTOR, ".base-url").text
+        for line in api["credentials"]:
+            assert line in row.find_element(By.CSS_SELECTOR, ".credentials").text
+        section = browser.find_element(By.CSS_SELECTOR, f'section.api[data-api="{api["name"]}"]')
+        assert len(section.find_elements(By.CSS_SELECTOR, ".op pre.curl")) == len(api["operations"])
+        for known in api["wellKnown"]:
+            assert known["try"] in section.find_element(By.CSS_SELECTOR, ".well-known").text
+    omniex = browser.find_element(By.CSS_SELECTOR, 'section.api[data-api="omniex"]')
+    assert "cannot be pre-signed" in omniex.find_element(By.CSS_SELECTOR, ".note.signed").text
+    problems = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert problems == []  # no CSP violation, no failed load, no script error
+
+
+def test_the_mesh_curl_line_works_as_shown(browser: Any, server: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    _open(browser, f"{server}/__mock/")
+    line = browser.find_element(
+        By.CSS_SELECTOR, 'section.api[data-api="mesh"] .op[data-operation="GET /api/v1/holdings/portfolio"] pre.curl'
+    )
+    words = shlex.split(line.text)
+    assert words[0] == "curl"
+    method, headers, url = "GET", {}, words[-1]
+    for flag, value in itertools.pairwise(words):
+        if flag == "-X":
+            method = value
+        elif flag == "-H":
+            name, _, given = value.partition(":")
+            headers[name] = given.strip()
+    assert url.startswith(f"{server}{PORTFOLIO}?UserId=")
+    assert headers == MESH_AUTH
+    response = requests.request(method, url, headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "ok"
+
+
+def test_a_new_request_shows_up_without_reload_with_its_secrets_redacted(browser: Any, server: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    _open(browser, f"{server}/__mock/")
+    browser.execute_script("window.__notReloaded = true")
+    marker = f"dash-{uuid.uuid4().hex[:8]}"
+    answer = requests.get(
+        f"{server}{PORTFOLIO}", params={"UserId": marker}, headers={**MESH_AUTH, "Authorization": "Bearer sk_live_x"}, timeout=10
+    )
+    row = _row_with(browser, marker)
+    assert browser.execute_script("return window.__notReloaded === true")
+    assert "GET" in row.text and PORTFOLIO in row.text and str(answer.status_code) in row.text
+    row.find_element(By.CSS_SELECTOR, "details summary").click()
+    headers = row.find_element(By.CSS_SELECTOR, "pre.headers").text
+    assert "X-Client-Secret: <redacted>" in headers and "Authorization: <redacted>" in headers
+    assert "X-Client-Id: <redacted>" in headers
+    table = _requests_text(browser)
+    assert MESH_AUTH["X-Client-Secret"] not in table and "sk_live_x" not in table
+    # the next refreshes keep the row (and its open details) in place
+    later = f"dash-{uuid.uuid4().hex[:8]}"
+    requests.get(f"{server}{PORTFOLIO}", params={"UserId": later}, headers=MESH_AUTH, timeout=10)
+    _row_with(browser, later)
+    assert row.find_element(By.CSS_SELECTOR, "details").get_attribute("open") is not None
+
+
+def test_markup_in_a_request_renders_as_text(browser: Any, server: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    _open(browser, f"{server}/__mock/")
+    path = "/mesh/<img src=x onerror=window.__xss=1>"
+    header = "<script>window.__xss=2</script><b>bold</b>"
+    requests.get(f"{server}{path}", params={"q": "<svg onload=window.__xss=3>"}, headers={"X-Note": header}, timeout=10)
+    row = _row_with(browser, "onerror=window.__xss=1")
+    assert path in row.find_element(By.CSS_SELECTOR, "td.path").text
+    assert "<svg onload=window.__xss=3>" in row.find_element(By.CSS_SELECTOR, "td.path").text
+    row.find_element(By.CSS_SELECTOR, "details summary").click()
+    assert f"X-Note: {header}" in row.find_element(By.CSS_SELECTOR, "pre.headers").text
+    assert browser.find_elements(By.CSS_SELECTOR, "#requests img, #requests script, #requests svg, #requests b") == []
+    assert browser.execute_script("return window.__xss") is None
+
+
+def test_the_buttons_clear_the_journal_and_reset_the_state(browser: Any, server: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+
+    _open(browser, f"{server}/__mock/")
+    marker = f"dash-{uuid.uuid4().hex[:8]}"
+    requests.get(f"{server}{PORTFOLIO}", params={"UserId": marker}, headers=MESH_AUTH, timeout=10)
+    _row_with(browser, marker)
+    browser.find_element(By.ID, "clear-journal").click()
+    _wait(browser, lambda d: _requests_text(d) == "", "an empty journal")
+    assert requests.get(f"{server}/__mock/requests", timeout=10).json()["total"] == 0
+
+    assert requests.post(f"{server}/__mock/faults", json={"api": "mesh", "status": 503, "count": 5}, timeout=10).status_code == 201
+    requests.get(f"{server}{PORTFOLIO}", params={"UserId": marker}, headers=MESH_AUTH, timeout=10)
+    _row_with(browser, marker)
+    browser.find_element(By.ID, "reset-state").click()
+    _wait(browser, expected_conditions.alert_is_present(), "its confirmation")
+    browser.switch_to.alert.accept()
+    _wait(browser, lambda d: "state reset" in d.find_element(By.ID, "action").text, "that the state was reset")
+    assert requests.get(f"{server}/__mock/faults", timeout=10).json()["faults"] == []
+    assert requests.get(f"{server}/__mock/requests", timeout=10).json()["total"] == 0
+
+
+def test_with_a_control_token_the_page_uses_the_token_from_its_url(browser: Any, token_server: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    assert requests.get(f"{token_server}/__mock/", timeout=10).status_code == 401
+    assert requests.get(f"{token_server}/__mock/apis", timeout=10).status_code == 401
+    assert requests.get(f"{token_server}/__mock/requests", timeout=10).status_code == 401
+    _open(browser, f"{token_server}/__mock?token={TOKEN}")  # the bare prefix redirects, keeping the token
+    assert browser.find_elements(By.CSS_SELECTOR, '#apis tr[data-api="mesh"]')
+    marker = f"dash-{uuid.uuid4().hex[:8]}"
+    requests.get(f"{token_server}{PORTFOLIO}", params={"UserId": marker}, headers=MESH_AUTH, timeout=10)
+    _row_with(browser, marker)
+    assert browser.find_element(By.ID, "errors").text == ""
+    assert "MOCK_CONTROL_TOKEN" in browser.find_element(By.ID, "control-lines").text
+    assert TOKEN not in browser.find_element(By.TAG_NAME, "body").text
