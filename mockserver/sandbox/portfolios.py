@@ -1,0 +1,133 @@
+"""Managed portfolios: target allocations, positions bought with the initial value, and their value.
+
+A portfolio document in the store keeps what the service decided (targets, positions,
+timestamps); the values shown (total, current allocations, return) are computed when it
+is read, from the positions and the shared price history. Funding buys each target
+asset with its share of `initial_value_usd` at the price of the moment; a rebalance sells
+and buys at the current price so the positions match the targets again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from ..seeding import stable_seed
+from .ledger import iso, parse_iso
+from .shares import apportion
+from .valuation import ZERO, Position, Timeline, money, position_values, price, text, total, units
+
+KIND = "portfolio"
+VENUE = "portfolio"
+ALLOCATION_TOLERANCE = 1e-6
+STATUSES = ("created", "active", "rebalancing", "paused", "archived")
+_ALLOCATION_UNITS = 10_000  # current allocations have four decimals and sum to exactly 1
+
+
+def stable_uuid(*parts: object) -> str:
+    """A version-4 shaped UUID that is a stable function of the parts."""
+    raw = stable_seed("high", *parts).to_bytes(8, "big") + stable_seed("low", *parts).to_bytes(8, "big")
+    return str(uuid.UUID(bytes=raw, version=4))
+
+
+def new_portfolio_id(seed: int, user_id: str, sequence: int) -> str:
+    """The n-th portfolio a user creates gets the same id for the same seed."""
+    return stable_uuid(seed, "bitcain-portfolio", user_id, sequence)
+
+
+def allocation_problems(targets: Mapping[str, float], supported: tuple[str, ...]) -> list[str]:
+    """What is wrong with target allocations beyond their schema: unknown assets, a sum other than 1."""
+    problems = [f"unknown asset {asset!r}; supported: {', '.join(supported)}" for asset in targets if asset not in supported]
+    if problems:
+        return problems[:1]
+    whole = sum(targets.values())
+    if abs(whole - 1.0) > ALLOCATION_TOLERANCE:
+        return [f"target_allocations must sum to 1.0 (got {whole:.6g})"]
+    return []
+
+
+def fund(value: Decimal, targets: Mapping[str, float], at: datetime, seed: int) -> dict[str, str]:
+    """Positions bought with `value` split by the targets at the prices of `at`."""
+    positions = {}
+    for asset, weight in targets.items():
+        if weight <= 0 or value <= 0:
+            continue
+        spend = value * Decimal(str(weight))
+        positions[asset] = text(units(spend / price(asset, at, seed)))
+    return positions
+
+
+def quantities(positions: Mapping[str, str]) -> dict[Position, Decimal]:
+    return {(asset, VENUE): Decimal(quantity) for asset, quantity in positions.items()}
+
+
+def holds_assets(doc: Mapping[str, Any]) -> bool:
+    return any(Decimal(quantity) > 0 for quantity in doc.get("positions", {}).values())
+
+
+def value_now(doc: Mapping[str, Any], now: datetime, seed: int) -> dict[str, Decimal]:
+    """asset -> value in USD of the portfolio's positions now."""
+    return {asset: value for (asset, _), value in position_values(quantities(doc.get("positions", {})), now, seed).items()}
+
+
+def current_allocations(doc: Mapping[str, Any], values: Mapping[str, Decimal]) -> dict[str, float]:
+    """Each target and held asset's share of the value, four decimals, summing to exactly 1 when funded."""
+    assets = list(dict.fromkeys([*doc.get("target_allocations", {}), *values]))
+    shares = apportion(_ALLOCATION_UNITS, [int(values.get(asset, ZERO) * 100) for asset in assets])
+    return {asset: share / _ALLOCATION_UNITS for asset, share in zip(assets, shares, strict=True)}
+
+
+def view(doc: Mapping[str, Any], now: datetime, seed: int) -> dict[str, Any]:
+    """The portfolio as the API shows it."""
+    values = value_now(doc, now, seed)
+    worth = total(values.values())
+    initial = Decimal(doc["initial_value_usd"])
+    gain = worth - initial
+    percentage = (gain / initial * 100).quantize(Decimal("0.01"), ROUND_HALF_EVEN) if initial else Decimal("0.00")
+    return {
+        "portfolio_id": doc["portfolio_id"],
+        "user_id": doc["user_id"],
+        "name": doc["name"],
+        "description": doc.get("description"),
+        "total_value_usd": text(worth),
+        "target_allocations": doc["target_allocations"],
+        "current_allocations": current_allocations(doc, values),
+        "last_rebalanced_at": doc.get("last_rebalanced_at"),
+        "is_active": doc["is_active"],
+        "created_at": doc["created_at"],
+        "updated_at": doc["updated_at"],
+        "risk_tolerance": doc["risk_tolerance"],
+        "status": doc["status"],
+        "is_default": doc["is_default"],
+        "total_return": text(money(gain)),
+        "total_return_percentage": text(percentage),
+        "tags": doc.get("tags", []),
+    }
+
+
+def rebalance(doc: dict[str, Any], now: datetime, seed: int) -> None:
+    """Sell and buy at today's prices so the positions match the targets; the value is kept."""
+    worth = total(value_now(doc, now, seed).values())
+    doc["positions"] = fund(worth, doc["target_allocations"], now, seed)
+    doc["last_rebalanced_at"] = iso(now)
+    doc.setdefault("position_history", []).append({"at": iso(now), "positions": doc["positions"]})
+
+
+def timeline(doc: Mapping[str, Any]) -> Timeline:
+    """The portfolio's positions over time, from its funding and every rebalance."""
+    changes = []
+    held: dict[Position, Decimal] = {}
+    for snapshot in doc.get("position_history", []):
+        at = parse_iso(snapshot["at"])
+        after = quantities(snapshot["positions"])
+        for position in set(held) | set(after):
+            change = after.get(position, ZERO) - held.get(position, ZERO)
+            if change:
+                changes.append((at, position, change))
+        held = after
+    if not changes and doc.get("position_history"):
+        changes.append((parse_iso(doc["position_history"][0]["at"]), ("USDC", VENUE), ZERO))  # funded with nothing
+    return Timeline.of(changes)
