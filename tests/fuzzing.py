@@ -7,6 +7,15 @@ from typing import Any
 
 import schemathesis
 
+# what every run demands of every response: no 5xx, and nothing that breaks the spec
+CONFORMANCE_CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+)
+
 
 def load_schema(spec: Path, mode: str, max_examples: int, auth: dict[str, Any] | None = None) -> Any:
     """A schemathesis schema for `mode` (positive or negative), seeded, with no example database.

@@ -31,13 +31,7 @@ from .helpers import MESH_AUTH, ROOT, running_server
 
 MESH_SPEC = ROOT / "specs" / "mesh.yaml"
 MAX_EXAMPLES = 100
-REQUIRED_CHECKS = (
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-    "response_headers_conformance",
-)
+REQUIRED_CHECKS = fuzzing.CONFORMANCE_CHECKS
 
 
 MESH_CREDENTIALS = {"Client-Id": {"api_key": MESH_AUTH["X-Client-Id"]}, "Client-Secret": {"api_key": MESH_AUTH["X-Client-Secret"]}}

@@ -26,15 +26,7 @@ from .helpers import ROOT, running_server
 BITCAIN_SPEC = ROOT / "specs" / "bitcain.yaml"
 TOKEN = "mock-bitcain-token"
 MAX_EXAMPLES = 25
-REQUIRED_CHECKS = (
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-    "response_headers_conformance",
-    "negative_data_rejection",
-    "ignored_auth",
-)
+REQUIRED_CHECKS = (*fuzzing.CONFORMANCE_CHECKS, "negative_data_rejection", "ignored_auth")
 
 
 def load_schema(mode: str, max_examples: int = MAX_EXAMPLES) -> Any:
