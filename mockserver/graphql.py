@@ -57,7 +57,7 @@ from graphql import (
 from .catalog import ApiDescription
 from .cors import is_preflight, preflight_response
 from .errors import LoadError
-from .mounted import Route, add_api_route
+from .mounted import DescribedApi, Route, add_api_route
 from .sandbox.store import ApiState
 from .sandbox.world import World
 from .security import Identity
@@ -405,7 +405,7 @@ def bind_resolvers(schema: GraphQLSchema, resolvers: Mapping[str, Mapping[str, R
             kind.fields[field_name].resolve = resolver
 
 
-class GraphQLApi:
+class GraphQLApi(DescribedApi):
     """One GraphQL API mounted at `/<name>`: its endpoint and its own 404/405 catch-all."""
 
     kind = "graphql"
@@ -417,18 +417,6 @@ class GraphQLApi:
         self.schema = schema
         self.vendor = vendor
         self.documents = DocumentCache(schema)
-
-    @property
-    def name(self) -> str:
-        return self.description.name
-
-    @property
-    def mount(self) -> str:
-        return self.description.mount
-
-    @property
-    def source(self) -> Path:
-        return self.description.path
 
     @property
     def endpoint(self) -> str:

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple, Protocol
 
 from aiohttp import web
 
+from .catalog import ApiDescription
 from .security import Identity
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -53,6 +54,24 @@ class MountedApi(Protocol):
     def error_response(self, status: int, message: str) -> web.Response: ...  # in the API's own error format
 
     def reset(self) -> None: ...  # the API's state back to where it started
+
+
+class DescribedApi:
+    """Name, mount and spec file of an API, all read from its description."""
+
+    description: ApiDescription
+
+    @property
+    def name(self) -> str:
+        return self.description.name
+
+    @property
+    def mount(self) -> str:
+        return self.description.mount
+
+    @property
+    def source(self) -> Path:
+        return self.description.path
 
 
 class RouteTag(NamedTuple):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,7 +13,7 @@ from aiohttp import web
 from .catalog import ApiDescription
 from .envelopes import Envelope, Problem, Reply
 from .fixtures import MATCH_LOCATIONS, FixtureEntry
-from .mounted import Route, add_api_route
+from .mounted import DescribedApi, Route, add_api_route
 from .pipeline import fallback_handler, operation_handler, problem_response
 from .responses import CONTROL_QUERY_KEYS, ResponseBook, examples_of
 from .sandbox.store import ApiState
@@ -72,7 +71,7 @@ class OperationPlan:
 
 
 @dataclass
-class ApiRuntime:
+class ApiRuntime(DescribedApi):
     description: ApiDescription
     vendor: Vendor
     identities: list[Identity]
@@ -83,18 +82,6 @@ class ApiRuntime:
     state: ApiState
     plans: list[OperationPlan] = field(default_factory=list)
     kind = "openapi"
-
-    @property
-    def name(self) -> str:
-        return self.description.name
-
-    @property
-    def mount(self) -> str:
-        return self.description.mount
-
-    @property
-    def source(self) -> Path:
-        return self.description.path
 
     def add_routes(self, app: web.Application) -> None:
         """One route per operation (most specific first), then the API's own 404/405 catch-all."""
