@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also serve one API at its production paths on its own port (repeatable)",
     )
     serve.add_argument("--watch", action="store_true", default=None, help="reload specs and fixtures when they change")
+    serve.add_argument("--workers", type=int, help="server processes on the one port, sharing the state (default 1)")
     _common(commands.add_parser("check", help="load every spec and fixture and report problems"))
     _common(commands.add_parser("routes", help="list every mounted route"))
     return parser
@@ -82,6 +83,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "log_format",
         "api_ports",
         "watch",
+        "workers",
     )
     return load_settings({name: getattr(args, name, None) for name in names})
 

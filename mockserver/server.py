@@ -60,7 +60,7 @@ class Server:
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             port = self.ports.get(key, self.settings.port if key == "" else self.settings.api_ports[key])
-            site = web.TCPSite(runner, self.settings.host, port, reuse_port=self.settings.watch or None)
+            site = web.TCPSite(runner, self.settings.host, port, reuse_port=self.settings.watch or self.settings.workers > 1 or None)
             await site.start()
             self.ports[key] = runner.addresses[0][1]
             version.runners.append(runner)

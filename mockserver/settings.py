@@ -45,6 +45,7 @@ class Settings:
     log_format: str = "text"  # or "json"
     api_ports: dict[str, int] = field(default_factory=dict)  # API name -> its own port, production paths
     watch: bool = False  # reload specs and fixtures when they change
+    workers: int = 1  # server processes sharing the port (SO_REUSEPORT) and the state store
     config: Path | None = None
 
     def frozen_clock(self) -> datetime | None:
@@ -70,6 +71,7 @@ _SCALARS = {
     "max_body_bytes": int,
     "signature_window_seconds": int,
     "journal_size": int,
+    "workers": int,
     "log_format": str,
 }
 _PATH_LISTS = ("specs", "fixtures")
@@ -175,4 +177,6 @@ def load_settings(cli: Mapping[str, Any] | None = None, environ: Mapping[str, st
         raise SettingsError(f"log_format must be text or json, got {settings.log_format!r}")
     if settings.journal_size < 0:
         raise SettingsError("journal_size must be 0 or more")
+    if not 1 <= settings.workers <= 64:
+        raise SettingsError(f"workers must be within 1..64, got {settings.workers}")
     return settings
