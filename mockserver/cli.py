@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from .logs import configure_logging
 from .mounted import MountedApi
 from .server import Server
 from .settings import Settings, SettingsError, load_settings
+from .workers import serve_workers
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -121,11 +122,18 @@ def routes(settings: Settings) -> int:
 
 def serve(settings: Settings) -> int:
     configure_logging(settings)
+    if settings.workers > 1:
+        return serve_workers(settings, run_server)
+    return run_server(settings, lambda text: print(text, flush=True))
+
+
+def run_server(settings: Settings, ready: Callable[[str], None]) -> int:
+    """Serve until SIGINT/SIGTERM; `ready` gets the banner once every site listens."""
     server = Server(settings)
 
     def announce(host: str, apis: list[MountedApi], own_ports: dict[str, str]) -> None:
         base = f"http://{_url_host(settings.host, host)}"
-        print(banner(f"{base}:{server.ports['']}", apis, {name: f"{base}:{port}" for name, port in own_ports.items()}), flush=True)
+        ready(banner(f"{base}:{server.ports['']}", apis, {name: f"{base}:{port}" for name, port in own_ports.items()}))
 
     with asyncio.Runner(loop_factory=_uvloop_factory()) as runner:
         runner.run(server.run(announce))

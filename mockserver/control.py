@@ -6,6 +6,7 @@ With a control token set, every control route demands `Authorization: Bearer <to
 from __future__ import annotations
 
 import hmac
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -76,8 +77,9 @@ def _json(payload: Any, status: int = 200) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    """Liveness for Docker's HEALTHCHECK and CI: the APIs that are mounted."""
-    return _json({"status": "ok", "apis": [api.name for api in request.app[APIS]]})
+    """Liveness for Docker's HEALTHCHECK and CI: the APIs that are mounted, and which process answered
+    (with `--workers`, each connection is served by one of several)."""
+    return _json({"status": "ok", "apis": [api.name for api in request.app[APIS]], "pid": os.getpid()})
 
 
 def describe_api(api: MountedApi, base: str) -> dict[str, Any]:
