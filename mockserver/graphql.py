@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +56,7 @@ from graphql import (
 from .catalog import ApiDescription
 from .cors import is_preflight, preflight_response
 from .errors import LoadError
+from .lru import SizedLru
 from .mounted import DescribedApi, Route, add_api_route
 from .sandbox.store import ApiState
 from .sandbox.world import World
@@ -74,6 +74,8 @@ MAX_TOKENS = 10_000  # a document with more tokens is refused before it is parse
 MAX_DEPTH = 50  # fields nested deeper (through fragments too) are refused: answers stay small and serializable
 CACHE_ENTRIES = 512
 CACHE_CHARS = 8_000_000  # the cache's bound on the total length of the query texts it keeps
+ANSWER_ENTRIES = 1024
+ANSWER_BYTES = 16_000_000  # the answer cache's bound on the total size of the answers (and their query texts) it keeps
 JSON = "application/json"
 
 # Generic error codes (the GraphQL-over-HTTP and Apollo vocabulary); a vendor's `format_error`
@@ -186,6 +188,9 @@ class GraphQLVendor:
     field_resolver: Resolver | None = None  # for fields without a resolver; None: graphql-core's default
     type_resolver: Callable[..., Any] | None = None  # the object type of an interface or union value; None: the default
     reset: Callable[[], None] | None = None
+    # When set, an answer depends only on the request's document, operation and variables and on this key of
+    # the context (None: not this time); the engine then keeps answers and sends them again without executing.
+    answer_key: Callable[[Any], Hashable | None] | None = None
 
 
 # --- documents --------------------------------------------------------------------------------
@@ -212,31 +217,25 @@ class DocumentCache:
     ) -> None:
         self.schema = schema
         self.max_depth = depth
-        self.entries = entries
-        self.chars = chars
         self.max_tokens = max_tokens
-        self._items: OrderedDict[str, Prepared] = OrderedDict()
-        self._size = 0
-        self.hits = 0
-        self.misses = 0
+        self._items: SizedLru[str, Prepared] = SizedLru(entries, chars, lambda query, _: len(query))
 
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def hits(self) -> int:
+        return self._items.hits
+
+    @property
+    def misses(self) -> int:
+        return self._items.misses
+
     def get(self, query: str) -> Prepared:
         prepared = self._items.get(query)
-        if prepared is not None:
-            self._items.move_to_end(query)
-            self.hits += 1
-            return prepared
-        self.misses += 1
-        prepared = self._prepare(query)
-        if len(query) <= self.chars // 4:  # one huge query must not empty the cache
-            self._items[query] = prepared
-            self._size += len(query)
-            while len(self._items) > self.entries or self._size > self.chars:
-                evicted, _ = self._items.popitem(last=False)
-                self._size -= len(evicted)
+        if prepared is None:
+            prepared = self._prepare(query)
+            self._items.put(query, prepared)
         return prepared
 
     def _prepare(self, query: str) -> Prepared:
@@ -417,6 +416,9 @@ class GraphQLApi(DescribedApi):
         self.schema = schema
         self.vendor = vendor
         self.documents = DocumentCache(schema)
+        self.answers: SizedLru[Hashable, tuple[int, bytes]] = SizedLru(
+            ANSWER_ENTRIES, ANSWER_BYTES, lambda key, answer: len(key[0]) + len(answer[1])
+        )
 
     @property
     def endpoint(self) -> str:
@@ -457,16 +459,21 @@ class GraphQLApi(DescribedApi):
     def reset(self) -> None:
         """A GraphQL API keeps no state here unless its vendor does (the document cache is not
         state: it never changes an answer)."""
+        self.answers.clear()
         if self.vendor.reset is not None:
             self.vendor.reset()
 
     # --- answers ---
 
-    def reply(self, status: int, payload: dict[str, Any], headers: Mapping[str, str] | None = None) -> web.Response:
-        return web.Response(body=orjson.dumps(payload), status=status, content_type=JSON, headers=headers)
+    def reply(self, status: int, payload: dict[str, Any] | bytes, headers: Mapping[str, str] | None = None) -> web.Response:
+        body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+        return web.Response(body=body, status=status, content_type=JSON, headers=headers)
 
     def errors(self, status: int, faults: Sequence[Fault], headers: Mapping[str, str] | None = None) -> web.Response:
-        return self.reply(status, {"errors": [self.vendor.format_error(fault) for fault in faults]}, headers)
+        return self.reply(status, self._errors_body(faults), headers)
+
+    def _errors_body(self, faults: Sequence[Fault]) -> bytes:
+        return orjson.dumps({"errors": [self.vendor.format_error(fault) for fault in faults]})
 
     def error(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
         return self.errors(status, [Fault(code, message)], headers)
@@ -518,9 +525,24 @@ class GraphQLApi(DescribedApi):
             return self.error(405, METHOD_NOT_ALLOWED, f"a {kind} cannot be sent with GET: use POST", {"Allow": "POST"})
         if prepared.faults:
             return self.errors(400, prepared.faults)
-        return self._execute(prepared.document, operation_name, variables, context)
+        key = self._answer_key(query, operation_name, variables, context)
+        answer = self.answers.get(key) if key is not None else None
+        if answer is None:
+            answer = self._execute(prepared.document, operation_name, variables, context)
+            if key is not None:
+                self.answers.put(key, answer)
+        return self.reply(*answer)
 
-    def _execute(self, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, context: Any) -> web.Response:
+    def _answer_key(self, query: str, operation_name: str | None, variables: dict[str, Any] | None, context: Any) -> Hashable | None:
+        vendor_key = self.vendor.answer_key(context) if self.vendor.answer_key is not None else None
+        if vendor_key is None:
+            return None
+        return query, operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS), vendor_key
+
+    def _execute(
+        self, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, context: Any
+    ) -> tuple[int, bytes]:
+        """The status and body of one execution."""
         result = execute_sync(
             self.schema,
             document,
@@ -533,11 +555,11 @@ class GraphQLApi(DescribedApi):
         errors = result.errors or []
         if result.data is None and errors and all(error.path is None for error in errors):
             # the request could not start: its variables do not fit the operation
-            return self.errors(400, [_fault(error, BAD_VARIABLES) for error in errors])
+            return 400, self._errors_body([_fault(error, BAD_VARIABLES) for error in errors])
         payload: dict[str, Any] = {"data": result.data}
         if errors:
             payload["errors"] = [self.vendor.format_error(self._field_fault(error)) for error in errors]
-        return self.reply(200, payload)
+        return 200, orjson.dumps(payload)
 
     def _field_fault(self, error: GraphQLError) -> Fault:
         original = error.original_error

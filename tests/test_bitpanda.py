@@ -13,6 +13,7 @@ from gql import Client, gql
 from gql.transport.aiohttp import AIOHTTPTransport
 from graphql import build_schema
 
+import mockserver.graphql
 from mockserver.app import create_app, load
 from mockserver.errors import LoadError
 from mockserver.sandbox import custody
@@ -820,3 +821,61 @@ async def test_injected_fault_answers_in_appsync_format(client: Any) -> None:
 def test_control_token_must_differ_from_the_api_key() -> None:
     with pytest.raises(SettingsError):
         create_app(load_settings({"control_token": KEY}, environ={}))
+
+
+# --- answers kept and sent again --------------------------------------------------------------------
+
+
+def count_executions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count graphql-core executions from here on."""
+    calls: list[int] = []
+    real = mockserver.graphql.execute_sync
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mockserver.graphql, "execute_sync", counting)
+    return calls
+
+
+async def test_a_repeated_query_is_answered_again_without_executing(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = count_executions(monkeypatch)
+    first = await run(client, SERIES_QUERY)
+    again = await run(client, SERIES_QUERY)
+    assert first == again and len(calls) == 1
+    other = await run(client, SERIES_QUERY, variables={"unused": 1})  # other variables: another answer
+    assert other == first and len(calls) == 2
+
+
+async def test_kept_answers_are_per_user(make_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = await make_client(specs=[ROOT / "specs"], credentials=CONFIGURED)
+    calls = count_executions(monkeypatch)
+    alice = await run(client, LATEST_QUERY, headers={"x-api-key": "key-alice"})
+    bob = await run(client, LATEST_QUERY, headers={"x-api-key": "key-bob"})
+    locked = await run(client, LATEST_QUERY, headers={"x-api-key": "key-locked"})
+    assert len(calls) == 3 and alice != bob and locked["data"] == {"user": None}
+    assert await run(client, LATEST_QUERY, headers={"x-api-key": "key-bob"}) == bob and len(calls) == 3
+
+
+async def test_field_errors_are_kept_too(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = count_executions(monkeypatch)
+    arguments = '(startDate: "2026-01-13T15:00:00Z")'  # timePeriod is missing: a field error
+    assert await field_error(client, arguments) == await field_error(client, arguments)
+    assert len(calls) == 1
+
+
+async def test_with_a_live_clock_every_query_is_executed(make_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = await make_client(specs=[ROOT / "specs"], clock="now")
+    calls = count_executions(monkeypatch)
+    await run(client, LATEST_QUERY)
+    await run(client, LATEST_QUERY)
+    assert len(calls) == 2
+
+
+async def test_reset_forgets_kept_answers(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    await run(client, LATEST_QUERY)
+    calls = count_executions(monkeypatch)
+    assert (await client.post("/__mock/reset")).status in (200, 204)
+    await run(client, LATEST_QUERY)
+    assert len(calls) == 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -262,6 +263,12 @@ def graphql_vendor(setup: GraphQLSetup) -> GraphQLVendor:
     configured = setup.settings.credentials.get(API)
     identities = identities_from(configured)
     holdings = {id(identity): custody.holdings_for(setup.world.seed, API, identity.values[HEADER].decode()) for identity in identities}
+    position = {id(identity): index for index, identity in enumerate(identities)}
+
+    def answer_key(viewer: Viewer) -> tuple[int, datetime] | None:
+        """Answers are pure functions of the query, the user and the sandbox instant: with a frozen clock,
+        the same query of the same user always gets the same answer (a live clock moves on every request)."""
+        return (position[id(viewer.identity)], setup.world.frozen) if setup.world.frozen is not None else None
 
     def authenticate(request: GraphQLRequest) -> Viewer | Refusal:
         key = request.headers.get(HEADER, "")
@@ -294,4 +301,5 @@ def graphql_vendor(setup: GraphQLSetup) -> GraphQLVendor:
         credential_sets=sets,
         identities=identities,
         credential_fields=frozenset({HEADER}),
+        answer_key=answer_key,
     )
