@@ -21,8 +21,9 @@ from .pipeline import to_response
 from .plan import Report, compile_api
 from .sandbox.store import Store
 from .sandbox.world import World
+from .security import secrets_of
 from .settings import Settings, SettingsError
-from .traffic import TRAFFIC, Traffic, traffic_middleware
+from .traffic import SECRETS, TRAFFIC, Traffic, traffic_middleware
 from .validation import Violation
 from .vendors import vendor_for
 
@@ -90,6 +91,7 @@ def create_app(
     app[APIS] = apis
     app[ROUTE_TAGS] = {}
     app[TRAFFIC] = traffic or new_traffic(settings)
+    app[SECRETS] = secrets_of(apis, settings.control_token)
     if store is not None and owns_store:
         app[STORE] = store
         app.on_cleanup.append(_close_store)

@@ -21,7 +21,8 @@ from .faults import FaultError
 from .journal import Matcher
 from .mounted import MountedApi
 from .pipeline import to_response
-from .traffic import CONTROL_PREFIX, TRAFFIC
+from .security import NO_SECRETS, SecretMask
+from .traffic import CONTROL_PREFIX, SECRETS, TRAFFIC
 from .validation import Violation
 
 DEFAULT_LIMIT = 100
@@ -67,9 +68,15 @@ def _authorized(request: web.Request, token: str) -> bool:
     return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def _problem(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
-    problem = Problem(status, message, [], dict(headers or {}))
+def _problem(status: int, message: str, headers: Mapping[str, str] | None = None, mask: SecretMask | None = None) -> web.Response:
+    problem = Problem(status, mask.text(message) if mask else message, [], dict(headers or {}))
     return to_response(problem_json(problem))
+
+
+def _mask(request: web.Request) -> SecretMask:
+    """Every secret the server knows: what the control API says is masked with it, so no
+    configured credential reaches the dashboard, whatever a client sent where."""
+    return request.app.get(SECRETS, NO_SECRETS)
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:
@@ -111,7 +118,7 @@ def _api_named(request: web.Request, name: str) -> MountedApi | None:
 async def api_spec(request: web.Request) -> web.Response:
     api = _api_named(request, request.match_info["name"])
     if api is None:
-        return _problem(404, f"no API named {request.match_info['name']!r}")
+        return _problem(404, f"no API named {request.match_info['name']!r}", mask=_mask(request))
     content_type = SPEC_TYPES.get(api.source.suffix, "text/plain")
     return web.Response(body=api.source.read_bytes(), content_type=content_type, charset="utf-8")
 
@@ -129,14 +136,16 @@ async def list_requests(request: web.Request) -> web.Response:
                 "since": query.get("since"),
             }
         )
-        limit = int(query.get("limit", DEFAULT_LIMIT))
+        limit = _integer(query.get("limit", DEFAULT_LIMIT), "limit")
         if limit < 1:
             raise ValueError("limit must be at least 1")
     except ValueError as exc:
-        return _problem(400, str(exc))
+        return _problem(400, str(exc), mask=_mask(request))
     journal = request.app[TRAFFIC].journal
     found = [entry for entry in journal.newest_first() if matcher.matches(entry)]
-    return _json({"requests": [entry.as_dict() for entry in found[:limit]], "total": len(found), "capacity": journal.size})
+    mask = _mask(request)
+    entries = [mask.json(entry.as_dict()) for entry in found[:limit]]
+    return _json({"requests": entries, "total": len(found), "capacity": journal.size})
 
 
 async def clear_requests(request: web.Request) -> web.Response:
@@ -151,7 +160,7 @@ async def count_requests(request: web.Request) -> web.Response:
         spec = await _json_body(request)
         matcher = _matcher(spec)
     except ValueError as exc:
-        return _problem(400, str(exc))
+        return _problem(400, str(exc), mask=_mask(request))
     journal = request.app[TRAFFIC].journal
     return _json({"count": sum(1 for entry in journal.newest_first() if matcher.matches(entry))})
 
@@ -168,7 +177,7 @@ async def reset(request: web.Request) -> web.Response:
 
 
 async def list_faults(request: web.Request) -> web.Response:
-    return _json({"faults": request.app[TRAFFIC].faults.listing()})
+    return _json({"faults": _mask(request).json(request.app[TRAFFIC].faults.listing())})
 
 
 async def add_fault(request: web.Request) -> web.Response:
@@ -176,7 +185,7 @@ async def add_fault(request: web.Request) -> web.Response:
     try:
         fault = request.app[TRAFFIC].faults.add(await _json_body(request), known)
     except (ValueError, FaultError) as exc:
-        return _problem(400, str(exc))
+        return _problem(400, str(exc), mask=_mask(request))
     return _json(fault.as_dict(), 201)
 
 
@@ -186,7 +195,7 @@ async def clear_faults(request: web.Request) -> web.Response:
 
 
 async def unknown_control_route(request: web.Request) -> web.Response:
-    return _problem(404, f"no control route {request.method} {request.path}")
+    return _problem(404, f"no control route {request.method} {request.path}", mask=_mask(request))
 
 
 async def _json_body(request: web.Request) -> Any:
@@ -223,7 +232,7 @@ def _integer(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValueError(f"{name} must be an integer")
     try:
-        return int(value)
+        return int(value)  # its error would quote the value: the message below does not
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer") from exc
 

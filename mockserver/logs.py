@@ -1,4 +1,8 @@
-"""Logging set-up for `serve`: one access line per request (text or JSON), or none with --quiet."""
+"""Logging set-up for `serve`: one access line per request (text or JSON), or none with --quiet.
+
+Every line is masked: a configured credential or the control token never reaches the log,
+wherever a client put it (a path, a parameter) and whatever logged it (a traceback too).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from datetime import UTC, datetime
 import orjson
 from aiohttp.http_exceptions import HttpProcessingError
 
+from .security import Identity, SecretMask, secret_values
 from .settings import Settings
 
 _FIELDS = ("http", "api", "operation")
@@ -32,6 +37,32 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(payload).decode()
 
 
+class MaskingFormatter(logging.Formatter):
+    """Another formatter's lines with every known secret replaced by `<redacted>`."""
+
+    def __init__(self, inner: logging.Formatter, mask: SecretMask) -> None:
+        super().__init__()
+        self.inner = inner
+        self.mask = mask
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.mask.text(self.inner.format(record))
+
+
+def configured_secrets(settings: Settings) -> SecretMask:
+    """The control token and every configured credential (the bundled sandbox ones are public)."""
+    identities = [
+        Identity.from_config(raw, index)
+        for entries in settings.credentials.values()
+        for index, raw in enumerate(entries)
+        if isinstance(raw, dict)
+    ]
+    found = secret_values(identities)
+    if settings.control_token:
+        found.add(settings.control_token)
+    return SecretMask(found)
+
+
 def _is_not_a_client_error(record: logging.LogRecord) -> bool:
     """Malformed HTTP is answered with a 400 already; its log record would quote the raw
     header bytes, which may carry a credential, so it is dropped."""
@@ -40,10 +71,8 @@ def _is_not_a_client_error(record: logging.LogRecord) -> bool:
 
 def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if settings.log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    formatter = JsonFormatter() if settings.log_format == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(MaskingFormatter(formatter, configured_secrets(settings)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

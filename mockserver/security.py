@@ -10,9 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from .settings import Settings
 from .validation import Violation
@@ -198,3 +201,83 @@ def default_identity(api: str, schemes: Mapping[str, Mapping[str, Any]]) -> dict
         else:
             identity[name] = f"mock-{api}-{name.lower()}"
     return identity
+
+
+# --- keeping secrets out of what the server says -----------------------------------------------
+
+MASKED = "<redacted>"
+MIN_MASKED_LENGTH = 6  # shorter values are too likely to occur by chance to be masked wherever they appear
+# identity entries that hold secrets (names of security schemes are added per API); other
+# entries are data, such as a client id, a user id or owned portfolio ids
+_SECRET_ENTRY = re.compile(r"secret|token|password|passphrase|key|signature|private|bearer|auth", re.IGNORECASE)
+
+
+def secret_values(identities: Iterable[Identity], schemes: Iterable[str] = ()) -> set[str]:
+    """The secret values of these identities: entries named by a security scheme or named like a secret."""
+    named = {name.lower() for name in schemes}
+    return {
+        value.decode("utf-8", "surrogateescape")
+        for identity in identities
+        for name, value in identity.values.items()
+        if name.lower() in named or _SECRET_ENTRY.search(name)
+    }
+
+
+class SecretMask:
+    """Replaces every occurrence of known secrets in text, bytes and JSON values with `<redacted>`.
+
+    A secret is masked wherever it occurs, also inside a longer value (a client that appends a
+    character to its secret must not have the secret echoed), as written and as JSON escapes it.
+    Values shorter than MIN_MASKED_LENGTH are left alone. Masking is for output only; it makes no
+    decision, so its timing is of no interest."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        forms: set[str] = set()
+        for secret in secrets:
+            if len(secret) >= MIN_MASKED_LENGTH:
+                forms.add(secret)
+                forms.add(orjson.dumps(secret).decode()[1:-1])  # as it appears inside a JSON string
+        ordered = sorted(forms, key=len, reverse=True)  # the longest first, so no part of one survives
+        self._forms = ordered
+        self._needles = [form.encode("utf-8", "surrogateescape") for form in ordered]
+        self._text = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        self._bytes = re.compile(b"|".join(map(re.escape, self._needles))) if ordered else None
+
+    def __bool__(self) -> bool:
+        return bool(self._forms)
+
+    def text(self, value: str) -> str:
+        """Fast when nothing matches: one substring search per secret before any rewriting."""
+        if self._text is None or not any(form in value for form in self._forms):
+            return value
+        return self._text.sub(MASKED, value)
+
+    def bytes(self, value: bytes) -> bytes:
+        if self._bytes is None or not any(needle in value for needle in self._needles):
+            return value
+        return self._bytes.sub(MASKED.encode(), value)
+
+    def json(self, value: Any, depth: int = 0) -> Any:
+        """A JSON value with every string (member names too) masked."""
+        if isinstance(value, str):
+            return self.text(value)
+        if depth > 64:
+            return value
+        if isinstance(value, dict):
+            return {self.text(str(k)): self.json(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.json(item, depth + 1) for item in value]
+        return value
+
+
+NO_SECRETS = SecretMask(())
+
+
+def secrets_of(apis: Iterable[Any], control_token: str | None = None) -> SecretMask:
+    """The mask of a whole server: every API's secrets and the control token. One API's secret
+    echoed by another API is a leak all the same. (`apis` are MountedApi; REST ones name their
+    security schemes in `readers`.)"""
+    found: set[str] = {control_token} if control_token else set()
+    for api in apis:
+        found |= secret_values(api.identities, getattr(api, "readers", {}))
+    return SecretMask(found)

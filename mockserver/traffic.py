@@ -1,6 +1,12 @@
 """The middleware around every API request: injected faults before, journal and access log after.
 
 Control requests (/__mock) pass straight through: they are neither faulted nor journalled.
+
+Error messages quote the input they reject (a path, a parameter, a GraphQL variable), so
+whatever a client sent where, no secret of the server comes back out: an answer's body and
+headers are masked with every API's secrets and the control token, and so is the path in
+the access log. The journal masks credential fields by name when it writes an entry, and
+the control API masks secret values wherever they are when it reads entries out.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from aiohttp import web
 from .faults import Faults
 from .journal import Journal, body_summary
 from .mounted import ROUTE_TAGS, RouteTag
+from .security import NO_SECRETS, SecretMask
 
 CONTROL_PREFIX = "/__mock"
 OPERATION_KEY = web.RequestKey("mock_operation", str)  # set by handlers that know better than their route (GraphQL)
@@ -29,6 +36,7 @@ class Traffic:
 
 
 TRAFFIC = web.AppKey("traffic", Traffic)
+SECRETS = web.AppKey("secrets", SecretMask)  # every API's secrets and the control token (security.secrets_of)
 
 
 @web.middleware
@@ -54,8 +62,22 @@ async def traffic_middleware(request: web.Request, handler: web.Handler) -> web.
                 response = tag.api.error_response(effect.status, f"fault injected through /__mock/faults: {effect.status}")
     if response is None:
         response = await handler(request)
+    _mask_response(response, app.get(SECRETS, NO_SECRETS))
     await _record(request, tag, response.status, started)
     return response
+
+
+def _mask_response(response: web.StreamResponse, mask: SecretMask) -> None:
+    if not mask:
+        return
+    if isinstance(response, web.Response) and isinstance(response.body, bytes):
+        masked = mask.bytes(response.body)
+        if masked is not response.body:
+            response.body = masked
+    for name, value in list(response.headers.items()):
+        masked_value = mask.text(value)
+        if masked_value is not value:
+            response.headers[name] = masked_value
 
 
 async def _record(request: web.Request, tag: RouteTag | None, status: int, started: float) -> None:
@@ -77,16 +99,17 @@ async def _record(request: web.Request, tag: RouteTag | None, status: int, start
         )
     if access_log.isEnabledFor(logging.INFO):
         elapsed = (time.perf_counter() - started) * 1000
+        path = request.app.get(SECRETS, NO_SECRETS).text(request.path)
         access_log.info(
             "%s %s %s %.1fms %s %s",
             request.method,
-            request.path,
+            path,
             status or "dropped",
             elapsed,
             api_name or "-",
             operation or "-",
             extra={
-                "http": {"method": request.method, "path": request.path, "status": status, "durationMs": round(elapsed, 3)},
+                "http": {"method": request.method, "path": path, "status": status, "durationMs": round(elapsed, 3)},
                 "api": api_name,
                 "operation": operation,
             },

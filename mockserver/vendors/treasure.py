@@ -203,7 +203,8 @@ def _bearer(request: AuthRequest) -> AuthOutcome:
 
 def _token_owner(token: bytes, identities: Sequence[Identity], seed: int) -> tuple[Identity | None, int | None]:
     """Whose token this is (a pre-issued one, or one we signed) and when it expires (None: never).
-    Every pre-issued token is compared, so timing does not tell which client's was close."""
+    Every pre-issued token is compared, and every client's signature over a signed token, so
+    timing tells neither which client's token was close nor which client a token names."""
     pre_issued = identity_with(identities, SCHEME, token)
     if pre_issued is not None:
         return pre_issued, None
@@ -211,11 +212,14 @@ def _token_owner(token: bytes, identities: Sequence[Identity], seed: int) -> tup
     if claims is None:
         return None, None
     signing_input, _, signature = token.rpartition(b".")
+    subject = _raw(claims["sub"])
+    found = None
     for identity in identities:
-        owns = hmac.compare_digest(identity.values.get("client_id", b""), _raw(claims["sub"]))
-        if owns and "client_secret" in identity.values and hmac.compare_digest(_sign(identity, seed, signing_input), signature):
-            return identity, claims["exp"]
-    return None, None
+        owns = hmac.compare_digest(identity.values.get("client_id", b""), subject)
+        signed = "client_secret" in identity.values and hmac.compare_digest(_sign(identity, seed, signing_input), signature)
+        if owns and signed and found is None:
+            found = identity
+    return (found, claims["exp"]) if found is not None else (None, None)
 
 
 def _claims(token: bytes) -> dict[str, Any] | None:
