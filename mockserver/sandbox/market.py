@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from ..seeding import stable_seed
 
@@ -57,17 +58,27 @@ def _unit(seed: int, *parts: object) -> float:
     return stable_seed(seed, *parts) / 2**63 - 1.0
 
 
+@lru_cache(maxsize=256)
+def _phases(seed: int, name: str) -> tuple[float, ...]:
+    return tuple(math.pi * _unit(seed, name, "phase", index) for index in range(len(_CYCLES)))
+
+
+@lru_cache(maxsize=65_536)
+def _knot(seed: int, name: str, hour: int) -> float:
+    return _unit(seed, name, "hour", hour)
+
+
 def walk(name: str, base: float, swing: float, at: datetime, seed: int = 0) -> float:
     """The shared price model: `base` moved by seeded cycles (a year down to a day) and hourly
-    noise, `swing` wide. Every asset price and FX rate of the sandbox is one of these walks."""
+    noise, `swing` wide. Every asset price and FX rate of the sandbox is one of these walks.
+    (The seeded phases and hourly knots are kept: a request prices many assets at many instants.)"""
     t = at.timestamp()
     drift = 0.0
-    for index, (period, share) in enumerate(_CYCLES):
-        phase = math.pi * _unit(seed, name, "phase", index)
+    for (period, share), phase in zip(_CYCLES, _phases(seed, name), strict=True):
         drift += share * math.sin(2 * math.pi * t / period + phase)
     knot = math.floor(t / _HOUR)
     weight = t / _HOUR - knot
-    noise = (1 - weight) * _unit(seed, name, "hour", knot) + weight * _unit(seed, name, "hour", knot + 1)
+    noise = (1 - weight) * _knot(seed, name, knot) + weight * _knot(seed, name, knot + 1)
     return base * math.exp(swing * (drift + 0.015 * noise))
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 
 from .market import price_usd, round_price
 
@@ -32,6 +33,7 @@ TIMEFRAMES: dict[str, tuple[timedelta, int | None]] = {
 }
 
 
+@lru_cache(maxsize=16_384)
 def price(asset: str, at: datetime, seed: int) -> Decimal:
     """The asset's USD price at an instant, as the market quotes it (rounded like every API shows it)."""
     return Decimal(str(round_price(price_usd(asset, at, seed))))
