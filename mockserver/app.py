@@ -16,6 +16,7 @@ from .errors import LoadError
 from .faults import Faults
 from .fixtures import load_fixtures
 from .journal import Journal
+from .limits import limits_middleware
 from .mounted import ROUTE_TAGS, MountedApi
 from .pipeline import to_response
 from .plan import Report, compile_api
@@ -85,8 +86,9 @@ def create_app(
         store = store or open_store(settings)
         apis, _ = load_or_fail(settings, store)
     _refuse_shared_control_token(settings, apis)
-    middlewares = [control_guard] if settings.control_token else []
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[*middlewares, traffic_middleware])
+    guards = [control_guard] if settings.control_token else []
+    middlewares = [limits_middleware(settings), *guards, traffic_middleware]
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app[SETTINGS] = settings
     app[APIS] = apis
     app[ROUTE_TAGS] = {}

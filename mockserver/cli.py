@@ -43,7 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     _common(serve)
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default 8080; 0 picks a free one)")
-    serve.add_argument("--max-body-bytes", type=int, help="largest request body accepted (default 1 MiB)")
+    serve.add_argument("--max-body-bytes", type=int, help="largest request body accepted (default 1 MiB); beyond it, 413")
+    serve.add_argument("--max-url-bytes", type=int, help="longest request target, path and query (default 8 KiB); beyond it, 414")
+    serve.add_argument(
+        "--max-header-bytes", type=int, help="longest header line (default 16 KiB; all headers: 4 times this); beyond it, 431"
+    )
+    serve.add_argument("--max-headers", type=int, help="most header fields in one request (default 100); beyond it, 431")
+    serve.add_argument("--max-portfolios-per-user", type=int, help="portfolios one bitcain user may hold (default 500)")
+    serve.add_argument("--max-ledger-entries-per-user", type=int, help="transactions one bitcain ledger may hold (default 20000)")
     serve.add_argument(
         "--signature-window", dest="signature_window_seconds", type=int, help="seconds a signed request's timestamp may be off (default 30)"
     )
@@ -76,6 +83,11 @@ def _settings(args: argparse.Namespace) -> Settings:
         "clock",
         "config",
         "max_body_bytes",
+        "max_url_bytes",
+        "max_header_bytes",
+        "max_headers",
+        "max_portfolios_per_user",
+        "max_ledger_entries_per_user",
         "signature_window_seconds",
         "state",
         "journal_size",

@@ -52,6 +52,7 @@ from graphql import (
     validate,
     validate_schema,
 )
+from graphql.validation.validate import ValidationAbortedError
 
 from .catalog import ApiDescription
 from .cors import is_preflight, preflight_response
@@ -64,6 +65,7 @@ from .security import Identity
 from .seeding import stable_seed
 from .settings import Settings
 from .traffic import OPERATION_KEY
+from .validation import MAX_BODY_DEPTH, deeper_than
 
 log = logging.getLogger("mockserver")
 
@@ -74,6 +76,10 @@ MAX_TOKENS = 10_000  # a document with more tokens is refused before it is parse
 MAX_DEPTH = 50  # fields nested deeper (through fragments too) are refused: answers stay small and serializable
 CACHE_ENTRIES = 512
 CACHE_CHARS = 8_000_000  # the cache's bound on the total length of the query texts it keeps
+TOO_COSTLY = (
+    "The document is too costly to validate: it repeats fields under one name too many times "
+    "(about 700 copies of one field). Ask for each field once, or give the copies aliases."
+)
 ANSWER_ENTRIES = 1024
 ANSWER_BYTES = 16_000_000  # the answer cache's bound on the total size of the answers (and their query texts) it keeps
 JSON = "application/json"
@@ -245,12 +251,20 @@ class DocumentCache:
             return Prepared(None, (_fault(error, PARSE_FAILED),))
         errors = validate(self.schema, document)
         if errors:
-            return Prepared(document, tuple(_fault(error, VALIDATION_FAILED) for error in errors))
+            return Prepared(document, tuple(_validation_fault(error) for error in errors))
         deepest = max_depth(document)
         if deepest > self.max_depth:
             message = f"The query is nested {deepest} fields deep (fragments included); the limit is {self.max_depth}."
             return Prepared(document, (Fault(VALIDATION_FAILED, message, ((1, 1),)),))
         return Prepared(document, ())
+
+
+def _validation_fault(error: GraphQLError) -> Fault:
+    """graphql-core gives up on a document whose overlapping fields cost too much to compare,
+    saying only "Validation aborted."; say why instead."""
+    if isinstance(error, ValidationAbortedError) and error.message == "Validation aborted.":
+        return Fault(VALIDATION_FAILED, TOO_COSTLY, ((1, 1),))
+    return _fault(error, VALIDATION_FAILED)
 
 
 def max_depth(document: DocumentNode) -> int:
@@ -628,6 +642,8 @@ class GraphQLApi(DescribedApi):
         variables = params.get("variables")
         if variables is not None and not isinstance(variables, dict):
             return self.error(400, BAD_REQUEST, f"`variables` must be a JSON object or null, not {_json_kind(variables)}.")
+        if variables is not None and deeper_than(variables, MAX_BODY_DEPTH):
+            return self.error(400, BAD_REQUEST, f"`variables` are nested more than {MAX_BODY_DEPTH} levels deep.")
         extensions = params.get("extensions")
         if extensions is not None and not isinstance(extensions, dict):
             return self.error(400, BAD_REQUEST, f"`extensions` must be a JSON object or null, not {_json_kind(extensions)}.")

@@ -308,6 +308,7 @@ class InProcessServer(Server):
         from aiohttp import web
 
         from .app import create_app, load_or_fail, open_store
+        from .limits import parser_limits
 
         store = open_store(self.settings)
         try:
@@ -317,7 +318,7 @@ class InProcessServer(Server):
             store.close()
             raise
         self.warnings = list(report.warnings)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0, **parser_limits(self.settings))
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.settings.host, 0)

@@ -19,11 +19,15 @@ from aiohttp import web
 
 from .app import create_app, load_or_fail, new_traffic, open_store
 from .catalog import bundled_dir
+from .limits import parser_limits
 from .mounted import MountedApi
 from .settings import Settings
 
 log = logging.getLogger("mockserver")
 Announce = Callable[[str, list[MountedApi], dict[str, str]], None]
+# How long requests in flight at SIGTERM may take: aiohttp waits this long for a handler, then as
+# long again once it cancels it, so a stop takes at most twice this, within `docker stop`'s 10 s.
+DRAIN_SECONDS = 4.0
 
 
 @dataclass
@@ -57,7 +61,9 @@ class Server:
         apps, apis = self._apps()
         version = Version(apis=apis)
         for key, app in apps:
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            runner = web.AppRunner(
+                app, access_log=None, handle_signals=False, shutdown_timeout=DRAIN_SECONDS, **parser_limits(self.settings)
+            )
             await runner.setup()
             port = self.ports.get(key, self.settings.port if key == "" else self.settings.api_ports[key])
             site = web.TCPSite(runner, self.settings.host, port, reuse_port=self.settings.watch or self.settings.workers > 1 or None)
@@ -97,9 +103,23 @@ class Server:
         await stop.wait()
         if watcher is not None:
             watcher.cancel()
-        for runner in self.version.runners:
-            await runner.cleanup()  # stops accepting, lets in-flight requests finish
+        drain = asyncio.create_task(self._drain(self.version.runners))
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal stops without waiting
+            loop.add_signal_handler(sig, drain.cancel)
+        try:
+            await drain
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # run() itself is cancelled, not just the drain
+                raise
+            print("mockserver: stopped without waiting for the requests in flight", file=sys.stderr, flush=True)
         self.store.close()
+
+    @staticmethod
+    async def _drain(runners: list[web.AppRunner]) -> None:
+        """Every port stops accepting at once (each cleanup closes its sites before its first
+        await), then the requests in flight on all of them finish together."""
+        await asyncio.gather(*(runner.cleanup() for runner in runners))
 
     async def _watch(self, stop: asyncio.Event) -> None:
         from watchfiles import awatch  # only with --watch

@@ -32,7 +32,14 @@ class Settings:
     seed: int = 0
     # "now" follows the wall clock; an ISO instant freezes the sandbox world at that time
     clock: str = DEFAULT_CLOCK
+    # request limits (mockserver/limits.py): beyond them, 413, 414 or 431 in the API's own envelope
     max_body_bytes: int = 1_048_576
+    max_url_bytes: int = 8_192  # the request target: path and query string
+    max_header_bytes: int = 16_384  # one header line (name, ": ", value); all of them together: 4 times this
+    max_headers: int = 100  # header fields in one request
+    # sandbox state per user (bitcain): creations beyond them are refused
+    max_portfolios_per_user: int = 500
+    max_ledger_entries_per_user: int = 20_000
     # how far a signed request's timestamp may be from the server clock, either way
     signature_window_seconds: int = 30
     # api name -> list of identities (scheme name -> accepted value, optional `forbidden`)
@@ -69,6 +76,11 @@ _SCALARS = {
     "seed": int,
     "clock": str,
     "max_body_bytes": int,
+    "max_url_bytes": int,
+    "max_header_bytes": int,
+    "max_headers": int,
+    "max_portfolios_per_user": int,
+    "max_ledger_entries_per_user": int,
     "signature_window_seconds": int,
     "journal_size": int,
     "workers": int,
@@ -179,4 +191,24 @@ def load_settings(cli: Mapping[str, Any] | None = None, environ: Mapping[str, st
         raise SettingsError("journal_size must be 0 or more")
     if not 1 <= settings.workers <= 64:
         raise SettingsError(f"workers must be within 1..64, got {settings.workers}")
+    _check_limits(settings)
     return settings
+
+
+# the range of each limit: below it ordinary clients fail, above it the HTTP parser's ceiling
+# (twice the setting, see limits.py) would let a single request hold too much memory
+_LIMIT_RANGES = {
+    "max_body_bytes": (1, 1 << 30),
+    "max_url_bytes": (256, 1 << 20),
+    "max_header_bytes": (256, 1 << 20),
+    "max_headers": (8, 10_000),
+    "max_portfolios_per_user": (0, 1_000_000),
+    "max_ledger_entries_per_user": (0, 10_000_000),
+}
+
+
+def _check_limits(settings: Settings) -> None:
+    for name, (low, high) in _LIMIT_RANGES.items():
+        value = getattr(settings, name)
+        if not low <= value <= high:
+            raise SettingsError(f"{name} must be within {low}..{high}, got {value}")

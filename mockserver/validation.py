@@ -25,6 +25,9 @@ _MAX_ECHO = 64
 _MAX_MESSAGE = 300
 _MAX_REPEATS = 8
 MAX_BODY_VIOLATIONS = 50  # a huge invalid array must not produce a huge error body
+# JSON bodies nested deeper are refused before their schema is checked: the schema engine and
+# the serializer of error bodies both stop near 255 levels, and no API here nests beyond a few
+MAX_BODY_DEPTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +196,35 @@ class MediaChecker:
     coercers: dict[str, Callable[[str], Any]] = field(default_factory=dict)  # form field -> text to its schema type
 
 
+class NestingError(ValueError):
+    """A JSON body nested deeper than MAX_BODY_DEPTH."""
+
+
 def _parse_json(content_type: str, raw: bytes) -> Any:
-    return orjson.loads(raw)
+    value = orjson.loads(raw)
+    if too_deep(raw, value, MAX_BODY_DEPTH):
+        raise NestingError(f"body is nested more than {MAX_BODY_DEPTH} levels deep")
+    return value
+
+
+def too_deep(raw: bytes, value: Any, limit: int) -> bool:
+    """`deeper_than` for a parsed JSON body; a body with no more brackets than the limit cannot
+    be that deep, so most bodies are not walked."""
+    return raw.count(b"[") + raw.count(b"{") > limit and deeper_than(value, limit)
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than `limit` (the outermost one is level 1)."""
+    if not isinstance(value, (dict, list)):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def _is_json(media_type: str) -> bool:
@@ -257,6 +287,9 @@ class BodyChecker:
             value = media.parse(content_type, raw)
         except orjson.JSONDecodeError as exc:
             problems.append(Violation("body", "", f"body is not valid JSON: {exc}", "malformed", "json", exc.pos))
+            return None
+        except NestingError as exc:
+            problems.append(Violation("body", "", str(exc), "malformed", "maxDepth", MAX_BODY_DEPTH))
             return None
         except FormError as exc:
             problems.append(Violation("body", "", f"body is not valid {media.media_type}: {exc}", "malformed", "form"))

@@ -216,7 +216,7 @@ def test_malformed_http_is_400_and_its_bytes_are_not_logged() -> None:
         assert process.stdout is not None
         port = int(process.stdout.readline().rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.sendall(b"GET /mesh/api/v1/holdings/portfolio HTTP/1.1\r\nHost: x\r\nX-Client-Secret: sk_" + b"s" * 20000 + b"\r\n\r\n")
+            sock.sendall(b"GET /mesh/api/v1/holdings/portfolio HTTP/1.1\r\nHost: x\r\nX-Client-Secret: sk_" + b"s" * 40000 + b"\r\n\r\n")
             assert sock.recv(64).startswith(b"HTTP/1.0 400") or sock.recv(64)
     finally:
         process.terminate()

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from mockserver.cli import _settings as cli_settings
+from mockserver.cli import build_parser
 from mockserver.settings import DEFAULT_CLOCK, SettingsError, load_settings
 
 
@@ -57,6 +59,13 @@ def test_path_lists_from_environment_use_the_path_separator() -> None:
         ({"api_ports": ["mesh=70000"]}, {}, "65535"),
         ({}, {"MOCKSERVER_LOG_FORMAT": "xml"}, "log_format"),
         ({}, {"MOCKSERVER_JOURNAL_SIZE": "-1"}, "journal_size"),
+        ({"max_body_bytes": 0}, {}, r"max_body_bytes must be within 1\.\."),
+        ({}, {"MOCKSERVER_MAX_URL_BYTES": "100"}, r"max_url_bytes must be within 256\.\..*got 100"),
+        ({}, {"MOCKSERVER_MAX_HEADER_BYTES": "a lot"}, "max_header_bytes must be int"),
+        ({"max_header_bytes": 2 << 20}, {}, "max_header_bytes"),
+        ({"max_headers": 7}, {}, "max_headers"),
+        ({"max_portfolios_per_user": -1}, {}, "max_portfolios_per_user"),
+        ({"max_ledger_entries_per_user": -1}, {}, "max_ledger_entries_per_user"),
     ],
 )
 def test_bad_values_are_reported(cli: dict[str, object], environ: dict[str, str], needle: str) -> None:
@@ -100,3 +109,27 @@ def test_serving_settings_from_flags_environment_and_file(tmp_path: Path) -> Non
 
 def test_clock_now_follows_real_time() -> None:
     assert load_settings({"clock": "now"}, environ={}).frozen_clock() is None
+
+
+LIMITS = {
+    "max_body_bytes": 1_048_576,
+    "max_url_bytes": 8_192,
+    "max_header_bytes": 16_384,
+    "max_headers": 100,
+    "max_portfolios_per_user": 500,
+    "max_ledger_entries_per_user": 20_000,
+}
+
+
+def test_limits_have_defaults_and_come_from_flags_environment_and_file(tmp_path: Path) -> None:
+    defaults = load_settings({}, environ={})
+    assert {name: getattr(defaults, name) for name in LIMITS} == LIMITS
+    args = build_parser().parse_args(["serve", *(f"--{name.replace('_', '-')}={index + 300}" for index, name in enumerate(LIMITS))])
+    flags = cli_settings(args)
+    assert {name: getattr(flags, name) for name in LIMITS} == {name: index + 300 for index, name in enumerate(LIMITS)}
+    from_env = load_settings({}, environ={f"MOCKSERVER_{name.upper()}": str(index + 400) for index, name in enumerate(LIMITS)})
+    assert {name: getattr(from_env, name) for name in LIMITS} == {name: index + 400 for index, name in enumerate(LIMITS)}
+    config = tmp_path / "mockserver.yaml"
+    config.write_text("max-headers: 50\nmax_portfolios_per_user: 0\n")
+    from_file = load_settings({"config": config}, environ={})
+    assert (from_file.max_headers, from_file.max_portfolios_per_user) == (50, 0)

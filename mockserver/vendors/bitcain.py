@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..envelopes import Problem, Reply, json_reply, reason
+from ..limits import current_limits
 from ..sandbox import coinbase_csv, portfolios
 from ..sandbox.accounts import identity_rng
 from ..sandbox.ledger import (
@@ -67,8 +68,6 @@ CHALLENGE = "Bearer"  # FastAPI's HTTPBearer challenge, exactly
 CSV_FIELD = "file"
 MAX_CSV_BYTES = 262_144
 MAX_VALUE_USD = Decimal("10000000000000")
-MAX_LEDGER_ENTRIES = 20_000  # per user: uploads beyond it are refused, so the state stays bounded
-MAX_PORTFOLIOS = 500  # per user
 REBALANCE_THRESHOLD = 0.05
 CURRENCIES = ("USD",)
 _USER_NAMESPACE = uuid.UUID("6f1c7d0e-2b8a-4c55-9e3d-0a4b5c6d7e8f")
@@ -95,8 +94,8 @@ def fastapi_envelope(problem: Problem) -> Reply:
         if status == 405:
             headers["Allow"] = _allow(problem.message, headers.get("Allow", ""))
         return detail(status, reason(status), headers)  # Starlette's own 404 and 405
-    if status in (403, 413):
-        return detail(status, problem.message, headers)
+    if status in (403, 413, 414, 431) or (status == 400 and any(v.reason == "malformed" for v in problem.violations)):
+        return detail(status, problem.message, headers)  # refusals whose message says what to change
     return detail(status, reason(status), headers)
 
 
@@ -692,8 +691,9 @@ def ingest_csv(call: Call) -> Reply:
             *({"line": line, "id": _row_id(parsed, line), "reason": "already imported"} for line in sorted(seen_lines)),
         ]
         fresh = [(line, entry) for line, entry in parsed.entries if line not in seen_lines]
-        if len(ledger.entries) + len(fresh) > MAX_LEDGER_ENTRIES and not dry_run:
-            message = f"the ledger would hold more than {MAX_LEDGER_ENTRIES} transactions; POST /__mock/reset starts it afresh"
+        most = current_limits().max_ledger_entries_per_user  # per user, so the state stays bounded
+        if len(ledger.entries) + len(fresh) > most and not dry_run:
+            message = f"the ledger would hold more than {most} transactions; POST /__mock/reset starts it afresh"
             return validation_reply(value_error(loc, message, _upload_input(upload)))
         merged = [*ledger.entries, *(entry for _, entry in fresh)]
         if fresh and not dry_run:
@@ -948,8 +948,9 @@ def create_portfolio(call: Call) -> Reply:
         taken = _name_taken(call, user_id, body["name"])
         if taken is not None:
             return taken
-        if call.state.count(portfolios.KIND, owner=user_id) >= MAX_PORTFOLIOS:
-            return detail(409, f"A user may have at most {MAX_PORTFOLIOS} portfolios; delete one first")
+        most = current_limits().max_portfolios_per_user
+        if call.state.count(portfolios.KIND, owner=user_id) >= most:
+            return detail(409, f"A user may have at most {most} portfolios; delete one first")
         counter = call.state.get(SEQUENCE, user_id) or {"next": 1}
         portfolio_id = portfolios.new_portfolio_id(seed, user_id, counter["next"])
         call.state.put(SEQUENCE, user_id, {"next": counter["next"] + 1}, owner=user_id)

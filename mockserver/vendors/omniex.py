@@ -33,6 +33,9 @@ CODE_BY_STATUS = {
     403: "ACCESS_DENIED",
     404: "RESOURCE_NOT_FOUND",
     405: "METHOD_UNSUPPORTED",
+    413: "PARAMETER_INVALID",  # the request as a whole is refused: its body, target or headers are too large
+    414: "PARAMETER_INVALID",
+    431: "PARAMETER_INVALID",
 }
 CODE_BY_REASON = {"unsupported": "PARAMETER_UNSUPPORTED", "timestamp": "TIMESTAMP_INVALID", "forbidden": "ACCESS_DENIED"}
 AUTHENTICATION_FAILED = "the api server failed to authenticate the request"

@@ -1,0 +1,239 @@
+"""Request limits, and the checks every request passes before any API sees it, answered in the
+error envelope of the API the path belongs to (problem+json for paths no API owns).
+
+Two layers. aiohttp's HTTP parser refuses a request line, a header or a header count over its
+own limits with a plain-text 400 before any application code runs, so the server sets the
+parser (`parser_limits`) to a hard ceiling at twice each setting. Up to that ceiling a request
+reaches `limits_middleware`, the outermost middleware, which answers:
+
+- 414 when the request target (path and query) is over `max_url_bytes`;
+- 431 when one header line (name, ": ", value) is over `max_header_bytes`, all of them
+  together over four times that, or there are more than `max_headers` fields;
+- 413 when the body is over `max_body_bytes`, by its Content-Length or, chunked or compressed,
+  once read that far; 400 when it cannot be read at all (a broken Content-Encoding);
+- 400 when the target's percent-escapes decode to a NUL or to bytes that are not UTF-8, or when
+  a credential header or query parameter of the API is given more than once;
+- the router's own 404/405 (a target such as `*` that no catch-all route takes) as problem+json.
+
+Only requests beyond the ceiling get the parser's plain 400, and so do requests that are not
+HTTP at all (raw non-ASCII bytes in the request line or a header name, a repeated Host). Refused
+requests are neither faulted nor journalled: they never reached an operation.
+
+The middleware also makes the per-user state limits available to the sandbox handlers while
+they run (`current_limits`): a handler sees the request's data, not the settings.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
+
+from .envelopes import Problem, problem_json
+from .mounted import ROUTE_TAGS, MountedApi
+from .pipeline import to_response
+from .settings import Settings
+from .validation import Violation, echo
+
+CEILING_FACTOR = 2  # the parser's limits, times each setting: beyond them, the parser's own 400
+HEADERS_TOTAL_FACTOR = 4  # all header lines together may take this many times max_header_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The limits of one server, from its settings."""
+
+    max_body_bytes: int
+    max_url_bytes: int
+    max_header_bytes: int
+    max_headers: int
+    max_portfolios_per_user: int
+    max_ledger_entries_per_user: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            settings.max_body_bytes,
+            settings.max_url_bytes,
+            settings.max_header_bytes,
+            settings.max_headers,
+            settings.max_portfolios_per_user,
+            settings.max_ledger_entries_per_user,
+        )
+
+    @property
+    def max_headers_total_bytes(self) -> int:
+        return HEADERS_TOTAL_FACTOR * self.max_header_bytes
+
+
+DEFAULT_LIMITS = Limits.from_settings(Settings())
+_CURRENT: ContextVar[Limits | None] = ContextVar("mockserver_limits", default=None)
+
+
+def current_limits() -> Limits:
+    """The limits of the server handling the current request (the defaults outside a request)."""
+    return _CURRENT.get() or DEFAULT_LIMITS
+
+
+def parser_limits(settings: Settings) -> dict[str, int]:
+    """Keyword arguments for web.AppRunner: the HTTP parser's hard ceiling above the settings.
+
+    `max_line_size` bounds the request target (the whole request line with the pure-Python
+    parser), `max_field_size` one header's name and value, `max_headers` the header count."""
+    return {
+        "max_line_size": CEILING_FACTOR * settings.max_url_bytes,
+        "max_field_size": CEILING_FACTOR * settings.max_header_bytes,
+        "max_headers": CEILING_FACTOR * settings.max_headers,
+    }
+
+
+def limits_middleware(settings: Settings) -> web.Middleware:
+    """The outermost middleware: a refused request is answered before anything else sees it."""
+    limits = Limits.from_settings(settings)
+
+    @web.middleware
+    async def enforce_limits(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+        problem = request_problem(request, limits) or await body_problem(request, limits) or unrouted_problem(request)
+        if problem is None:
+            api = api_of(request)
+            problem = repeated_credential_problem(request, api) if api is not None else None
+        if problem is not None:
+            return refusal(request, problem)
+        token = _CURRENT.set(limits)
+        try:
+            return await handler(request)
+        finally:
+            _CURRENT.reset(token)
+
+    return enforce_limits
+
+
+def request_problem(request: web.Request, limits: Limits) -> Problem | None:
+    """What is over a limit in the request line and headers, checked in that order."""
+    target = _size(request.raw_path)
+    if target > limits.max_url_bytes:
+        message = f"the request target is {target} bytes; the limit is {limits.max_url_bytes} bytes (setting max_url_bytes)"
+        return Problem(414, message, [Violation("request", "url", message)])
+    return headers_problem(request.raw_headers, limits) or target_problem(request.raw_path)
+
+
+def target_problem(raw_target: str) -> Problem | None:
+    """Percent-escapes in the path or query that decode to a NUL or to bytes that are not UTF-8.
+
+    aiohttp would pass them on as U+FFFD or as literal `%ff` text, so `UserId=al%ffice` and
+    `UserId=al%EF%BF%BDice` would look alike to an API: such a target is refused instead."""
+    if "%" not in raw_target:
+        return None
+    path, _, query = raw_target.partition("?")
+    for location, part in (("path", path), ("query", query)):
+        if "%" not in part:
+            continue
+        decoded = unquote_to_bytes(part.encode("utf-8", "surrogateescape"))
+        if b"\x00" in decoded:
+            message = f"the {location} holds a percent-encoded NUL (%00)"
+            return Problem(400, message, [Violation(location, "", message, "malformed")])
+        try:
+            decoded.decode("utf-8")
+        except UnicodeDecodeError:
+            message = f"the {location} is not valid UTF-8 once percent-decoded"
+            return Problem(400, message, [Violation(location, "", message, "malformed")])
+    return None
+
+
+def headers_problem(raw_headers: tuple[tuple[bytes, bytes], ...], limits: Limits) -> Problem | None:
+    count = len(raw_headers)
+    if count > limits.max_headers:
+        message = f"the request has {count} header fields; the limit is {limits.max_headers} (setting max_headers)"
+        return Problem(431, message, [Violation("header", "", message)])
+    total = 0
+    for name, value in raw_headers:
+        line = len(name) + 2 + len(value)  # name, ": ", value
+        if line > limits.max_header_bytes:
+            shown = name.decode("latin-1")
+            message = (
+                f"header {echo(shown)} is {line} bytes; the limit for one header line is "
+                f"{limits.max_header_bytes} bytes (setting max_header_bytes)"
+            )
+            return Problem(431, message, [Violation("header", shown[:64], message)])
+        total += line + 2  # and its CRLF
+    if total > limits.max_headers_total_bytes:
+        message = (
+            f"the headers take {total} bytes together; the limit is {limits.max_headers_total_bytes} bytes "
+            f"({HEADERS_TOTAL_FACTOR} times the setting max_header_bytes)"
+        )
+        return Problem(431, message, [Violation("header", "", message)])
+    return None
+
+
+async def body_problem(request: web.Request, limits: Limits) -> Problem | None:
+    """A body over the limit (by its Content-Length, or by reading it: chunked, compressed) or
+    one that cannot be read (a broken Content-Encoding), before any handler or the journal reads it.
+
+    aiohttp keeps the body read here for the handler, so every API, whether or not its
+    operation reads bodies, refuses such a body the same way."""
+    if not request.body_exists:
+        return None
+    length = request.content_length
+    try:
+        if length is None or length <= limits.max_body_bytes:
+            await request.read()
+            return None
+    except RequestPayloadError as exc:
+        cause = exc.__cause__
+        reason = cause.message if isinstance(cause, HttpProcessingError) else str(exc)
+        message = f"the request body cannot be read: {reason}"
+        return Problem(400, message, [Violation("body", "", message, "malformed")])
+    except web.HTTPRequestEntityTooLarge:
+        pass
+    message = f"request body is larger than the limit of {limits.max_body_bytes} bytes (setting max_body_bytes)"
+    return Problem(413, message, [Violation("body", "", message)])
+
+
+def unrouted_problem(request: web.Request) -> Problem | None:
+    """A request target no route can take at all (`OPTIONS *`, a target without a leading
+    slash): the router's own error, in problem+json rather than aiohttp's plain text."""
+    error = request.match_info.http_exception
+    if error is None:
+        return None
+    message = f"no route takes {request.method} {echo(request.raw_path)}"
+    return Problem(error.status, message, [Violation("request", "path", message)])
+
+
+def repeated_credential_problem(request: web.Request, api: MountedApi) -> Problem | None:
+    """A credential header or query parameter given more than once: which copy counts would be a
+    guess, so the request is refused (RFC 6750's invalid_request for a repeated token, 400)."""
+    for name in sorted(api.credential_fields):
+        for source, location in ((request.headers, "header"), (request.query, "query")):
+            count = len(source.getall(name, ()))
+            if count > 1:
+                message = f"the {location} {echo(name)} is given {count} times; send it once"
+                return Problem(400, message, [Violation(location, name, message, "malformed")])
+    return None
+
+
+def refusal(request: web.Request, problem: Problem) -> web.Response:
+    """The problem in the envelope of the API that owns the path; problem+json elsewhere."""
+    api = api_of(request)
+    return _in_envelope(api, problem) if api is not None else to_response(problem_json(problem))
+
+
+def api_of(request: web.Request) -> MountedApi | None:
+    """The API whose route took the request, as the traffic middleware finds it."""
+    tag = request.app[ROUTE_TAGS].get(request.match_info.handler)  # type: ignore[arg-type]
+    return tag.api if tag is not None else None
+
+
+def _in_envelope(api: MountedApi, problem: Problem) -> web.Response:
+    envelope = getattr(api, "envelope", None)  # REST APIs render a Problem with its violations
+    if envelope is not None:
+        return to_response(envelope(problem))
+    return api.error_response(problem.status, problem.message)
+
+
+def _size(text: str) -> int:
+    """Bytes of a value as the parser received it (non-UTF-8 bytes arrive as surrogates)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogateescape"))

@@ -1,0 +1,511 @@
+"""HTTP-layer fuzzing of the five APIs: random and malformed bytes where the HTTP layer meets the
+APIs (bodies, request targets, header values, sizes, nesting, numbers).
+
+Whatever arrives, the answer is a clear 4xx in the error envelope of the API the path belongs
+to (problem+json for paths no API owns), never a 5xx and never a dropped connection. The one
+exception is a request aiohttp's HTTP parser refuses before any application code runs (raw
+non-ASCII bytes in the request line or a header name, a duplicated Host, sizes over the parser's
+hard ceiling): that is the parser's own plain-text 400, asserted as such.
+
+Bodies go through the aiohttp test client; request targets and headers are written byte for
+byte to a real socket of a `mockserver serve` process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from mockserver.app import create_app, load_or_fail
+from mockserver.mounted import MountedApi
+from mockserver.sandbox.store import Store
+from mockserver.settings import load_settings
+
+from .helpers import running_server
+
+APIS = ("mesh", "omniex", "treasure", "bitcain", "bitpanda")
+BUSINESS = "urn:uuid:9b397b0d-69bc-b09f-9d82-0e02637042fc"  # the Treasure document's business
+CORE = "5555717d-15c7-408a-aad2-f3155d61ff77"  # a bitcain portfolio of the sandbox user
+SANDBOX_USER = "a169451c-8525-4352-b8ca-070dd449a1a5"
+# a representative authenticated read of each API: answered 200 when nothing is wrong
+READS = {
+    "mesh": ("GET", "/mesh/api/v1/holdings/portfolio?UserId=alice"),
+    "omniex": ("GET", "/omniex/edge/v1beta/portfolios"),
+    "treasure": ("GET", f"/treasure/v1/businesses/{BUSINESS}/portfolio_history?start_date=2024-01-01&end_date=2024-01-31"),
+    "bitcain": ("GET", "/bitcain/api/v1/portfolio/balances"),
+    "bitpanda": ("GET", "/bitpanda/graphql?query=%7B__typename%7D"),
+}
+# where each API takes a body (mesh and omniex define no write: their paths answer 405)
+WRITES = {
+    "mesh": [("POST", "/mesh/api/v1/holdings/portfolio?UserId=alice")],
+    "omniex": [("POST", "/omniex/edge/v1beta/portfolios")],
+    "treasure": [("POST", "/treasure/v1/oauth/token")],
+    "bitcain": [("POST", "/bitcain/api/v1/portfolio/?user_id=fuzz"), ("PUT", f"/bitcain/api/v1/portfolio/{CORE}?user_id={SANDBOX_USER}")],
+    "bitpanda": [("POST", "/bitpanda/graphql")],
+}
+# a JSON body of each write endpoint with VALUE where an odd value goes
+TEMPLATES = {
+    "treasure": b'{"client_id": VALUE, "client_secret": "mock-treasure-secret"}',
+    "bitcain": b'{"name": "fuzz", "target_allocations": {"BTC": VALUE}, "initial_value_usd": VALUE}',
+    "bitpanda": b'{"query": "query($d: String) { user { portfolio(endDate: $d) { __typename } } }", "variables": {"d": VALUE}}',
+}
+OMNIEX_CODES = {  # the reference's enum, and the code its examples use
+    "ACCESS_DENIED",
+    "AUTHENTICATION_FAILED",
+    "INTERNAL_SERVER_ERROR",
+    "METHOD_UNSUPPORTED",
+    "PARAMETER_INVALID",
+    "PARAMETER_VALUE_INVALID",
+    "PARAMETER_UNSUPPORTED",
+    "RESOURCE_NOT_FOUND",
+    "TIMESTAMP_INVALID",
+}
+MESH_STATUSES = {"badRequest", "permissionDenied", "notFound", "conflict", "locked", "tooManyRequest", "unavailableForLegalReasons"}
+
+
+# --- credentials ----------------------------------------------------------------------------------
+
+
+def credentials(api: str, method: str, target: str, body: bytes = b"") -> list[tuple[str, str]]:
+    """The sandbox credentials of an API for one request (Omniex signs method, path, body, time)."""
+    if api == "mesh":
+        return [("X-Client-Id", "mock-client-id"), ("X-Client-Secret", "sk_sand_mock_secret")]
+    if api == "omniex":
+        timestamp = str(int(time.time() * 1000))
+        message = method.encode() + urlsplit(target).path.encode() + body + timestamp.encode()
+        signature = hmac.new(b"mock-onx-secret", message, hashlib.sha384).hexdigest()
+        return [("ONX-API-KEY", "mock-onx-key"), ("ONX-API-TIMESTAMP", timestamp), ("ONX-API-SIGNATURE", signature)]
+    if api == "treasure":
+        return [("Authorization", "Bearer mock-treasure-token")]
+    if api == "bitcain":
+        return [("Authorization", "Bearer mock-bitcain-token")]
+    return [("x-api-key", "mock-api-key")]
+
+
+# --- "this is API X's error envelope" --------------------------------------------------------------
+
+
+def assert_envelope(api: str | None, status: int, content_type: str, body: bytes) -> Any:
+    """A 4xx in the error envelope of `api` (None: a path no API owns, RFC 7807 problem+json).
+    Returns the parsed body."""
+    assert 400 <= status < 500, (status, body[:300])
+    media = content_type.split(";")[0].strip().lower()
+    payload = json.loads(body)
+    if api is None:
+        assert media == "application/problem+json", (media, body[:300])
+        assert payload["type"] == "about:blank" and payload["status"] == status, payload
+        assert payload["title"] and isinstance(payload["detail"], str) and payload["detail"], payload
+        return payload
+    assert media == "application/json", (api, media, body[:300])
+    ENVELOPES[api](payload)
+    return payload
+
+
+def _mesh(payload: Any) -> None:
+    assert set(payload) == {"status", "message", "displayMessage", "errorHash", "errorType", "errorData"}, payload
+    assert payload["status"] in MESH_STATUSES and payload["errorType"], payload
+    assert isinstance(payload["message"], str) and payload["message"] and payload["displayMessage"], payload
+    assert re.fullmatch(r"[0-9a-f]{8}", payload["errorHash"]), payload
+    data = payload["errorData"]
+    assert data is None or all(set(v) == {"in", "name", "message"} for v in data["violations"]), payload
+
+
+def _omniex(payload: Any) -> None:
+    assert set(payload) == {"errors", "meta"} and payload["meta"] == {}, payload
+    assert payload["errors"], payload
+    for error in payload["errors"]:
+        assert set(error) == {"error", "message"} and error["error"] in OMNIEX_CODES and error["message"], payload
+
+
+def _treasure(payload: Any) -> None:
+    assert set(payload) == {"error_code", "error_message", "details"}, payload
+    assert re.fullmatch(r"[A-Z_]+", payload["error_code"]) and payload["error_message"], payload
+    for item in payload["details"]:
+        assert set(item) == {"target_type", "target", "message", "reason_code"}, payload
+
+
+def _bitcain(payload: Any) -> None:
+    assert set(payload) == {"detail"}, payload
+    detail = payload["detail"]
+    if isinstance(detail, str):
+        assert detail, payload
+        return
+    assert detail and all({"type", "loc", "msg"} <= set(item) for item in detail), payload
+
+
+def _bitpanda(payload: Any) -> None:
+    assert set(payload) == {"errors"} and payload["errors"], payload
+    for error in payload["errors"]:
+        assert isinstance(error["errorType"], str) and error["errorType"], payload
+        assert isinstance(error["message"], str) and error["message"], payload
+
+
+ENVELOPES: dict[str, Callable[[Any], None]] = {
+    "mesh": _mesh,
+    "omniex": _omniex,
+    "treasure": _treasure,
+    "bitcain": _bitcain,
+    "bitpanda": _bitpanda,
+}
+
+
+async def assert_answer(api: str | None, response: Any) -> Any:
+    """`assert_envelope` on an aiohttp client response."""
+    return assert_envelope(api, response.status, response.headers.get("Content-Type", ""), await response.read())
+
+
+# --- a real socket ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+def http_request(method: str, target: bytes, headers: Sequence[tuple[bytes, bytes]] = (), body: bytes = b"") -> bytes:
+    """A request exactly as given: no header added but Host, Connection: close and Content-Length."""
+    lines = [method.encode() + b" " + target + b" HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close"]
+    if body:
+        lines.append(b"Content-Length: %d" % len(body))
+    lines.extend(name + b": " + value for name, value in headers)
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def encoded(headers: Sequence[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.encode(), value.encode()) for name, value in headers]
+
+
+async def exchange(port: int, request: bytes) -> RawResponse:
+    """Send the bytes, read one whole response (a dropped connection fails the test)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines if line)}
+        body = await asyncio.wait_for(reader.readexactly(int(headers.get("content-length", "0"))), 10)
+        return RawResponse(int(status_line.split()[1]), headers, body)
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+def assert_raw_envelope(api: str | None, response: RawResponse) -> Any:
+    return assert_envelope(api, response.status, response.content_type, response.body)
+
+
+def assert_parser_refusal(response: RawResponse) -> None:
+    """aiohttp's HTTP parser refused the request before the application saw it."""
+    assert response.status == 400, response
+    assert response.content_type.startswith("text/plain"), response
+
+
+# --- fixtures --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    """A `mockserver serve` process with default settings (the real runner and its parser limits)."""
+    with running_server("--quiet") as base:
+        yield int(base.rsplit(":", 1)[1])
+
+
+@pytest.fixture(scope="module")
+def loaded() -> Iterator[tuple[list[MountedApi], Store]]:
+    """The bundled APIs, loaded once for the module (loading is the slow part of an app)."""
+    store = Store()
+    apis, _ = load_or_fail(load_settings({}, environ={}), store)
+    yield apis, store
+    store.close()
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, loaded: tuple[list[MountedApi], Store]) -> AsyncIterator[TestClient]:
+    apis, store = loaded
+    yield await aiohttp_client(create_app(load_settings({}, environ={}), apis, store))
+
+
+# --- sanity: the representative requests work --------------------------------------------------------
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_the_representative_requests_succeed(port: int, api: str) -> None:
+    method, target = READS[api]
+    response = await exchange(port, http_request(method, target.encode(), encoded(credentials(api, method, target))))
+    assert response.status == 200, response
+    assert response.content_type.startswith("application/json")
+
+
+# --- bodies ----------------------------------------------------------------------------------------
+
+CONTENT_TYPES = (
+    "application/json",
+    "application/json; charset=utf-8",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=xyz",
+    "application/octet-stream",
+    None,
+)
+
+
+def random_body(rng: random.Random) -> bytes:
+    """Random bytes, sometimes dressed as the start of a JSON document."""
+    size = rng.choice((0, 1, 2, 7, 64, 500, 3000))
+    data = rng.randbytes(size)
+    return rng.choice((b"", b"{", b'{"', b"[", b'{"query":')) + data
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_random_bytes_as_bodies(client: TestClient, api: str) -> None:
+    rng = random.Random(f"bodies-{api}")
+    for method, target in WRITES[api]:
+        for _ in range(100):
+            body = random_body(rng)
+            content_type = rng.choice(CONTENT_TYPES)
+            headers = dict(credentials(api, method, target, body))
+            if content_type is not None:
+                headers["Content-Type"] = content_type
+            response = await client.request(method, target, data=body, headers=headers)
+            if response.status < 300 and is_json(body):
+                continue  # the random bytes happen to be a valid document (`{}` is a valid update)
+            await assert_answer(api, response)
+
+
+def is_json(data: bytes) -> bool:
+    try:
+        json.loads(data)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_invalid_utf8_in_json_bodies(client: TestClient, api: str) -> None:
+    for body in (b'{"name": "\xff\xfe"}', b'{"\xc0\xaf": 1}', b'{"query": "{ \xed\xa0\x80 }"}', b"\xef\xbb\xbf{}", b'"\x80"'):
+        for method, target in WRITES[api]:
+            headers = {**dict(credentials(api, method, target, body)), "Content-Type": "application/json"}
+            await assert_answer(api, await client.request(method, target, data=body, headers=headers))
+
+
+def nested(depth: int, kind: str) -> bytes:
+    if kind == "array":
+        return b"[" * depth + b"]" * depth
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+async def post_json(client: TestClient, api: str, body: bytes) -> Any:
+    """POST (or PUT) `body` as JSON to the API's first write endpoint; its error envelope."""
+    method, target = WRITES[api][0]
+    headers = {**dict(credentials(api, method, target, body)), "Content-Type": "application/json"}
+    return await assert_answer(api, await client.request(method, target, data=body, headers=headers))
+
+
+@pytest.mark.parametrize("api", ("treasure", "bitcain", "bitpanda"))
+@pytest.mark.parametrize("kind", ("array", "object"))
+async def test_deeply_nested_json(client: TestClient, api: str, kind: str) -> None:
+    """10,000 levels (beyond the JSON parser's limit), then just below the JSON parser's, the
+    schema engine's and the body checker's own limits; as the whole body and inside a field."""
+    for depth in (10_000, 1000, 300, 65):
+        inner = nested(depth, kind)
+        await post_json(client, api, inner)
+        await post_json(client, api, TEMPLATES[api].replace(b"VALUE", inner))
+
+
+NUMBERS = (b"1e400", b"-1e400", b"1E+999999999", b"1" + b"0" * 400, b"18446744073709551616", b"-9223372036854775809", b"-0", b"-0.0")
+
+
+@pytest.mark.parametrize("api", ("treasure", "bitcain", "bitpanda"))
+async def test_numbers_beyond_int64_and_double_in_json(client: TestClient, api: str) -> None:
+    for number in NUMBERS:
+        await post_json(client, api, TEMPLATES[api].replace(b"VALUE", number))
+
+
+NUMERIC_TEXT = ("1e400", "-1e400", "1E%2B999999999", "9" * 400, "18446744073709551616", "-9223372036854775809", "0x10", "NaN", "Infinity")
+# a parameter of each API that a number goes in (Omniex's only one is a path id)
+NUMERIC_TARGETS = {
+    "mesh": "/mesh/api/v1/holdings/portfolio?UserId=alice&TimezoneOffset={}",
+    "omniex": "/omniex/edge/v1beta/portfolios/{}",
+    "treasure": f"/treasure/v1/businesses/{BUSINESS}/portfolio_history?start_date={{}}&end_date=2024-01-31",
+    "bitcain": "/bitcain/api/v1/portfolio/?user_id=alice&limit={}&offset={}",
+    "bitpanda": "/bitpanda/graphql?query=query(%24d%3AString)%7Buser%7Bportfolio(endDate%3A%24d)%7B__typename%7D%7D%7D"
+    "&variables=%7B%22d%22%3A{}%7D",
+}
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_numbers_beyond_int64_and_double_in_parameters(port: int, api: str) -> None:
+    for number in NUMERIC_TEXT:
+        target = NUMERIC_TARGETS[api].replace("{}", number)
+        response = await exchange(port, http_request("GET", target.encode(), encoded(credentials(api, "GET", target))))
+        assert_raw_envelope(api, response)
+
+
+# --- request targets -------------------------------------------------------------------------------
+
+MOUNTS = {"mesh": "/mesh", "omniex": "/omniex/edge/v1beta", "treasure": "/treasure", "bitcain": "/bitcain", "bitpanda": "/bitpanda"}
+TRICKS = (
+    "/../__mock/apis",
+    "/..%2f__mock%2fapis",
+    "/%2e%2e/__mock/apis",
+    "/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/%252e%252e%252f__mock",
+    "/%c0%af%c0%ae%c0%ae",
+    "/%c0%ae%c0%ae/__mock/apis",
+    "/%00",
+    "/x%00.json",
+    "/\\..\\__mock\\apis",
+    "/%5c..%5c__mock",
+    "/./.././",
+    "//__mock/apis",
+    "/%ff%fe",
+    "/%zz%",
+)
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_path_traversal_and_percent_encoding_tricks(port: int, api: str) -> None:
+    for trick in TRICKS:
+        target = MOUNTS[api] + trick
+        response = await exchange(port, http_request("GET", target.encode(), encoded(credentials(api, "GET", target))))
+        assert_raw_envelope(api, response)
+
+
+async def test_tricks_outside_any_api_get_problem_json(port: int) -> None:
+    for target in ("/../__mock/apis", "/%2e%2e/__mock/apis", "/%c0%af", "/\\__mock", "/%00", "/nowhere%ff"):
+        assert_raw_envelope(None, await exchange(port, http_request("GET", target.encode())))
+    assert_raw_envelope(None, await exchange(port, http_request("OPTIONS", b"*")))
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_invalid_utf8_in_the_query(port: int, api: str) -> None:
+    method, target = READS[api]
+    separator = "&" if "?" in target else "?"
+    for value in ("%ff", "%c0%af", "%ed%a0%80", "a%e2%82", "%00"):
+        odd = f"{target}{separator}x={value}"
+        response = await exchange(port, http_request(method, odd.encode(), encoded(credentials(api, method, odd))))
+        payload = assert_raw_envelope(api, response)
+        assert response.status == 400, payload
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_raw_non_ascii_in_the_request_line_is_the_parsers_400(port: int, api: str) -> None:
+    method, target = READS[api]
+    for odd in (target.encode() + b"&x=\xff", MOUNTS[api].encode() + b"/\xc0\xaf", MOUNTS[api].encode() + b"/\x00"):
+        assert_parser_refusal(await exchange(port, http_request(method, odd, encoded(credentials(api, method, target)))))
+
+
+# --- headers ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_invalid_utf8_in_credential_header_values(port: int, api: str) -> None:
+    method, target = READS[api]
+    for garbage in (b"\xff\xfe", b"\xc0\xaf", b"ok\xed\xa0\x80"):
+        headers = [(name, value[:-1] + garbage) for name, value in encoded(credentials(api, method, target))]
+        response = await exchange(port, http_request(method, target.encode(), headers))
+        assert response.status in (400, 401), response
+        assert_raw_envelope(api, response)
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_invalid_utf8_in_a_header_nobody_reads_is_ignored(port: int, api: str) -> None:
+    method, target = READS[api]
+    good = encoded(credentials(api, method, target))
+    response = await exchange(port, http_request(method, target.encode(), [*good, (b"X-Trace", b"\xff\xfe\xfd")]))
+    assert response.status == 200, response
+
+
+@pytest.mark.parametrize("api", ("mesh", "omniex", "treasure", "bitcain"))
+async def test_invalid_utf8_in_the_prefer_header_is_refused(port: int, api: str) -> None:
+    """The REST APIs read Prefer (the GraphQL one does not)."""
+    method, target = READS[api]
+    good = encoded(credentials(api, method, target))
+    response = await exchange(port, http_request(method, target.encode(), [*good, (b"Prefer", b"code=\xff")]))
+    assert "Prefer" in json.dumps(assert_raw_envelope(api, response)), response
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_invalid_utf8_in_a_header_name_is_the_parsers_400(port: int, api: str) -> None:
+    method, target = READS[api]
+    headers = [*encoded(credentials(api, method, target)), (b"X-\xff", b"1")]
+    assert_parser_refusal(await exchange(port, http_request(method, target.encode(), headers)))
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_repeated_credential_headers_are_400(port: int, api: str) -> None:
+    method, target = READS[api]
+    good = encoded(credentials(api, method, target))
+    name = good[-1][0]
+    for extra in ([(name, good[-1][1])], [(name, b"something-else")]):
+        response = await exchange(port, http_request(method, target.encode(), [*good, *extra]))
+        payload = assert_raw_envelope(api, response)
+        assert response.status == 400 and "given 2 times" in json.dumps(payload), payload
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_hundred_copies_of_a_header_are_431(port: int, api: str) -> None:
+    method, target = READS[api]
+    good = encoded(credentials(api, method, target))
+    for copies in ([(b"X-Pad", b"1")] * 100, [good[-1]] * 100):
+        response = await exchange(port, http_request(method, target.encode(), [*good, *copies]))
+        assert response.status == 431, response
+        assert_raw_envelope(api, response)
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_huge_headers(port: int, api: str) -> None:
+    """Over the setting: 431 in the envelope; over the parser's ceiling: the parser's 400."""
+    method, target = READS[api]
+    good = encoded(credentials(api, method, target))
+    response = await exchange(port, http_request(method, target.encode(), [*good, (b"X-Pad", b"p" * 20_000)]))
+    assert response.status == 431, response
+    assert_raw_envelope(api, response)
+    response = await exchange(port, http_request(method, target.encode(), [*good, *[(b"X-Pad", b"p" * 15_000)] * 6]))
+    assert response.status == 431, response
+    assert_raw_envelope(api, response)
+    assert_parser_refusal(await exchange(port, http_request(method, target.encode(), [*good, (b"X-Pad", b"p" * 40_000)])))
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_very_long_query_strings(port: int, api: str) -> None:
+    method, target = READS[api]
+    separator = "&" if "?" in target else "?"
+    for size, expected in ((9_000, 414), (16_000, 414)):
+        long = f"{target}{separator}pad={'q' * size}"
+        response = await exchange(port, http_request(method, long.encode(), encoded(credentials(api, method, long))))
+        assert response.status == expected, response
+        assert_raw_envelope(api, response)
+    long = f"{target}{separator}pad={'q' * 40_000}"
+    assert_parser_refusal(await exchange(port, http_request(method, long.encode(), encoded(credentials(api, method, long)))))
+
+
+@pytest.mark.parametrize("api", ("treasure", "bitcain", "bitpanda"))
+async def test_undecodable_content_encoding_is_400(port: int, api: str) -> None:
+    method, target = WRITES[api][0]
+    body = b"\x1f\x8b not gzip at all"
+    headers = [*encoded(credentials(api, method, target, body)), (b"Content-Type", b"application/json"), (b"Content-Encoding", b"gzip")]
+    response = await exchange(port, http_request(method, target.encode(), headers, body))
+    assert response.status == 400, response
+    assert "content-encoding" in json.dumps(assert_raw_envelope(api, response)).lower()
