@@ -124,8 +124,9 @@ class ApiRuntime(DescribedApi):
             self.state.store.seed_once(self.name, self.vendor.seed_state)
 
     def reset(self) -> None:
-        self.state.clear()
-        self.prepare_state()
+        with self.state.transaction():  # one commit: no other worker sees the state empty in between
+            self.state.clear()
+            self.prepare_state()
 
     @property
     def envelope(self) -> Envelope:

@@ -52,12 +52,24 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All reads and writes inside see one consistent state and commit together
-        (BEGIN IMMEDIATE takes the write lock first, so another worker cannot interleave)."""
+        (BEGIN IMMEDIATE takes the write lock first, so another worker cannot interleave).
+
+        A nested transaction is a savepoint: it is part of the outer one, and when it fails
+        its own writes are undone even if the outer one catches the error and commits.
+        Whatever fails, the COMMIT included, nothing of the transaction stays behind and
+        the connection is left outside any transaction, ready for the next one."""
         with self._lock:
             if self._depth:
+                savepoint = f"nested_{self._depth}"
+                self._db.execute(f"SAVEPOINT {savepoint}")
                 self._depth += 1
                 try:
                     yield
+                except BaseException as exc:
+                    self._undo(exc, f"ROLLBACK TO {savepoint}", f"RELEASE {savepoint}")
+                    raise
+                else:
+                    self._db.execute(f"RELEASE {savepoint}")
                 finally:
                     self._depth -= 1
                 return
@@ -65,13 +77,23 @@ class Store:
             self._depth = 1
             try:
                 yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("COMMIT")  # a failed COMMIT (disk full, locked) is undone like any failure
+            except BaseException as exc:
+                self._undo(exc, "ROLLBACK")
                 raise
-            else:
-                self._db.execute("COMMIT")
             finally:
                 self._depth = 0
+
+    def _undo(self, error: BaseException, *statements: str) -> None:
+        """Roll back after `error`, unless SQLite already did (it rolls back the whole transaction
+        on some errors: disk full, I/O); a failing rollback is noted on `error`, never hides it."""
+        if not self._db.in_transaction:
+            return
+        try:
+            for statement in statements:
+                self._db.execute(statement)
+        except sqlite3.Error as exc:
+            error.add_note(f"and the rollback failed too: {exc}")
 
     def execute(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
