@@ -19,6 +19,7 @@ import orjson
 import pytest
 import requests
 import schemathesis
+import yaml
 
 from . import fuzzing
 from .helpers import ROOT, running_server
@@ -92,7 +93,7 @@ TOLERATED_REJECTIONS: dict[str, tuple[Rule, ...]] = {
 
 def assert_accepted(case: schemathesis.Case, response: schemathesis.Response) -> None:
     """Schema-valid data gets a 2xx, or a rejection the schema cannot express."""
-    if 200 <= response.status_code < 300:
+    if 200 <= response.status_code < 300 or fuzzing.refuses_nul(case, response):  # a NUL: see tests/fuzzing.py
         return
     request = f"{response.request.method} {response.request.url}"
     body = orjson.loads(response.content)
@@ -102,16 +103,22 @@ def assert_accepted(case: schemathesis.Case, response: schemathesis.Response) ->
     )
 
 
+def call_and_validate(case: schemathesis.Case, url: str, session: requests.Session) -> schemathesis.Response:
+    response = case.call(base_url=url, session=session)
+    case.validate_response(response)
+    return response
+
+
 @positive.parametrize()
 def test_bitcain_positive_data(case: schemathesis.Case, bitcain_url: str, session: requests.Session) -> None:
-    response = case.call_and_validate(base_url=bitcain_url, session=session)
+    response = call_and_validate(case, bitcain_url, session)
     assert_accepted(case, response)
 
 
 @negative.parametrize()
 @hypothesis.settings(suppress_health_check=[hypothesis.HealthCheck.filter_too_much, hypothesis.HealthCheck.too_slow])
 def test_bitcain_negative_data(case: schemathesis.Case, bitcain_url: str, session: requests.Session) -> None:
-    response = case.call_and_validate(base_url=bitcain_url, session=session)
+    response = call_and_validate(case, bitcain_url, session)
     assert response.status_code < 500, f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
 
 
@@ -121,20 +128,20 @@ def test_bitcain_stateful_links(bitcain_url: str, session: requests.Session) -> 
             return {"base_url": bitcain_url, "session": session}
 
         def validate_response(self, response: schemathesis.Response, case: schemathesis.Case, **kwargs: Any) -> None:
-            super().validate_response(response, case, **kwargs)
+            recorder = getattr(self, "recorder", None)
+            case.validate_response(response, transport_kwargs=kwargs or None, recorder=recorder)
             if case.operation.definition.raw.get("operationId") == "create_portfolio":
                 assert response.status_code in (201, 409, 422), response.text
 
-    Workflow.run(
-        settings=hypothesis.settings(
-            max_examples=15,
-            stateful_step_count=6,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(hypothesis.HealthCheck),
-        )
-    )
+    Workflow.run(settings=fuzzing.stateful_settings(max_examples=15, steps=6))
+
+
+def test_nul_in_the_query_gets_a_documented_status(bitcain_url: str, session: requests.Session) -> None:
+    # mockserver/limits.py refuses `%00` in a path or query with a 400 in the API's envelope, before
+    # any operation runs: every operation of specs/bitcain.yaml documents that 400
+    response = session.get(bitcain_url + "/api/v1/portfolio/value-history?days=%00", headers={"Authorization": f"Bearer {TOKEN}"})
+    documented = yaml.safe_load(BITCAIN_SPEC.read_text(encoding="utf-8"))["paths"]["/api/v1/portfolio/value-history"]["get"]["responses"]
+    assert str(response.status_code) in documented, f"{response.status_code} {response.text}; documented: {sorted(documented)}"
 
 
 @pytest.mark.parametrize("schema", [positive, negative, stateful], ids=["positive", "negative", "stateful"])

@@ -1,11 +1,16 @@
 """Property-based conformance of the Treasure mock, with schemathesis, against a real server process.
 
-Two bounded, deterministic runs over specs/treasure.yaml (examples, coverage and fuzzing phases; no
-example database), with the pre-issued sandbox token sent through the spec's bearer scheme:
+Bounded, deterministic runs over specs/treasure.yaml (examples, coverage and fuzzing phases; no
+example database):
 
-* positive data: schema-valid requests must get a documented, schema-conformant 2xx answer, or one
-  of the rejections in TOLERATED_REJECTIONS, each checked against the exact detail the server sends;
-* negative data: schema-invalid requests must get a 4xx (never a 5xx, never a 2xx), in the spec's shape.
+* positive data, with the pre-issued sandbox token sent through the spec's bearer scheme:
+  schema-valid requests must get a documented, schema-conformant 2xx answer, or one of the
+  rejections in TOLERATED_REJECTIONS, each checked against the exact detail the server sends;
+* negative data, likewise: schema-invalid requests must get a 4xx (never a 5xx, never a 2xx), in
+  the spec's shape;
+* stateful, the client-credentials flow: the spec has no links, so one is added to the loaded
+  document (the token endpoint's `access_token` -> getPortfolioHistory's `Authorization`). Tokens
+  are issued to the sandbox client, and every history request that carries one is authenticated.
 
 Every built-in response check stays on except `positive_data_acceptance`, replaced by the stricter
 `assert_accepted` below, as in test_schemathesis.py.
@@ -13,6 +18,7 @@ Every built-in response check stays on except `positive_data_acceptance`, replac
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
@@ -21,7 +27,9 @@ import orjson
 import pytest
 import requests
 import schemathesis
+import yaml
 
+from mockserver.sandbox.treasury import DOCUMENT_BUSINESS
 from mockserver.vendors.treasure import accepts_json
 
 from . import fuzzing
@@ -33,12 +41,46 @@ MAX_EXAMPLES = 60
 REQUIRED_CHECKS = (*fuzzing.CONFORMANCE_CHECKS, "negative_data_rejection", "ignored_auth")
 
 
+CLIENT = {"client_id": "mock-treasure-client", "client_secret": "mock-treasure-secret"}
+
+
 def load_schema(mode: str) -> Any:
     return fuzzing.load_schema(TREASURE_SPEC, mode, MAX_EXAMPLES, {"bearerAuth": {"bearer": TOKEN}})
 
 
+def with_token_link(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec, with a link from an issued token to the request it authenticates."""
+    linked = copy.deepcopy(spec)
+    issued = linked["paths"]["/v1/oauth/token"]["post"]["responses"]["200"]
+    issued["links"] = {
+        "UseTheToken": {
+            "operationId": "getPortfolioHistory",
+            "parameters": {"header.Authorization": "Bearer {$response.body#/access_token}"},
+        }
+    }
+    return linked
+
+
 positive = load_schema("positive")
 negative = load_schema("negative")
+# no `auth`: the history requests get their token from the link (the others are rightly 401)
+stateful = fuzzing.load_schema(with_token_link(yaml.safe_load(TREASURE_SPEC.read_text(encoding="utf-8"))), "positive", 10)
+
+
+@stateful.hook
+def map_body(context: Any, body: Any) -> Any:
+    """The sandbox client's credentials, so that the token endpoint issues tokens."""
+    if context.operation.path == "/v1/oauth/token" and isinstance(body, dict):
+        body = {**body, **CLIENT}
+    return body
+
+
+@stateful.hook
+def map_path_parameters(context: Any, path_parameters: Any) -> Any:
+    """A business with a history: a generated id is almost never one."""
+    if isinstance(path_parameters, dict) and "business_id" in path_parameters:
+        path_parameters = {**path_parameters, "business_id": DOCUMENT_BUSINESS}
+    return path_parameters
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +123,7 @@ TOLERATED_REJECTIONS: tuple[Rule, ...] = (_start_after_end, _unknown_business, _
 
 def assert_accepted(case: schemathesis.Case, response: schemathesis.Response) -> None:
     """Schema-valid data gets a 2xx, or an error every detail of which is a tolerated rejection."""
-    if 200 <= response.status_code < 300:
+    if 200 <= response.status_code < 300 or fuzzing.refuses_nul(case, response):  # a NUL: see tests/fuzzing.py
         return
     request = f"{response.request.method} {response.request.url}"
     details = orjson.loads(response.content).get("details") or []
@@ -101,7 +143,29 @@ def test_treasure_negative_data(case: schemathesis.Case, treasure_url: str, sess
     assert response.status_code < 500, f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
 
 
-@pytest.mark.parametrize("schema", [positive, negative], ids=["positive", "negative"])
+def test_treasure_stateful_token_flow(treasure_url: str, session: requests.Session) -> None:
+    issued: set[str] = set()
+
+    class Workflow(stateful.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"base_url": treasure_url, "session": session}
+
+        def validate_response(self, response: schemathesis.Response, case: schemathesis.Case, **kwargs: Any) -> None:
+            super().validate_response(response, case, **kwargs)
+            request = f"{response.request.method} {response.request.url}"
+            if case.operation.path == "/v1/oauth/token":
+                assert response.status_code == 200, f"{request}: the sandbox client got {response.status_code} {response.text}"
+                issued.add(orjson.loads(response.content)["access_token"])
+            elif (case.headers or {}).get("Authorization", "").removeprefix("Bearer ") in issued:
+                # an issued token is accepted; what the request asks may still be refused
+                assert response.status_code != 401, f"{request}: an issued token refused: {response.text}"
+                assert_accepted(case, response)
+
+    Workflow.run(settings=fuzzing.stateful_settings(max_examples=10, steps=4))
+    assert issued, "no token was issued"
+
+
+@pytest.mark.parametrize("schema", [positive, negative, stateful], ids=["positive", "negative", "stateful"])
 def test_required_checks_are_enabled(schema: Any) -> None:
     checks = schema.config.checks_config_for(operation=None, phase=None)
     for name in REQUIRED_CHECKS:
