@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import platform
@@ -31,8 +33,34 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CPU = "0"
 WRK_CPU = "1"
+BOTH_CPUS = "0,1"
+# every mockserver run: no access log (as Prism's figure "with logging off"), and a day-long signature
+# window so that one request signed before the run stays valid (wrk repeats it; Lua computes nothing)
+SERVER_ARGS = ["--quiet", "--signature-window", "86400"]
 MESH_AUTH = {"X-Client-Id": "mock-client-id", "X-Client-Secret": "sk_sand_mock_secret"}
 PORTFOLIO = "/mesh/api/v1/holdings/portfolio"
+OMNIEX_PORTFOLIOS = "/omniex/edge/v1beta/portfolios"
+BITCAIN = "/bitcain/api/v1/portfolio/"
+BITCAIN_USER = "a169451c-8525-4352-b8ca-070dd449a1a5"  # the sandbox token's user
+BITCAIN_AUTH = {"Authorization": "Bearer mock-bitcain-token"}
+TREASURE_HISTORY = (
+    "/treasure/v1/businesses/urn:uuid:3f2a9c4e-8d71-4b5a-9e06-7c1d2b3a4f58/portfolio_history?start_date=2025-01-01&end_date=2025-12-01"
+)
+GRAPHQL = "/bitpanda/graphql"
+GRAPHQL_AUTH = {"x-api-key": "mock-api-key"}
+POINT = "items { timestamp total { value timestamp currency } balances { items { amount { currency timestamp value } asset { name } } } }"
+LATEST_QUERY = f"query UserPortfolioQuery {{ user {{ portfolio {{ {POINT} }} }} }}"
+DAILY_QUERY = (  # 30 daily points ending at the default sandbox clock, 2026-01-15T15:00Z
+    'query UserPortfolioQuery { user { portfolio(startDate: "2025-12-17T15:00:00Z", endDate: "2026-01-15T15:00:00Z", '
+    f"timePeriod: DAILY) {{ {POINT} }} }} }}"
+)
+
+
+def omniex_signed(method: str, path: str, body: bytes = b"") -> dict[str, str]:
+    """Omniex headers signed once, now, with the sandbox key (valid for the run thanks to the long window)."""
+    timestamp = str(int(time.time() * 1000))
+    digest = hmac.new(b"mock-onx-secret", method.encode() + path.encode() + body + timestamp.encode(), hashlib.sha384)
+    return {"ONX-API-KEY": "mock-onx-key", "ONX-API-TIMESTAMP": timestamp, "ONX-API-SIGNATURE": digest.hexdigest()}
 
 
 @dataclass(frozen=True)
@@ -62,13 +90,32 @@ class Workload:
         return headers
 
 
-# Add further APIs here: one row per request shape.
+# Add further APIs here: one row per request shape. "{portfolio}" in a path is replaced, once the server
+# runs, by the id of the sandbox user's first bitcain portfolio (see `resolve`).
 WORKLOADS: list[Workload] = [
     Workload("mesh valid", "GET", f"{PORTFOLIO}?UserId=alice", 200, MESH_AUTH, spec="specs/mesh.yaml", mount="/mesh"),
     Workload("mesh missing UserId", "GET", PORTFOLIO, 400, MESH_AUTH, spec="specs/mesh.yaml", mount="/mesh"),
+    Workload("omniex signed list", "GET", OMNIEX_PORTFOLIOS, 200, omniex_signed("GET", OMNIEX_PORTFOLIOS)),
+    Workload("bitcain list", "GET", f"{BITCAIN}?user_id={BITCAIN_USER}", 200, BITCAIN_AUTH),
+    Workload("bitcain get", "GET", f"{BITCAIN}{{portfolio}}?user_id={BITCAIN_USER}", 200, BITCAIN_AUTH),
+    Workload("graphql latest", "POST", GRAPHQL, 200, GRAPHQL_AUTH, body={"query": LATEST_QUERY}),
+    Workload("graphql 30 daily points", "POST", GRAPHQL, 200, GRAPHQL_AUTH, body={"query": DAILY_QUERY}),
 ]
 BASELINE = Workload("baseline (bare aiohttp)", "GET", f"{PORTFOLIO}?UserId=alice", 200, MESH_AUTH)
 STARTUP_PROBE = WORKLOADS[0]
+# the memory run cycles through these: every workload above, and invalid requests of each API
+MIXED_EXTRA: list[Workload] = [
+    Workload("mesh wrong secret", "GET", f"{PORTFOLIO}?UserId=alice", 401, {**MESH_AUTH, "X-Client-Secret": "nope"}),
+    Workload(
+        "omniex bad signature", "GET", OMNIEX_PORTFOLIOS, 401, {**omniex_signed("GET", OMNIEX_PORTFOLIOS), "ONX-API-SIGNATURE": "0" * 96}
+    ),
+    Workload("bitcain unknown id", "GET", f"{BITCAIN}00000000-0000-4000-8000-000000000000?user_id={BITCAIN_USER}", 404, BITCAIN_AUTH),
+    Workload("bitcain bad body", "POST", f"{BITCAIN}?user_id={BITCAIN_USER}", 422, BITCAIN_AUTH, body={"name": ""}),
+    Workload("graphql no key", "POST", GRAPHQL, 401, body={"query": LATEST_QUERY}),
+    Workload("treasure history", "GET", TREASURE_HISTORY, 200, {"Authorization": "Bearer mock-treasure-token"}),
+    Workload("treasure no token", "GET", TREASURE_HISTORY, 401),
+    Workload("unknown path", "GET", "/nowhere", 404),
+]
 
 
 @dataclass
@@ -142,13 +189,13 @@ def free_port() -> int:
 class Server:
     """A server subprocess pinned to SERVER_CPU, in its own process group so it can be stopped with its children."""
 
-    def __init__(self, name: str, command: list[str], port: int) -> None:
+    def __init__(self, name: str, command: list[str], port: int, cpus: str = SERVER_CPU) -> None:
         self.name = name
         self.port = port
         self.log = tempfile.TemporaryFile()
         self.spawned = time.monotonic()
         self.process = subprocess.Popen(
-            ["taskset", "-c", SERVER_CPU, *command], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            ["taskset", "-c", cpus, *command], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     @property
@@ -208,9 +255,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def running(name: str, command: list[str], port: int) -> Iterator[Server]:
+def running(name: str, command: list[str], port: int, cpus: str = SERVER_CPU) -> Iterator[Server]:
     """Start a Server and always stop it."""
-    server = Server(name, command, port)
+    server = Server(name, command, port, cpus)
     try:
         yield server
     finally:
@@ -280,9 +327,9 @@ def lua_script(workload: Workload) -> str | None:
     return "\n".join(lines) + "\n"
 
 
-def run_wrk(url: str, script: Path | None, duration: int, connections: int) -> str:
-    """Run wrk pinned to WRK_CPU; return its stdout."""
-    command = ["taskset", "-c", WRK_CPU, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "--latency"]
+def run_wrk(url: str, script: Path | None, duration: int, connections: int, cpus: str = WRK_CPU) -> str:
+    """Run wrk pinned to `cpus`; return its stdout."""
+    command = ["taskset", "-c", cpus, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "--latency"]
     if script is not None:
         command += ["-s", str(script)]
     completed = subprocess.run([*command, url], capture_output=True, text=True, timeout=duration + 60, check=False)
@@ -326,7 +373,7 @@ def parse_wrk(output: str) -> dict[str, Any]:
     }
 
 
-def measure(server: Server, workload: Workload, args: argparse.Namespace, path: str | None = None) -> Result:
+def measure(server: Server, workload: Workload, args: argparse.Namespace, path: str | None = None, wrk_cpus: str = WRK_CPU) -> Result:
     """Check the expected status once, warm up, then measure `workload` with wrk."""
     target = replace(workload, path=path or workload.path)
     status = request_status(server.base, target)
@@ -340,14 +387,14 @@ def measure(server: Server, workload: Workload, args: argparse.Namespace, path: 
             script.write_text(script_text)
         url = server.base + target.path
         if args.warmup > 0:
-            run_wrk(url, script, args.warmup, args.connections)
+            run_wrk(url, script, args.warmup, args.connections, wrk_cpus)
         start = cpu_snapshot(server)
-        parsed = parse_wrk(run_wrk(url, script, args.duration, args.connections))
+        parsed = parse_wrk(run_wrk(url, script, args.duration, args.connections, wrk_cpus))
         wall, cpu, own, busy = (end - begin for begin, end in zip(start, cpu_snapshot(server), strict=True))
     other = max(busy - cpu - own, 0.0) / wall
     result = Result(workload=workload.name, server=server.name, expect=workload.expect, server_cpu=cpu / wall, other_cpu=other, **parsed)
     latency = f"p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms"
-    print(f"  {server.name:10} {workload.name:28} {result.rps:10.0f} req/s  {latency}  server CPU {result.server_cpu:.0%}", flush=True)
+    print(f"  {server.name:10} {workload.name:32} {result.rps:10.0f} req/s  {latency}  server CPU {result.server_cpu:.0%}", flush=True)
     return result
 
 
@@ -373,14 +420,79 @@ def bench_baseline(args: argparse.Namespace) -> tuple[Result, dict[str, int]]:
         return measure(server, BASELINE, args), server.rss_kib()
 
 
-def bench_mockserver(args: argparse.Namespace) -> tuple[list[Result], float, dict[str, int]]:
-    """Measure every workload against one mockserver process; also its start-up time and memory."""
+def mockserver_command(port: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port), *SERVER_ARGS, *extra]
+
+
+def bench_mockserver(args: argparse.Namespace) -> tuple[list[Result], float, dict[str, int], dict[str, Any]]:
+    """Measure every workload against one mockserver process; also its start-up time, memory and the mixed run."""
     port = free_port()
-    command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port), *shlex.split(args.server_args)]
-    with running("mockserver", command, port) as server:
+    with running("mockserver", mockserver_command(port, *shlex.split(args.server_args)), port) as server:
         startup = server.wait_ready(STARTUP_PROBE)
-        results = [measure(server, workload, args) for workload in WORKLOADS]
-        return results, startup, server.rss_kib()
+        workloads = resolve(server, WORKLOADS)
+        results = [measure(server, workload, args) for workload in workloads]
+        rss = server.rss_kib()
+        mixed = bench_mixed(server, [*workloads, *resolve(server, MIXED_EXTRA)], args)
+        return results, startup, rss, mixed
+
+
+def resolve(server: Server, workloads: list[Workload]) -> list[Workload]:
+    """Replace "{portfolio}" in paths by the id of the sandbox user's first bitcain portfolio."""
+    if not any("{portfolio}" in workload.path for workload in workloads):
+        return workloads
+    listing = next(workload for workload in WORKLOADS if workload.name == "bitcain list")
+    request = urllib.request.Request(server.base + listing.path, headers=listing.all_headers())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        first = json.load(response)[0]["portfolio_id"]
+    return [replace(workload, path=workload.path.replace("{portfolio}", first)) for workload in workloads]
+
+
+def mixed_lua(workloads: list[Workload]) -> str:
+    """A wrk script that sends the workloads in turn, every one formatted once when the script loads."""
+    lines = ["local requests = {}"]
+    for workload in workloads:
+        headers = ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in workload.all_headers().items())
+        body = workload.body_bytes()
+        body_text = lua_string(body.decode()) if body is not None else "nil"
+        request = f"wrk.format({lua_string(workload.method)}, {lua_string(workload.path)}, {{{headers}}}, {body_text})"
+        lines.append(f"requests[#requests + 1] = {request}")
+    lines += ["local i = 0", "request = function()", "  i = i % #requests + 1", "  return requests[i]", "end"]
+    return "\n".join(lines) + "\n"
+
+
+def bench_mixed(server: Server, workloads: list[Workload], args: argparse.Namespace) -> dict[str, Any]:
+    """Cycle through valid and invalid requests of every API until `--mixed-requests` were answered,
+    reading the server's resident memory after every chunk of `--mixed-chunk` seconds."""
+    if args.mixed_requests <= 0:
+        return {}
+    for workload in workloads:  # each request shape gets its expected status before the run
+        status = request_status(server.base, workload)
+        if status != workload.expect:
+            raise RuntimeError(f"mixed / {workload.name}: expected {workload.expect}, got {status}")
+    samples: list[tuple[int, int]] = []  # (requests so far, VmRSS KiB)
+    total, seconds = 0, 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "mixed.lua"
+        script.write_text(mixed_lua(workloads))
+        while total < args.mixed_requests:
+            parsed = parse_wrk(run_wrk(server.base + "/", script, args.mixed_chunk, args.connections))
+            total += parsed["requests"]
+            seconds += parsed["seconds"]
+            samples.append((total, server.rss_kib().get("VmRSS", 0)))
+            print(f"  mixed      {total:>9,} requests  VmRSS {samples[-1][1] / 1024:.1f} MiB", flush=True)
+    return {"requests": total, "rps": total / seconds, "shapes": len(workloads), "samples": samples}
+
+
+def bench_workers(args: argparse.Namespace) -> list[Result]:
+    """'mesh valid' with 1 and then 2 worker processes; server and wrk both get the two cores."""
+    results = []
+    for count in (1, 2):
+        port = free_port()
+        command = mockserver_command(port, "--workers", str(count), *shlex.split(args.server_args))
+        with running(f"{count} worker{'s' if count > 1 else ''}", command, port, cpus=BOTH_CPUS) as server:
+            server.wait_ready(STARTUP_PROBE)
+            results.append(measure(server, STARTUP_PROBE, args, wrk_cpus=BOTH_CPUS))
+    return results
 
 
 def bench_prism(args: argparse.Namespace) -> list[Result]:
@@ -460,6 +572,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--server-args", default="", metavar="ARGS", help="extra arguments for `mockserver serve` (one shell-quoted string)"
     )
+    parser.add_argument(
+        "--mixed-requests", type=int, default=1_000_000, help="requests of the mixed memory run (default 1,000,000; 0: skip it)"
+    )
+    parser.add_argument("--mixed-chunk", type=int, default=10, help="seconds between memory readings in the mixed run (default 10)")
+    parser.add_argument(
+        "--workers", action=argparse.BooleanOptionalAction, default=True, help="compare 1 and 2 worker processes (default: yes)"
+    )
     parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -471,7 +590,43 @@ def check_tools() -> None:
         sys.exit(f"bench: missing {', '.join(missing)} (Debian: apt-get install -y wrk util-linux)")
 
 
-def report(results: list[Result], startup: float, rss: dict[str, int], baseline_rss: dict[str, int], args: argparse.Namespace) -> None:
+@dataclass
+class Run:
+    """Everything one run measured."""
+
+    results: list[Result]
+    startup: float
+    rss: dict[str, int]
+    baseline_rss: dict[str, int]
+    mixed: dict[str, Any]
+    workers: list[Result]
+
+
+def mixed_lines(mixed: dict[str, Any]) -> list[str]:
+    """The memory figures of the mixed run: after the first chunk (warm-up), at the end, and the highest."""
+    if not mixed:
+        return ["- mixed run: skipped (--mixed-requests 0)"]
+    samples = mixed["samples"]
+    first, last, peak = samples[0][1] / 1024, samples[-1][1] / 1024, max(rss for _, rss in samples) / 1024
+    return [
+        f"- mixed run: {mixed['requests']:,} requests cycling through {mixed['shapes']} request shapes of every API "
+        f"(valid and invalid), {mixed['rps']:,.0f} requests/s",
+        f"- mockserver memory in the mixed run: VmRSS {first:.1f} MiB after {samples[0][0]:,} requests, "
+        f"{last:.1f} MiB after {samples[-1][0]:,}, highest {peak:.1f} MiB",
+    ]
+
+
+def workers_lines(workers: list[Result]) -> list[str]:
+    if len(workers) != 2:
+        return []
+    one, two = workers
+    return [
+        f"- workers ('{one.workload}', server and wrk sharing both cores): 1 worker {one.rps:,.0f} req/s "
+        f"(p99 {one.p99_ms:.2f} ms), 2 workers {two.rps:,.0f} req/s (p99 {two.p99_ms:.2f} ms): {two.rps / one.rps:.2f}x"
+    ]
+
+
+def report(run: Run, args: argparse.Namespace) -> None:
     """Print the table and the figures below it; write JSON if asked."""
     info = machine()
     print()
@@ -479,30 +634,36 @@ def report(results: list[Result], startup: float, rss: dict[str, int], baseline_
     print(f"server on core {SERVER_CPU}, wrk on core {WRK_CPU}, {args.connections} connections, ", end="")
     print(f"{args.duration} s per workload after {args.warmup} s warm-up")
     print()
-    print(markdown(results))
+    print(markdown(run.results))
     print()
-    print(f"- start-up (spawn to first 200 of '{STARTUP_PROBE.name}'): {startup:.2f} s")
+    print(f"- start-up (spawn to first 200 of '{STARTUP_PROBE.name}', all APIs loaded): {run.startup:.2f} s")
+    rss = run.rss
     print(
-        f"- mockserver memory after the run: VmRSS {rss.get('VmRSS', 0) / 1024:.1f} MiB (peak VmHWM {rss.get('VmHWM', 0) / 1024:.1f} MiB)"
+        f"- mockserver memory after the workloads: VmRSS {rss.get('VmRSS', 0) / 1024:.1f} MiB "
+        f"(peak VmHWM {rss.get('VmHWM', 0) / 1024:.1f} MiB)"
     )
-    print(f"- baseline memory after its run: VmRSS {baseline_rss.get('VmRSS', 0) / 1024:.1f} MiB")
-    for warning in filter(None, map(unexpected, results)):
+    print(f"- baseline memory after its run: VmRSS {run.baseline_rss.get('VmRSS', 0) / 1024:.1f} MiB")
+    for line in [*mixed_lines(run.mixed), *workers_lines(run.workers)]:
+        print(line)
+    for warning in filter(None, map(unexpected, run.results + run.workers)):
         print(f"- WARNING {warning}")
     if args.json:
         payload = {
             "machine": info,
             "options": {"duration": args.duration, "warmup": args.warmup, "connections": args.connections, "server_args": args.server_args},
-            "results": [asdict(r) for r in results],
-            "startup_seconds": startup,
+            "results": [asdict(r) for r in run.results],
+            "startup_seconds": run.startup,
             "mockserver_kib": rss,
-            "baseline_kib": baseline_rss,
+            "baseline_kib": run.baseline_rss,
+            "mixed": run.mixed,
+            "workers": [asdict(r) for r in run.workers],
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"- raw results written to {args.json}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the baseline, the mockserver workloads and (optionally) Prism, then report."""
+    """Run the baseline, the mockserver workloads, the mixed run, the workers and (optionally) Prism, then report."""
     args = parse_args(argv)
     if args.serve_baseline is not None:
         serve_baseline(args.serve_baseline)
@@ -511,11 +672,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # turn SIGTERM into SystemExit so servers get stopped
     print("measuring", flush=True)
     baseline, baseline_rss = bench_baseline(args)
-    results, startup, rss = bench_mockserver(args)
+    results, startup, rss, mixed = bench_mockserver(args)
+    workers = bench_workers(args) if args.workers else []
     results = [baseline, *results, *bench_prism(args)]
-    for result in results:
+    for result in results + workers:
         result.ratio = result.rps / baseline.rps if baseline.rps else None
-    report(results, startup, rss, baseline_rss, args)
+    report(Run(results, startup, rss, baseline_rss, mixed, workers), args)
     return 0
 
 
