@@ -29,15 +29,18 @@ from .validation import Violation
 from .vendors import vendor_for
 
 
-def load(settings: Settings, store: Store | None = None, unprefixed: str | None = None) -> tuple[list[MountedApi], Report]:
+def load(
+    settings: Settings, store: Store | None = None, unprefixed: str | None = None, remembered: bool = True
+) -> tuple[list[MountedApi], Report]:
     """Load every spec and fixture once and compile their plans; state goes into `store`
     (a fresh in-memory one unless given). With `unprefixed`, only that API, at its
-    production paths (for its own port)."""
+    production paths (for its own port). `remembered=False` checks every OpenAPI document
+    even if the same bytes passed before."""
     store = store or Store()
     spec_dirs = settings.specs or [bundled_dir("specs")]
     fixture_dirs = settings.fixtures or ([bundled_dir("fixtures")] if bundled_dir("fixtures").is_dir() else [])
     world = World(settings.seed, settings.frozen_clock())
-    descriptions = discover(spec_dirs)
+    descriptions = discover(spec_dirs, remembered)
     if unprefixed is not None:
         descriptions = [replace(d, prefixed=False) for d in descriptions if d.name == unprefixed]
         if not descriptions:

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import yaml
 
 from .errors import LoadError
+from .verdicts import passed_before, remember_pass
 
 OPENAPI_SUFFIXES = (".yaml", ".yml", ".json")
 GRAPHQL_SUFFIXES = (".graphql", ".graphqls")
@@ -84,8 +85,12 @@ def load_document_list(path: Path) -> list[Any]:
     return document
 
 
-def check_openapi(path: Path, document: dict[str, Any]) -> None:
-    """Validate the document against the OpenAPI specification (openapi-core is the source of truth)."""
+def check_openapi(path: Path, document: dict[str, Any], remembered: bool = True) -> None:
+    """Validate the document against the OpenAPI specification (openapi-core is the source of truth),
+    unless these exact bytes passed before (see verdicts.py) and `remembered` allows that."""
+    source = path.read_bytes()
+    if remembered and passed_before(source):
+        return
     from openapi_core import OpenAPI  # imported here: start-up and `check` only, never the hot path
     from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
@@ -96,10 +101,11 @@ def check_openapi(path: Path, document: dict[str, Any]) -> None:
         raise LoadError(str(path), f"not a valid OpenAPI document at {where}: {exc.message}") from exc
     except Exception as exc:  # the validator raises several unrelated types for unusual documents
         raise LoadError(str(path), f"not a valid OpenAPI document: {exc}") from exc
+    remember_pass(source)
 
 
-def discover(spec_dirs: Iterable[Path]) -> list[ApiDescription]:
-    """Every API description in the given folders, checked once; names must be unique."""
+def discover(spec_dirs: Iterable[Path], remembered: bool = True) -> list[ApiDescription]:
+    """Every API description in the given folders, checked (or known to pass); names must be unique."""
     apis: dict[str, ApiDescription] = {}
     for folder in spec_dirs:
         if not folder.is_dir():
@@ -111,7 +117,7 @@ def discover(spec_dirs: Iterable[Path]) -> list[ApiDescription]:
                 document = load_document(path)
                 if "openapi" not in document:
                     raise LoadError(str(path), "has no `openapi` version field")
-                check_openapi(path, document)
+                check_openapi(path, document, remembered)
                 description = ApiDescription(path.stem, "openapi", path, document)
             else:
                 continue

@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def check(settings: Settings) -> int:
-    runtimes, report = load(settings)
+    runtimes, report = load(settings, remembered=False)
     for runtime in runtimes:
         print(f"ok    {runtime.name}: {runtime.summary()} ({runtime.source})")
     for warning in report.warnings:

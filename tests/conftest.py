@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -13,6 +17,12 @@ from mockserver.settings import Settings, load_settings
 from .helpers import TEST_SPECS
 
 MakeClient = Callable[..., Awaitable[TestClient]]
+
+# remembered OpenAPI verdicts (mockserver/verdicts.py) go to a folder of this run, for every
+# server the tests start, in-process or as a subprocess: nothing is written to the home folder
+if "MOCKSERVER_CACHE_DIR" not in os.environ:
+    os.environ["MOCKSERVER_CACHE_DIR"] = tempfile.mkdtemp(prefix="mockserver-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["MOCKSERVER_CACHE_DIR"], True)
 
 
 @pytest.fixture
