@@ -75,13 +75,13 @@ METHODS = ("GET", "POST")
 MAX_TOKENS = 10_000  # a document with more tokens is refused before it is parsed in full
 MAX_DEPTH = 50  # fields nested deeper (through fragments too) are refused: answers stay small and serializable
 CACHE_ENTRIES = 512
-CACHE_CHARS = 8_000_000  # the cache's bound on the total length of the query texts it keeps
+CACHE_CHARS = 1_000_000  # the bound on the total length of the query texts kept (their parsed documents are larger)
 TOO_COSTLY = (
     "The document is too costly to validate: it repeats fields under one name too many times "
     "(about 700 copies of one field). Ask for each field once, or give the copies aliases."
 )
 ANSWER_ENTRIES = 1024
-ANSWER_BYTES = 16_000_000  # the answer cache's bound on the total size of the answers (and their query texts) it keeps
+ANSWER_BYTES = 4_000_000  # the answer cache's bound on the total size of the answers (and their query texts) it keeps
 JSON = "application/json"
 
 # Generic error codes (the GraphQL-over-HTTP and Apollo vocabulary); a vendor's `format_error`

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import jsonschema_rs
+import orjson
 
 Mode = Literal["request", "response"]
 
@@ -98,6 +99,7 @@ class SchemaBook:
         self.mode = mode
         self.openapi_30 = str(spec.get("openapi", "3.0")).startswith("3.0")
         self.components = convert_components(spec, mode)
+        self._compiled: dict[bytes, jsonschema_rs.Validator] = {}
 
     def json_schema(self, schema: Any) -> Any:
         """The converted schema, with the API's components attached so that refs resolve."""
@@ -107,7 +109,16 @@ class SchemaBook:
         return converted
 
     def compile(self, schema: Any) -> jsonschema_rs.Validator:
-        return jsonschema_rs.Draft202012Validator(self.json_schema(schema), validate_formats=True)
+        """A validator of the schema; equal schemas share one (a validator carries all the
+        API's components, and most operations name the same few schemas)."""
+        try:
+            key = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # a value JSON cannot hold: compile it on its own
+            return jsonschema_rs.Draft202012Validator(self.json_schema(schema), validate_formats=True)
+        validator = self._compiled.get(key)
+        if validator is None:
+            validator = self._compiled[key] = jsonschema_rs.Draft202012Validator(self.json_schema(schema), validate_formats=True)
+        return validator
 
     def resolve(self, schema: Any) -> Any:
         """Follow local component refs of an already converted schema."""

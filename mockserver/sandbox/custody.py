@@ -142,7 +142,7 @@ def fx_usd(currency: str, at: datetime, seed: int = 0) -> float:
     return walk(currency, base, swing, at, seed) if swing else base
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=16_384)
 def quote(symbol: str, currency: str, hour: int, seed: int) -> Decimal:
     """The price of one unit of an asset in a fiat currency, at the hour's rate time."""
     at = rate_instant(hour, seed)

@@ -63,7 +63,7 @@ def _phases(seed: int, name: str) -> tuple[float, ...]:
     return tuple(math.pi * _unit(seed, name, "phase", index) for index in range(len(_CYCLES)))
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=16_384)
 def _knot(seed: int, name: str, hour: int) -> float:
     return _unit(seed, name, "hour", hour)
 

@@ -33,7 +33,7 @@ TIMEFRAMES: dict[str, tuple[timedelta, int | None]] = {
 }
 
 
-@lru_cache(maxsize=16_384)
+@lru_cache(maxsize=4096)
 def price(asset: str, at: datetime, seed: int) -> Decimal:
     """The asset's USD price at an instant, as the market quotes it (rounded like every API shows it)."""
     return Decimal(str(round_price(price_usd(asset, at, seed))))

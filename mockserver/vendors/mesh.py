@@ -102,7 +102,7 @@ def portfolio_handler(call: Call) -> Reply:
     return Reply(200, _portfolio_body(call.world, query["UserId"], offset, now))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)  # about 7 KB each: at most 7 MB
 def _portfolio_body(world: World, user_id: str, offset: int, now: datetime) -> bytes:
     """Serialized once per (world, user, offset, minute): the answer cannot change within that key."""
     content = build_portfolio(world, user_id, offset, now)
