@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -35,7 +36,7 @@ class ApiDescription:
     document: dict[str, Any]  # the OpenAPI document; empty for GraphQL (its SDL is read from `path`)
     prefixed: bool = True  # False on an API's own port: its production paths, with no /<name>
 
-    @property
+    @cached_property
     def mount(self) -> str:
         """`/<name>` plus the path of the first server URL (`/omniex/edge/v1beta`)."""
         return (f"/{self.name}" if self.prefixed else "") + server_base_path(self.document)

@@ -40,9 +40,14 @@ class FixtureEntry:
     has_body: bool
     headers: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._checks = tuple(
+            (MATCH_LOCATIONS.index(where), key, value) for where, pairs in self.match.items() for key, value in pairs.items()
+        )
+
     def matches(self, query: Mapping[str, str], headers: Mapping[str, str], path: Mapping[str, str]) -> bool:
-        sources = {"query": query, "headers": headers, "path": path}
-        return all(sources[where].get(key) == value for where, pairs in self.match.items() for key, value in pairs.items())
+        sources = (query, headers, path)  # in MATCH_LOCATIONS order
+        return all(sources[where].get(key) == value for where, key, value in self._checks)
 
 
 def _entry(api: str, source: str, raw: Any) -> FixtureEntry:

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -24,6 +25,7 @@ ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie", "se
 _SECRET_WORDS = re.compile(r"secret|signature|token|password|passphrase|api[-_]?key|private", re.IGNORECASE)
 
 
+@lru_cache(maxsize=1024)  # the same few header and field names arrive with every request
 def is_secret_name(name: str, credential_fields: frozenset[str] = frozenset()) -> bool:
     lowered = name.lower()
     return lowered in ALWAYS_SECRET or lowered in credential_fields or bool(_SECRET_WORDS.search(name))
@@ -32,7 +34,12 @@ def is_secret_name(name: str, credential_fields: frozenset[str] = frozenset()) -
 def redact_pairs(pairs: Iterable[tuple[str, str]], credential_fields: frozenset[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, value in pairs:
-        out.setdefault(str(name), []).append(REDACTED if is_secret_name(name, credential_fields) else str(value))
+        kept = REDACTED if is_secret_name(name, credential_fields) else value
+        values = out.get(name)
+        if values is None:
+            out[name] = [kept]
+        else:
+            values.append(kept)
     return out
 
 

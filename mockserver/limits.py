@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
@@ -206,13 +207,18 @@ def unrouted_problem(request: web.Request) -> Problem | None:
 def repeated_credential_problem(request: web.Request, api: MountedApi) -> Problem | None:
     """A credential header or query parameter given more than once: which copy counts would be a
     guess, so the request is refused (RFC 6750's invalid_request for a repeated token, 400)."""
-    for name in sorted(api.credential_fields):
+    for name in _in_order(api.credential_fields):
         for source, location in ((request.headers, "header"), (request.query, "query")):
             count = len(source.getall(name, ()))
             if count > 1:
                 message = f"the {location} {echo(name)} is given {count} times; send it once"
                 return Problem(400, message, [Violation(location, name, message, "malformed")])
     return None
+
+
+@lru_cache(maxsize=64)
+def _in_order(fields: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(fields))
 
 
 def refusal(request: web.Request, problem: Problem) -> web.Response:

@@ -3,7 +3,7 @@
 Control requests (/__mock) pass straight through: they are neither faulted nor journalled.
 
 Error messages quote the input they reject (a path, a parameter, a GraphQL variable), so
-whatever a client sent where, no secret of the server comes back out: an answer's body and
+whatever a client sent where, no secret of the server comes back out: an error's body and
 headers are masked with every API's secrets and the control token, and so is the path in
 the access log. The journal masks credential fields by name when it writes an entry, and
 the control API masks secret values wherever they are when it reads entries out.
@@ -62,7 +62,10 @@ async def traffic_middleware(request: web.Request, handler: web.Handler) -> web.
                 response = tag.api.error_response(effect.status, f"fault injected through /__mock/faults: {effect.status}")
     if response is None:
         response = await handler(request)
-    _mask_response(response, app.get(SECRETS, NO_SECRETS))
+    if response.status >= 400 or (tag is not None and tag.api.kind == "graphql"):
+        # what quotes its input is an error: a 4xx/5xx, or GraphQL's errors next to data in a 200
+        # (another 2xx echoes only stored data)
+        _mask_response(response, app.get(SECRETS, NO_SECRETS))
     await _record(request, tag, response.status, started)
     return response
 
