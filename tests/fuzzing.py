@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -95,3 +96,12 @@ def refuses_nul(case: schemathesis.Case, response: schemathesis.Response) -> boo
     """The answer is the server's refusal of a NUL in the request target, and the target sent had one."""
     sent = unquote_to_bytes(response.request.url or "")
     return response.status_code == 400 and b"\x00" in sent and NUL_REFUSAL in response.text
+
+
+def assert_required_checks(schema: Any, required: Iterable[str]) -> None:
+    """Every required check is on; the lenient positive_data_acceptance is off, replaced in each
+    run by a stricter rule of its own."""
+    checks = schema.config.checks_config_for(operation=None, phase=None)
+    for name in required:
+        assert getattr(checks, name).enabled, name
+    assert not checks.positive_data_acceptance.enabled

@@ -146,7 +146,4 @@ def test_nul_in_the_query_gets_a_documented_status(bitcain_url: str, session: re
 
 @pytest.mark.parametrize("schema", [positive, negative, stateful], ids=["positive", "negative", "stateful"])
 def test_required_checks_are_enabled(schema: Any) -> None:
-    checks = schema.config.checks_config_for(operation=None, phase=None)
-    for name in REQUIRED_CHECKS:
-        assert getattr(checks, name).enabled, name
-    assert not checks.positive_data_acceptance.enabled  # replaced by assert_accepted
+    fuzzing.assert_required_checks(schema, REQUIRED_CHECKS)

@@ -360,10 +360,7 @@ def test_bitpanda_negative_data(case: schemathesis.Case, bitpanda_url: str, sess
 
 @pytest.mark.parametrize("schema", [positive, negative], ids=["positive", "negative"])
 def test_required_checks_are_enabled(schema: Any) -> None:
-    checks = schema.config.checks_config_for(operation=None, phase=None)
-    for name in REQUIRED_CHECKS:
-        assert getattr(checks, name).enabled, name
-    assert not checks.positive_data_acceptance.enabled  # replaced by assert_answered
+    fuzzing.assert_required_checks(schema, REQUIRED_CHECKS)
 
 
 # --- malformed requests -------------------------------------------------------------------------
