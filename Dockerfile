@@ -17,6 +17,9 @@ RUN pip install --no-cache-dir . \
 
 USER mock
 WORKDIR /home/mock
+# Check the bundled descriptions once at build time: the passes are remembered, so each
+# container start skips the OpenAPI check (mockserver/verdicts.py).
+RUN mockserver check
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/__mock/health', timeout=2)"]
