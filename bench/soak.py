@@ -34,7 +34,7 @@ Verdict (exit code 1 when it fails):
 - every API answered at least one request with a 2xx.
 
 Only counters are kept, never per-request records, so the soak process's own memory stays flat too.
-bench/bench.py supplies two small helpers (a free port, the machine description); bench/ is not a package, so this
+bench/bench.py supplies three small helpers (a free port, the machine description, stopping a process group); bench/ is not a package, so this
 script puts its own folder on sys.path to import them.
 
 Run from the repository root:  python bench/soak.py --duration 40 --interval 10
@@ -112,7 +112,7 @@ Expect = tuple[int, ...]
 
 
 def bench_helpers() -> ModuleType:
-    """bench/bench.py, for `free_port` and `machine` (bench/ is not a package: import it from its folder)."""
+    """bench/bench.py, for `free_port`, `machine` and `stop_group` (bench/ is not a package: import it from its folder)."""
     here = str(Path(__file__).resolve().parent)
     if here not in sys.path:
         sys.path.insert(0, here)
@@ -311,14 +311,7 @@ class ServerProcess:
 
     def stop(self) -> None:
         """SIGTERM to the process group (worker processes too, even if the server is gone); SIGKILL if it lingers."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        bench_helpers().stop_group(self.process)
         self.log.close()
 
 
