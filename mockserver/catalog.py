@@ -63,17 +63,25 @@ def server_base_path(document: dict[str, Any]) -> str:
     return "/" + path.strip("/") if path.strip("/") else ""
 
 
-def read_yaml(path: Path) -> Any:
+def read_bytes(path: Path) -> bytes:
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+        return path.read_bytes()
     except OSError as exc:
         raise LoadError(str(path), f"cannot read: {exc.strerror}") from exc
+
+
+def read_yaml(path: Path, source: bytes | None = None) -> Any:
+    """The YAML (or JSON) document of a file, or of its `source` bytes already read."""
+    try:
+        return yaml.load((read_bytes(path) if source is None else source).decode("utf-8"), Loader=_LOADER)
+    except UnicodeDecodeError as exc:
+        raise LoadError(str(path), f"not UTF-8: {exc}") from exc
     except yaml.YAMLError as exc:
         raise LoadError(str(path), f"not valid YAML/JSON: {exc}") from exc
 
 
-def load_document(path: Path) -> dict[str, Any]:
-    document = read_yaml(path)
+def load_document(path: Path, source: bytes | None = None) -> dict[str, Any]:
+    document = read_yaml(path, source)
     if not isinstance(document, dict):
         raise LoadError(str(path), "expected a mapping at the top level")
     return document
@@ -86,10 +94,9 @@ def load_document_list(path: Path) -> list[Any]:
     return document
 
 
-def check_openapi(path: Path, document: dict[str, Any], remembered: bool = True) -> None:
-    """Validate the document against the OpenAPI specification (openapi-core is the source of truth),
-    unless these exact bytes passed before (see verdicts.py) and `remembered` allows that."""
-    source = path.read_bytes()
+def check_openapi(path: Path, document: dict[str, Any], source: bytes, remembered: bool = True) -> None:
+    """Validate the document (parsed from `source`) against the OpenAPI specification (openapi-core is
+    the source of truth), unless these exact bytes passed before (see verdicts.py) and `remembered` allows that."""
     if remembered and passed_before(source):
         return
     from openapi_core import OpenAPI  # imported here: start-up and `check` only, never the hot path
@@ -115,10 +122,11 @@ def discover(spec_dirs: Iterable[Path], remembered: bool = True) -> list[ApiDesc
             if path.suffix in GRAPHQL_SUFFIXES:
                 description = ApiDescription(path.stem, "graphql", path, {})
             elif path.suffix in OPENAPI_SUFFIXES:
-                document = load_document(path)
+                source = read_bytes(path)  # read once: parsed, and the key of the remembered verdict
+                document = load_document(path, source)
                 if "openapi" not in document:
                     raise LoadError(str(path), "has no `openapi` version field")
-                check_openapi(path, document, remembered)
+                check_openapi(path, document, source, remembered)
                 description = ApiDescription(path.stem, "openapi", path, document)
             else:
                 continue
