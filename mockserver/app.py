@@ -9,22 +9,23 @@ from aiohttp import web
 
 from .appkeys import APIS, SETTINGS, STORE
 from .catalog import ApiDescription, bundled_dir, discover
-from .control import add_control_routes, control_guard
+from .control import add_control_routes
 from .cors import add_cors_headers
 from .envelopes import Problem, problem_json
 from .errors import LoadError
 from .faults import Faults
 from .fixtures import load_fixtures
 from .journal import Journal
-from .limits import limits_middleware
-from .mounted import ROUTE_TAGS, MountedApi
+from .limits import Limits, admit
+from .mounted import ROUTE_GATE, Handler, MountedApi, RouteTag
 from .pipeline import to_response
 from .plan import Report, compile_api
 from .sandbox.store import Store
 from .sandbox.world import World
 from .security import secrets_of
 from .settings import Settings, SettingsError
-from .traffic import SECRETS, TRAFFIC, Traffic, traffic_middleware
+from .traffic import SECRETS, TRAFFIC, Traffic, observe
+from .unrouted import AnyTarget, unrouted
 from .validation import Violation
 from .vendors import vendor_for
 
@@ -89,22 +90,30 @@ def create_app(
         store = store or open_store(settings)
         apis, _ = load_or_fail(settings, store)
     _refuse_shared_control_token(settings, apis)
-    guards = [control_guard] if settings.control_token else []
-    middlewares = [limits_middleware(settings), *guards, traffic_middleware]
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
+    limits = Limits.from_settings(settings)
+    traffic = traffic or new_traffic(settings)
+    secrets = secrets_of(apis, settings.control_token)
+
+    def gate(handler: Handler, tag: RouteTag | None) -> Handler:
+        # no aiohttp middleware: what every request passes is wrapped around each route's handler
+        # once, so a request pays for the checks it needs and not for a layer of calls per middleware
+        return admit(limits, observe(traffic, secrets, handler, tag), tag.api if tag is not None else None)
+
+    app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[APIS] = apis
-    app[ROUTE_TAGS] = {}
-    app[TRAFFIC] = traffic or new_traffic(settings)
-    app[SECRETS] = secrets_of(apis, settings.control_token)
+    app[ROUTE_GATE] = gate
+    app[TRAFFIC] = traffic
+    app[SECRETS] = secrets
     if store is not None and owns_store:
         app[STORE] = store
         app.on_cleanup.append(_close_store)
-    add_control_routes(app)
+    add_control_routes(app, lambda handler: admit(limits, handler, None))
     for api in apis:
         api.add_routes(app)
     if all(api.mount for api in apis):  # an API at the root (on its own port) answers everything itself
-        app.router.add_route("*", "/{tail:.*}", _unknown_api)
+        app.router.add_route("*", "/{tail:.*}", gate(_unknown_api, None))
+    app.router.register_resource(AnyTarget(admit(limits, unrouted, None)))
     app.on_response_prepare.append(add_cors_headers)
     return app
 

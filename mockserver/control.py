@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from .dashboard import dashboard_page, dashboard_redirect
 from .envelopes import Problem, json_reply, problem_json
 from .faults import FaultError
 from .journal import Matcher
-from .mounted import MountedApi
+from .mounted import Handler, MountedApi
 from .pipeline import to_response
 from .security import NO_SECRETS, SecretMask
 from .traffic import CONTROL_PREFIX, SECRETS, TRAFFIC
@@ -29,36 +29,45 @@ DEFAULT_LIMIT = 100
 SPEC_TYPES = {".yaml": "application/yaml", ".yml": "application/yaml", ".json": "application/json", ".graphql": "application/graphql"}
 
 
-def add_control_routes(app: web.Application) -> None:
+def add_control_routes(app: web.Application, admit: Callable[[Handler], Handler]) -> None:
+    """Every /__mock route, its handler behind `admit` (the request limits) and, with a control
+    token, behind the token check."""
+    token = app[SETTINGS].control_token
+
+    def gated(handler: Handler) -> Handler:
+        return admit(_guarded(handler, token) if token else handler)
+
     routes = app.router
-    routes.add_get(f"{CONTROL_PREFIX}/health", health, allow_head=True)
-    routes.add_get(f"{CONTROL_PREFIX}/apis", list_apis)
-    routes.add_get(f"{CONTROL_PREFIX}/apis/{{name}}/spec", api_spec)
-    routes.add_get(f"{CONTROL_PREFIX}/requests", list_requests)
-    routes.add_delete(f"{CONTROL_PREFIX}/requests", clear_requests)
-    routes.add_post(f"{CONTROL_PREFIX}/requests/count", count_requests)
-    routes.add_post(f"{CONTROL_PREFIX}/reset", reset)
-    routes.add_get(f"{CONTROL_PREFIX}/faults", list_faults)
-    routes.add_post(f"{CONTROL_PREFIX}/faults", add_fault)
-    routes.add_delete(f"{CONTROL_PREFIX}/faults", clear_faults)
-    routes.add_get(CONTROL_PREFIX, dashboard_redirect)
-    routes.add_get(f"{CONTROL_PREFIX}/", dashboard_page)
-    routes.add_route("*", f"{CONTROL_PREFIX}/{{tail:.*}}", unknown_control_route)
+    routes.add_get(f"{CONTROL_PREFIX}/health", gated(health), allow_head=True)
+    routes.add_get(f"{CONTROL_PREFIX}/apis", gated(list_apis))
+    routes.add_get(f"{CONTROL_PREFIX}/apis/{{name}}/spec", gated(api_spec))
+    routes.add_get(f"{CONTROL_PREFIX}/requests", gated(list_requests))
+    routes.add_delete(f"{CONTROL_PREFIX}/requests", gated(clear_requests))
+    routes.add_post(f"{CONTROL_PREFIX}/requests/count", gated(count_requests))
+    routes.add_post(f"{CONTROL_PREFIX}/reset", gated(reset))
+    routes.add_get(f"{CONTROL_PREFIX}/faults", gated(list_faults))
+    routes.add_post(f"{CONTROL_PREFIX}/faults", gated(add_fault))
+    routes.add_delete(f"{CONTROL_PREFIX}/faults", gated(clear_faults))
+    routes.add_get(CONTROL_PREFIX, gated(dashboard_redirect))
+    routes.add_get(f"{CONTROL_PREFIX}/", gated(dashboard_page))
+    routes.add_route("*", f"{CONTROL_PREFIX}/{{tail:.*}}", gated(unknown_control_route))
 
 
-@web.middleware
-async def control_guard(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+def _guarded(handler: Handler, token: str) -> Handler:
     """With a control token, /__mock answers only to `Authorization: Bearer <token>`."""
-    token = request.app[SETTINGS].control_token
-    if token and request.path.startswith(CONTROL_PREFIX) and not _authorized(request, token):
-        problem = Problem(
-            401,
-            "the control API needs Authorization: Bearer <control token>",
-            [Violation("header", "Authorization", "missing or wrong control token")],
-            {"WWW-Authenticate": 'Bearer realm="mockserver-control"'},
-        )
-        return to_response(problem_json(problem))
-    return await handler(request)
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if not _authorized(request, token):
+            problem = Problem(
+                401,
+                "the control API needs Authorization: Bearer <control token>",
+                [Violation("header", "Authorization", "missing or wrong control token")],
+                {"WWW-Authenticate": 'Bearer realm="mockserver-control"'},
+            )
+            return to_response(problem_json(problem))
+        return await handler(request)
+
+    return guarded
 
 
 def _authorized(request: web.Request, token: str) -> bool:

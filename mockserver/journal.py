@@ -1,8 +1,10 @@
 """The request journal: a bounded ring of what the server answered, with secrets redacted.
 
-Redaction happens when an entry is written, so a secret is never held in the ring:
-credential headers and query parameters (every one an API's security schemes read,
-plus the usual suspects), and body members whose names say they are secret.
+Writing an entry costs next to nothing: it keeps the request's own URL and headers objects
+(the parser built them already). Everything read out of an entry is redacted, worked out on
+its first read: credential headers and query parameters (every one an API's security schemes
+read, plus the usual suspects). Body members whose names say they are secret are redacted
+when the entry is written, as a body is summarized then anyway.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+from multidict import CIMultiDictProxy
+from yarl import URL
 
 REDACTED = "<redacted>"
 MAX_BODY_CHARS = 4096  # the body kept per entry; larger ones are summarized
@@ -74,14 +78,34 @@ class Entry:
     id: int
     time: float  # wall clock (the sandbox clock may be frozen; the journal tells real time)
     method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, list[str]]
+    url: URL  # the request's own path and query, as the server read them
+    request_headers: CIMultiDictProxy[str]  # as received: read them through `headers`, which is redacted
     body: Any
     api: str | None
     operation: str | None
     status: int
     duration_ms: float
+    credential_fields: frozenset[str]
+    _query: dict[str, list[str]] | None = None
+    _headers: dict[str, list[str]] | None = None
+
+    @property
+    def path(self) -> str:
+        return self.url.path
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        """Query parameters, credentials redacted."""
+        if self._query is None:
+            self._query = redact_pairs(self.url.query.items(), self.credential_fields)
+        return self._query
+
+    @property
+    def headers(self) -> dict[str, list[str]]:
+        """Headers, credentials redacted."""
+        if self._headers is None:
+            self._headers = redact_pairs(self.request_headers.items(), self.credential_fields)
+        return self._headers
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -113,9 +137,8 @@ class Journal:
     def record(
         self,
         method: str,
-        path: str,
-        query: Iterable[tuple[str, str]],
-        headers: Iterable[tuple[str, str]],
+        url: URL,
+        headers: CIMultiDictProxy[str],
         body: Any,
         api: str | None,
         operation: str | None,
@@ -125,22 +148,9 @@ class Journal:
     ) -> None:
         if self.size <= 0:
             return
-        now = time.time()
-        self._entries.append(
-            Entry(
-                next(self._ids),
-                now,
-                method,
-                path,
-                redact_pairs(query, credential_fields),
-                redact_pairs(headers, credential_fields),
-                body,
-                api,
-                operation,
-                status,
-                (time.perf_counter() - started) * 1000,
-            )
-        )
+        duration_ms = (time.perf_counter() - started) * 1000
+        entry = Entry(next(self._ids), time.time(), method, url, headers, body, api, operation, status, duration_ms, credential_fields)
+        self._entries.append(entry)
 
     def clear(self) -> None:
         self._entries.clear()

@@ -4,7 +4,7 @@ error envelope of the API the path belongs to (problem+json for paths no API own
 Two layers. aiohttp's HTTP parser refuses a request line, a header or a header count over its
 own limits with a plain-text 400 before any application code runs, so the server sets the
 parser (`parser_limits`) to a hard ceiling at twice each setting. Up to that ceiling a request
-reaches `limits_middleware`, the outermost middleware, which answers:
+reaches `admit`, the first thing around every route's handler, which answers:
 
 - 414 when the request target (path and query) is over `max_url_bytes`;
 - 431 when one header line (name, ": ", value) is over `max_header_bytes`, all of them
@@ -13,13 +13,12 @@ reaches `limits_middleware`, the outermost middleware, which answers:
   once read that far; 400 when it cannot be read at all (a broken Content-Encoding);
 - 400 when the target's percent-escapes decode to a NUL or to bytes that are not UTF-8, or when
   a credential header or query parameter of the API is given more than once;
-- the router's own 404/405 (a target such as `*` that no catch-all route takes) as problem+json.
 
 Only requests beyond the ceiling get the parser's plain 400, and so do requests that are not
 HTTP at all (raw non-ASCII bytes in the request line or a header name, a repeated Host). Refused
 requests are neither faulted nor journalled: they never reached an operation.
 
-The middleware also makes the per-user state limits available to the sandbox handlers while
+`admit` also makes the per-user state limits available to the sandbox handlers while
 they run (`current_limits`): a handler sees the request's data, not the settings.
 """
 
@@ -27,7 +26,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import lru_cache
+from itertools import chain
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
@@ -35,7 +34,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
 from .envelopes import Problem, problem_json
-from .mounted import ROUTE_TAGS, MountedApi
+from .mounted import Handler, MountedApi
 from .pipeline import to_response
 from .settings import Settings
 from .validation import Violation, echo
@@ -92,25 +91,26 @@ def parser_limits(settings: Settings) -> dict[str, int]:
     }
 
 
-def limits_middleware(settings: Settings) -> web.Middleware:
-    """The outermost middleware: a refused request is answered before anything else sees it."""
-    limits = Limits.from_settings(settings)
+def admit(limits: Limits, handler: Handler, api: MountedApi | None) -> Handler:
+    """`handler` behind the checks, in the envelope of `api` (problem+json without one): a
+    refused request is answered before anything else sees it."""
+    credentials = tuple(sorted(api.credential_fields)) if api is not None else ()
 
-    @web.middleware
-    async def enforce_limits(request: web.Request, handler: web.Handler) -> web.StreamResponse:
-        problem = request_problem(request, limits) or await body_problem(request, limits) or unrouted_problem(request)
-        if problem is None:
-            api = api_of(request)
-            problem = repeated_credential_problem(request, api) if api is not None else None
+    async def admitted(request: web.Request) -> web.StreamResponse:
+        problem = request_problem(request, limits)
+        if problem is None and request.body_exists:
+            problem = await body_problem(request, limits)
+        if problem is None and credentials:
+            problem = repeated_credential_problem(request, credentials)
         if problem is not None:
-            return refusal(request, problem)
+            return refusal(api, problem)
         token = _CURRENT.set(limits)
         try:
             return await handler(request)
         finally:
             _CURRENT.reset(token)
 
-    return enforce_limits
+    return admitted
 
 
 def request_problem(request: web.Request, limits: Limits) -> Problem | None:
@@ -150,6 +150,8 @@ def headers_problem(raw_headers: tuple[tuple[bytes, bytes], ...], limits: Limits
     if count > limits.max_headers:
         message = f"the request has {count} header fields; the limit is {limits.max_headers} (setting max_headers)"
         return Problem(431, message, [Violation("header", "", message)])
+    if sum(map(len, chain.from_iterable(raw_headers))) + 4 * count <= limits.max_header_bytes:
+        return None  # all of them together fit in one line's limit: no line and no total is over
     total = 0
     for name, value in raw_headers:
         line = len(name) + 2 + len(value)  # name, ": ", value
@@ -194,21 +196,13 @@ async def body_problem(request: web.Request, limits: Limits) -> Problem | None:
     return Problem(413, message, [Violation("body", "", message)])
 
 
-def unrouted_problem(request: web.Request) -> Problem | None:
-    """A request target no route can take at all (`OPTIONS *`, a target without a leading
-    slash): the router's own error, in problem+json rather than aiohttp's plain text."""
-    error = request.match_info.http_exception
-    if error is None:
-        return None
-    message = f"no route takes {request.method} {echo(request.raw_path)}"
-    return Problem(error.status, message, [Violation("request", "path", message)])
-
-
-def repeated_credential_problem(request: web.Request, api: MountedApi) -> Problem | None:
-    """A credential header or query parameter given more than once: which copy counts would be a
-    guess, so the request is refused (RFC 6750's invalid_request for a repeated token, 400)."""
-    for name in _in_order(api.credential_fields):
-        for source, location in ((request.headers, "header"), (request.query, "query")):
+def repeated_credential_problem(request: web.Request, names: tuple[str, ...]) -> Problem | None:
+    """A credential header or query parameter (`names`, lower case) given more than once: which
+    copy counts would be a guess, so the request is refused (RFC 6750's invalid_request for a
+    repeated token, 400)."""
+    headers, query = request.headers, request.query
+    for name in names:
+        for source, location in ((headers, "header"), (query, "query")):
             count = len(source.getall(name, ()))
             if count > 1:
                 message = f"the {location} {echo(name)} is given {count} times; send it once"
@@ -216,24 +210,10 @@ def repeated_credential_problem(request: web.Request, api: MountedApi) -> Proble
     return None
 
 
-@lru_cache(maxsize=64)
-def _in_order(fields: frozenset[str]) -> tuple[str, ...]:
-    return tuple(sorted(fields))
-
-
-def refusal(request: web.Request, problem: Problem) -> web.Response:
-    """The problem in the envelope of the API that owns the path; problem+json elsewhere."""
-    api = api_of(request)
-    return _in_envelope(api, problem) if api is not None else to_response(problem_json(problem))
-
-
-def api_of(request: web.Request) -> MountedApi | None:
-    """The API whose route took the request, as the traffic middleware finds it."""
-    tag = request.app[ROUTE_TAGS].get(request.match_info.handler)  # type: ignore[arg-type]
-    return tag.api if tag is not None else None
-
-
-def _in_envelope(api: MountedApi, problem: Problem) -> web.Response:
+def refusal(api: MountedApi | None, problem: Problem) -> web.Response:
+    """The problem in the envelope of `api`; problem+json without one."""
+    if api is None:
+        return to_response(problem_json(problem))
     envelope = getattr(api, "envelope", None)  # REST APIs render a Problem with its violations
     if envelope is not None:
         return to_response(envelope(problem))

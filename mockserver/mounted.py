@@ -75,15 +75,15 @@ class DescribedApi:
 
 
 class RouteTag(NamedTuple):
-    """Which API and operation a route serves: read by the traffic middleware (faults, journal, log)."""
+    """Which API and operation a route serves: what the handler's wrapping needs (faults, journal, log)."""
 
     api: MountedApi
     operation: str | None  # None for an API's catch-all route
 
 
-ROUTE_TAGS = web.AppKey("route_tags", dict[Handler, RouteTag])
+RouteGate = Callable[[Handler, RouteTag | None], Handler]  # wraps a route's handler in what every request passes
+ROUTE_GATE = web.AppKey[RouteGate]("route_gate")
 
 
 def add_api_route(app: web.Application, method: str, path: str, handler: Handler, api: MountedApi, operation: str | None) -> None:
-    app.router.add_route(method, path, handler)
-    app[ROUTE_TAGS][handler] = RouteTag(api, operation)
+    app.router.add_route(method, path, app[ROUTE_GATE](handler, RouteTag(api, operation)))

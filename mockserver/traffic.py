@@ -1,6 +1,7 @@
-"""The middleware around every API request: injected faults before, journal and access log after.
+"""What happens around every API request's handler: injected faults before, masking, journal
+and access log after (`observe`, which wraps each API route's handler when the route is added).
 
-Control requests (/__mock) pass straight through: they are neither faulted nor journalled.
+Control requests (/__mock) do not pass here: they are neither faulted nor journalled.
 
 Error messages quote the input they reject (a path, a parameter, a GraphQL variable), so
 whatever a client sent where, no secret of the server comes back out: an error's body and
@@ -20,8 +21,8 @@ from aiohttp import web
 
 from .faults import Faults
 from .journal import Journal, body_summary
-from .mounted import ROUTE_TAGS, RouteTag
-from .security import NO_SECRETS, SecretMask
+from .mounted import Handler, RouteTag
+from .security import SecretMask
 
 CONTROL_PREFIX = "/__mock"
 OPERATION_KEY = web.RequestKey("mock_operation", str)  # set by handlers that know better than their route (GraphQL)
@@ -39,35 +40,39 @@ TRAFFIC = web.AppKey("traffic", Traffic)
 SECRETS = web.AppKey("secrets", SecretMask)  # every API's secrets and the control token (security.secrets_of)
 
 
-@web.middleware
-async def traffic_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
-    if request.path.startswith(CONTROL_PREFIX):
-        return await handler(request)
-    started = time.perf_counter()
-    app = request.app
-    tag = app[ROUTE_TAGS].get(request.match_info.handler)  # type: ignore[arg-type]
-    traffic = app[TRAFFIC]
-    response: web.StreamResponse | None = None
-    if tag is not None and traffic.faults:
-        effect = traffic.faults.effect_for(tag.api.name, tag.operation)
-        if effect is not None:
-            if effect.delay_s:
-                await asyncio.sleep(effect.delay_s)
-            if effect.drop:
-                if request.transport is not None:
-                    request.transport.abort()
-                await _record(request, tag, DROPPED, started)
-                return web.Response(status=499)  # never reaches the client: the connection is gone
-            if effect.status is not None:
-                response = tag.api.error_response(effect.status, f"fault injected through /__mock/faults: {effect.status}")
-    if response is None:
-        response = await handler(request)
-    if response.status >= 400 or (tag is not None and tag.api.kind == "graphql"):
-        # what quotes its input is an error: a 4xx/5xx, or GraphQL's errors next to data in a 200
-        # (another 2xx echoes only stored data)
-        _mask_response(response, app.get(SECRETS, NO_SECRETS))
-    await _record(request, tag, response.status, started)
-    return response
+def observe(traffic: Traffic, secrets: SecretMask, handler: Handler, tag: RouteTag | None) -> Handler:
+    """`handler` with the faults injected before it, and its answer masked, journalled and logged after it.
+
+    Everything that does not change per request is worked out here, once per route."""
+    api = tag.api if tag is not None else None
+    journal, faults = traffic.journal, traffic.faults
+    # what quotes its input is an error: a 4xx/5xx, or GraphQL's errors next to data in a 200
+    # (another 2xx echoes only stored data)
+    masks_every_answer = api is not None and api.kind == "graphql"
+
+    async def observed(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        response: web.StreamResponse | None = None
+        if faults and tag is not None:
+            effect = faults.effect_for(tag.api.name, tag.operation)
+            if effect is not None:
+                if effect.delay_s:
+                    await asyncio.sleep(effect.delay_s)
+                if effect.drop:
+                    if request.transport is not None:
+                        request.transport.abort()
+                    await _record(request, journal, secrets, tag, DROPPED, started)
+                    return web.Response(status=499)  # never reaches the client: the connection is gone
+                if effect.status is not None:
+                    response = tag.api.error_response(effect.status, f"fault injected through /__mock/faults: {effect.status}")
+        if response is None:
+            response = await handler(request)
+        if masks_every_answer or response.status >= 400:
+            _mask_response(response, secrets)
+        await _record(request, journal, secrets, tag, response.status, started)
+        return response
+
+    return observed
 
 
 def _mask_response(response: web.StreamResponse, mask: SecretMask) -> None:
@@ -83,26 +88,16 @@ def _mask_response(response: web.StreamResponse, mask: SecretMask) -> None:
             response.headers[name] = masked_value
 
 
-async def _record(request: web.Request, tag: RouteTag | None, status: int, started: float) -> None:
-    traffic = request.app[TRAFFIC]
+async def _record(request: web.Request, journal: Journal, secrets: SecretMask, tag: RouteTag | None, status: int, started: float) -> None:
     operation = request.get(OPERATION_KEY) or (tag.operation if tag else None)
     api_name = tag.api.name if tag else None
-    if traffic.journal.size > 0:
-        traffic.journal.record(
-            request.method,
-            request.path,
-            request.query.items(),
-            request.headers.items(),
-            await _body(request),
-            api_name,
-            operation,
-            status,
-            started,
-            tag.api.credential_fields if tag else frozenset(),
-        )
+    if journal.size > 0:
+        body = await _body(request) if request.body_exists else None
+        fields = tag.api.credential_fields if tag else frozenset()
+        journal.record(request.method, request.rel_url, request.headers, body, api_name, operation, status, started, fields)
     if access_log.isEnabledFor(logging.INFO):
         elapsed = (time.perf_counter() - started) * 1000
-        path = request.app.get(SECRETS, NO_SECRETS).text(request.path)
+        path = secrets.text(request.path)
         access_log.info(
             "%s %s %s %.1fms %s %s",
             request.method,
@@ -121,8 +116,6 @@ async def _record(request: web.Request, tag: RouteTag | None, status: int, start
 
 async def _body(request: web.Request) -> object:
     """The request body as the journal keeps it (a body the handler refused to read stays unread)."""
-    if not request.body_exists:
-        return None
     try:
         raw = await request.read()
     except (web.HTTPException, ConnectionError, asyncio.IncompleteReadError):

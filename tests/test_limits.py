@@ -1,7 +1,7 @@
 """Every limit at its value (accepted) and one over (refused, in the envelope of the API the path
 belongs to): body, request target, header line, all headers, header count, portfolios and
 ledger entries per user, the journal. With small settings through the aiohttp test server
-(whose own parser limits are aiohttp's defaults: the middleware does the work), and with the
+(whose own parser limits are aiohttp's defaults: `admit` does the work), and with the
 defaults through a `mockserver serve` process, whose parser is set to a ceiling above them."""
 
 from __future__ import annotations
