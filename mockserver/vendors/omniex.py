@@ -8,7 +8,6 @@ from the shared market prices and written as decimal strings.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 import uuid
@@ -67,7 +66,7 @@ def omniex_envelope(problem: Problem) -> Reply:
 
 def signature(secret: bytes, method: str, path: str, body: bytes, timestamp: str) -> str:
     """Omniex's scheme: lowercase hex HMAC-SHA384 of METHOD + PATH + BODY + TIMESTAMP."""
-    return hmac.new(secret, method.encode() + path.encode() + body + timestamp.encode(), hashlib.sha384).hexdigest()
+    return hmac.digest(secret, method.encode() + path.encode() + body + timestamp.encode(), "sha384").hex()
 
 
 def authenticate(request: AuthRequest) -> AuthOutcome:
@@ -112,21 +111,39 @@ def _timestamp_problem(timestamp: str, window_seconds: int) -> str:
 
 
 _BOOKS: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+_LISTINGS: dict[tuple[Any, ...], bytes] = {}
+
+
+def _book_key(world: World, identity: Identity) -> tuple[Any, ...]:
+    fixed = identity.data.get("portfolios") or []
+    return (world, str(identity.data.get("key", "")), tuple(str(p.get("id")) for p in fixed))
 
 
 def portfolios_of(world: World, identity: Identity) -> list[dict[str, Any]]:
     """The key's fixed portfolios, then its generated ones (computed once per key)."""
-    fixed = identity.data.get("portfolios") or []
-    key = str(identity.data.get("key", ""))
-    cache_key = (world, key, tuple(str(p.get("id")) for p in fixed))
+    cache_key = _book_key(world, identity)
     book = _BOOKS.get(cache_key)
     if book is None:
         if len(_BOOKS) >= _BOOK_LIMIT:
             _BOOKS.clear()
+        _, key, _ = cache_key
         count = identity_rng(world.seed, "omniex", key).randint(2, 3)
         names = identity_rng(world.seed, "omniex-names", key).sample(FUND_NAMES, count)
+        fixed = identity.data.get("portfolios") or []
         book = _BOOKS[cache_key] = [*fixed, *(_generated(world, key, index, name) for index, name in enumerate(names))]
     return book
+
+
+def _full_listing(world: World, identity: Identity, include: str | None) -> bytes:
+    """The answer listing all of a key's portfolios, serialized once: the book never changes."""
+    cache_key = (_book_key(world, identity), include == "integrations")
+    body = _LISTINGS.get(cache_key)
+    if body is None:
+        if len(_LISTINGS) >= 2 * _BOOK_LIMIT:
+            _LISTINGS.clear()
+        portfolios = portfolios_of(world, identity)
+        body = _LISTINGS[cache_key] = orjson.dumps({"data": [_view(p, include) for p in portfolios], "meta": {}})
+    return body
 
 
 def _uuid(rng: Any) -> str:
@@ -194,10 +211,10 @@ def _view(portfolio: dict[str, Any], include: str | None) -> dict[str, Any]:
 def list_portfolios(call: Call) -> Reply:
     assert call.identity is not None
     query = call.params["query"]
-    portfolios = portfolios_of(call.world, call.identity)
-    if "id" in query:
-        wanted = {part.strip().lower() for part in query["id"].split(",")}
-        portfolios = [p for p in portfolios if str(p["id"]).lower() in wanted]
+    if "id" not in query:
+        return Reply(200, _full_listing(call.world, call.identity, query.get("include")))
+    wanted = {part.strip().lower() for part in query["id"].split(",")}
+    portfolios = [p for p in portfolios_of(call.world, call.identity) if str(p["id"]).lower() in wanted]
     return Reply(200, orjson.dumps({"data": [_view(p, query.get("include")) for p in portfolios], "meta": {}}))
 
 
