@@ -239,6 +239,21 @@ async def test_get_without_user_id_checks_no_ownership(client: Any) -> None:
     assert (await client.get(f"{BASE}/{CORE}", params={"user_id": SANDBOX_USER})).status == 200
 
 
+async def test_the_clock_ticks_in_whole_seconds(make_client: Any) -> None:
+    """Values are taken at the whole second, as every timestamp is written: a read at .9 s is a
+    read at .0 s, in a get and in a list alike."""
+    answers = []
+    for clock in ("2026-01-15T15:00:00Z", "2026-01-15T15:00:00.900Z", "2026-01-15T16:00:00Z"):
+        client = await make_client(specs=[ROOT / "specs"], clock=clock)
+        one = await (await client.get(f"{BASE}/{CORE}")).json()
+        listing = await (await client.get(f"{BASE}/", params={"user_id": SANDBOX_USER})).json()
+        assert next(item for item in listing if item["portfolio_id"] == CORE) == one
+        answers.append(one)
+    whole, fraction, later = answers
+    assert fraction == whole
+    assert later["total_value_usd"] != whole["total_value_usd"]  # a kept view is one instant's: prices move
+
+
 async def test_unknown_portfolio_is_404_everywhere(client: Any) -> None:
     url = f"{BASE}/00000000-0000-4000-8000-000000000000"
     assert await errors(await client.get(url), 404) == "Portfolio not found"

@@ -13,8 +13,11 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
+
+from ..lru import SizedLru
 from ..seeding import stable_seed
 from .ledger import iso, parse_iso
 from .shares import apportion
@@ -106,6 +109,31 @@ def view(doc: Mapping[str, Any], now: datetime, seed: int) -> dict[str, Any]:
         "total_return_percentage": text(percentage),
         "tags": doc.get("tags", []),
     }
+
+
+class Listed(NamedTuple):
+    """What a list or a get needs of a stored portfolio: whose it is, whether it is active, and
+    its view serialized."""
+
+    user_id: str
+    is_active: bool
+    body: bytes
+
+
+# only the current tick's views are worth keeping: a few hundred documents, at most 8 MiB
+_VIEWS: SizedLru[tuple[bytes, datetime, int], Listed] = SizedLru(512, 8 << 20, lambda key, value: len(key[0]) + len(value.body))
+
+
+def listed(raw: bytes, now: datetime, seed: int) -> Listed:
+    """The view of a stored document (its JSON bytes) at `now`, worked out once per document
+    version and instant: reads of an unchanged portfolio within a clock tick share it."""
+    key = (raw, now, seed)
+    found = _VIEWS.get(key)
+    if found is None:
+        doc = orjson.loads(raw)
+        found = Listed(doc["user_id"], doc["is_active"], orjson.dumps(view(doc, now, seed)))
+        _VIEWS.put(key, found)
+    return found
 
 
 def rebalance(doc: dict[str, Any], now: datetime, seed: int) -> None:

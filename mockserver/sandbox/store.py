@@ -133,8 +133,13 @@ class ApiState:
         self.store.clear(self.api)
 
     def get(self, kind: str, id: str) -> dict[str, Any] | None:
+        raw = self.get_raw(kind, id)
+        return orjson.loads(raw) if raw is not None else None
+
+    def get_raw(self, kind: str, id: str) -> bytes | None:
+        """A document as stored (JSON bytes): a cache can key on them."""
         row = self.store.execute("SELECT body FROM documents WHERE api = ? AND kind = ? AND id = ?", (self.api, kind, id)).fetchone()
-        return orjson.loads(row[0]) if row else None
+        return row[0] if row else None
 
     def put(self, kind: str, id: str, body: dict[str, Any], owner: str = "") -> None:
         """Insert, or replace in place (an update keeps the document's position in lists)."""
@@ -150,13 +155,17 @@ class ApiState:
 
     def find(self, kind: str, owner: str | None = None) -> list[dict[str, Any]]:
         """Every document of a kind (of one owner), oldest first."""
+        return [orjson.loads(raw) for raw in self.find_raw(kind, owner)]
+
+    def find_raw(self, kind: str, owner: str | None = None) -> list[bytes]:
+        """`find`, the documents as stored (JSON bytes)."""
         if owner is None:
             rows = self.store.execute("SELECT body FROM documents WHERE api = ? AND kind = ? ORDER BY seq", (self.api, kind))
         else:
             rows = self.store.execute(
                 "SELECT body FROM documents WHERE api = ? AND kind = ? AND owner = ? ORDER BY seq", (self.api, kind, owner)
             )
-        return [orjson.loads(body) for (body,) in rows.fetchall()]
+        return [body for (body,) in rows.fetchall()]
 
     def count(self, kind: str, owner: str | None = None) -> int:
         if owner is None:

@@ -394,7 +394,7 @@ class Ledger:
     def __init__(self, call: Call) -> None:
         self.call = call
         self.user = user_of(call.identity)
-        self.now = call.world.now()
+        self.now = _now(call)
         self.seed = call.world.seed
         self.doc = call.state.get(LEDGER, self.user)
         self.entries = [Entry.from_doc(item) for item in self.doc["entries"]] if self.doc else list(_seeded(self.seed, self.user))
@@ -434,7 +434,7 @@ def _locked(seed: int, user: str, exchange: str, asset: str, quantity: Decimal) 
 
 
 def health(call: Call) -> Reply:
-    return json_reply(200, {"status": "healthy", "service": "portfolio", "timestamp": iso(call.world.now())})
+    return json_reply(200, {"status": "healthy", "service": "portfolio", "timestamp": iso(_now(call))})
 
 
 def balances(call: Call) -> Reply:
@@ -677,7 +677,7 @@ def ingest_csv(call: Call) -> Reply:
         message = f"the file is {len(upload.data)} bytes; the limit is {MAX_CSV_BYTES} bytes"
         return validation_reply(value_error(loc, message, _upload_input(upload)))
     dry_run = call.params["query"].get("dry_run", False)
-    now = call.world.now()
+    now = _now(call)
     try:
         parsed = coinbase_csv.parse(upload.data, now)
     except coinbase_csv.CsvError as exc:
@@ -785,7 +785,7 @@ def _history(call: Call) -> tuple[str, str | None, list[tuple[datetime, Decimal]
     if currency not in CURRENCIES:
         return detail(400, f"Unsupported currency {currency!r}; supported currencies: {', '.join(CURRENCIES)}")
     user = user_of(call.identity)
-    now, seed = call.world.now(), call.world.seed
+    now, seed = _now(call), call.world.seed
     timeline: Timeline
     if portfolio_id is not None:
         doc = call.state.get(portfolios.KIND, portfolio_id)
@@ -829,7 +829,7 @@ def performance(call: Call) -> Reply:
         return found
     _, _, points, timeframe = found
     figures = summarize([value for _, value in points])
-    now = iso(call.world.now())
+    now = iso(_now(call))
     body = {
         "period_start": iso(points[0][0]) if points else now,
         "period_end": iso(points[-1][0]) if points else now,
@@ -893,6 +893,12 @@ def export(call: Call) -> Reply:
 # --- handlers: portfolio CRUD and analytics ----------------------------------------------------
 
 
+def _now(call: Call) -> datetime:
+    """bitcain's clock, in whole seconds like every timestamp it writes: values read twice within
+    a second are the same, so a portfolio's serialized view is kept for that second."""
+    return call.world.now().replace(microsecond=0)
+
+
 def _owned(call: Call, portfolio_id: str, user_id: str | None) -> dict[str, Any] | None:
     doc = call.state.get(portfolios.KIND, portfolio_id)
     if doc is None or (user_id is not None and doc["user_id"] != user_id):
@@ -926,10 +932,11 @@ def _decimal_value(raw: Any) -> Decimal | None:
 def list_portfolios(call: Call) -> Reply:
     query = call.params["query"]
     active_only, limit, offset = query.get("active_only", True), query.get("limit", 50), query.get("offset", 0)
-    docs = [doc for doc in call.state.find(portfolios.KIND, owner=query["user_id"]) if doc["is_active"] or not active_only]
-    now, seed = call.world.now(), call.world.seed
-    page = [portfolios.view(doc, now, seed) for doc in docs[offset : offset + limit]]
-    return json_reply(200, page, headers={"X-Total-Count": str(len(docs))})
+    now, seed = _now(call), call.world.seed
+    listed = [portfolios.listed(raw, now, seed) for raw in call.state.find_raw(portfolios.KIND, owner=query["user_id"])]
+    shown = [item for item in listed if item.is_active or not active_only]
+    page = b",".join(item.body for item in shown[offset : offset + limit])
+    return Reply(200, b"[" + page + b"]", headers={"X-Total-Count": str(len(shown))})
 
 
 def create_portfolio(call: Call) -> Reply:
@@ -943,7 +950,7 @@ def create_portfolio(call: Call) -> Reply:
     if initial is None or initial > MAX_VALUE_USD:
         message = f"initial_value_usd must be a decimal between 0 and {MAX_VALUE_USD}"
         return validation_reply(value_error(["body", "initial_value_usd"], message, body.get("initial_value_usd")))
-    now, seed = call.world.now(), call.world.seed
+    now, seed = _now(call), call.world.seed
     with call.state.transaction():
         taken = _name_taken(call, user_id, body["name"])
         if taken is not None:
@@ -989,10 +996,12 @@ def _demote_default(call: Call, user_id: str, now: datetime) -> None:
 
 
 def get_portfolio(call: Call) -> Reply:
-    doc = _owned(call, call.params["path"]["portfolio_id"], call.params["query"].get("user_id"))
-    if doc is None:
+    raw = call.state.get_raw(portfolios.KIND, call.params["path"]["portfolio_id"])
+    item = portfolios.listed(raw, _now(call), call.world.seed) if raw is not None else None
+    user_id = call.params["query"].get("user_id")
+    if item is None or (user_id is not None and item.user_id != user_id):
         return detail(404, "Portfolio not found")
-    return json_reply(200, portfolios.view(doc, call.world.now(), call.world.seed))
+    return Reply(200, item.body)
 
 
 def update_portfolio(call: Call) -> Reply:
@@ -1002,7 +1011,7 @@ def update_portfolio(call: Call) -> Reply:
         refused = _allocation_reply(changes["target_allocations"])
         if refused is not None:
             return refused
-    now, seed = call.world.now(), call.world.seed
+    now, seed = _now(call), call.world.seed
     with call.state.transaction():
         doc = _owned(call, call.params["path"]["portfolio_id"], user_id)
         if doc is None:
@@ -1044,7 +1053,7 @@ def analytics(call: Call) -> Reply:
     doc = _owned(call, call.params["path"]["portfolio_id"], call.params["query"]["user_id"])
     if doc is None:
         return detail(404, "Portfolio not found")
-    now, seed = call.world.now(), call.world.seed
+    now, seed = _now(call), call.world.seed
     shown = portfolios.view(doc, now, seed)
     values = portfolios.value_now(doc, now, seed)
     current = shown["current_allocations"]
