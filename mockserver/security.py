@@ -206,6 +206,7 @@ def default_identity(api: str, schemes: Mapping[str, Mapping[str, Any]]) -> dict
 # --- keeping secrets out of what the server says -----------------------------------------------
 
 MASKED = "<redacted>"
+MASKED_BYTES = MASKED.encode()
 MIN_MASKED_LENGTH = 6  # shorter values are too likely to occur by chance to be masked wherever they appear
 # identity entries that hold secrets (names of security schemes are added per API); other
 # entries are data, such as a client id, a user id or owned portfolio ids
@@ -248,14 +249,18 @@ class SecretMask:
 
     def text(self, value: str) -> str:
         """Fast when nothing matches: one substring search per secret before any rewriting."""
-        if self._text is None or not any(form in value for form in self._forms):
-            return value
-        return self._text.sub(MASKED, value)
+        for form in self._forms:
+            if form in value:
+                assert self._text is not None
+                return self._text.sub(MASKED, value)
+        return value
 
     def bytes(self, value: bytes) -> bytes:
-        if self._bytes is None or not any(needle in value for needle in self._needles):
-            return value
-        return self._bytes.sub(MASKED.encode(), value)
+        for needle in self._needles:
+            if needle in value:
+                assert self._bytes is not None
+                return self._bytes.sub(MASKED_BYTES, value)
+        return value
 
     def json(self, value: Any, depth: int = 0) -> Any:
         """A JSON value with every string (member names too) masked."""

@@ -46,9 +46,10 @@ def observe(traffic: Traffic, secrets: SecretMask, handler: Handler, tag: RouteT
     Everything that does not change per request is worked out here, once per route."""
     api = tag.api if tag is not None else None
     journal, faults = traffic.journal, traffic.faults
-    # what quotes its input is an error: a 4xx/5xx, or GraphQL's errors next to data in a 200
-    # (another 2xx echoes only stored data)
-    masks_every_answer = api is not None and api.kind == "graphql"
+    # A GraphQL answer can quote its input even in a 200 (errors next to data), so every one is
+    # masked (elsewhere only errors are: another 2xx echoes only stored data); and its handler
+    # names the operation it ran in the request (OPERATION_KEY).
+    graphql = api is not None and api.kind == "graphql"
 
     async def observed(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -61,15 +62,15 @@ def observe(traffic: Traffic, secrets: SecretMask, handler: Handler, tag: RouteT
                 if effect.drop:
                     if request.transport is not None:
                         request.transport.abort()
-                    await _record(request, journal, secrets, tag, DROPPED, started)
+                    await _record(request, journal, secrets, tag, graphql, DROPPED, started)
                     return web.Response(status=499)  # never reaches the client: the connection is gone
                 if effect.status is not None:
                     response = tag.api.error_response(effect.status, f"fault injected through /__mock/faults: {effect.status}")
         if response is None:
             response = await handler(request)
-        if masks_every_answer or response.status >= 400:
+        if graphql or response.status >= 400:
             _mask_response(response, secrets)
-        await _record(request, journal, secrets, tag, response.status, started)
+        await _record(request, journal, secrets, tag, graphql, response.status, started)
         return response
 
     return observed
@@ -88,8 +89,10 @@ def _mask_response(response: web.StreamResponse, mask: SecretMask) -> None:
             response.headers[name] = masked_value
 
 
-async def _record(request: web.Request, journal: Journal, secrets: SecretMask, tag: RouteTag | None, status: int, started: float) -> None:
-    operation = request.get(OPERATION_KEY) or (tag.operation if tag else None)
+async def _record(
+    request: web.Request, journal: Journal, secrets: SecretMask, tag: RouteTag | None, graphql: bool, status: int, started: float
+) -> None:
+    operation = (request.get(OPERATION_KEY) if graphql else None) or (tag.operation if tag else None)
     api_name = tag.api.name if tag else None
     if journal.size > 0:
         body = await _body(request) if request.body_exists else None
