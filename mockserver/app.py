@@ -10,7 +10,6 @@ from aiohttp import web
 from .appkeys import APIS, SETTINGS, STORE
 from .catalog import ApiDescription, bundled_dir, discover
 from .control import add_control_routes
-from .cors import add_cors_headers
 from .envelopes import Problem, problem_json
 from .errors import LoadError
 from .faults import Faults
@@ -114,7 +113,6 @@ def create_app(
     if all(api.mount for api in apis):  # an API at the root (on its own port) answers everything itself
         app.router.add_route("*", "/{tail:.*}", gate(_unknown_api, None))
     app.router.register_resource(AnyTarget(admit(limits, unrouted, None)))
-    app.on_response_prepare.append(add_cors_headers)
     return app
 
 

@@ -27,8 +27,8 @@ def preflight_response(request: web.Request, methods: list[str]) -> web.Response
     return web.Response(status=204, headers=headers)
 
 
-async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare signal: echo the Origin and expose every non-safelisted header."""
+def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Echo the Origin and expose every non-safelisted header (called on every routed answer)."""
     origin = request.headers.get("Origin")
     if not origin:
         return

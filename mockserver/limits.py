@@ -33,6 +33,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
+from .cors import add_cors_headers
 from .envelopes import Problem, problem_json
 from .mounted import Handler, MountedApi
 from .pipeline import to_response
@@ -93,7 +94,8 @@ def parser_limits(settings: Settings) -> dict[str, int]:
 
 def admit(limits: Limits, handler: Handler, api: MountedApi | None) -> Handler:
     """`handler` behind the checks, in the envelope of `api` (problem+json without one): a
-    refused request is answered before anything else sees it."""
+    refused request is answered before anything else sees it. Being the outermost wrapper of
+    every route, it also adds the CORS headers to whatever is answered."""
     credentials = tuple(sorted(api.credential_fields)) if api is not None else ()
 
     async def admitted(request: web.Request) -> web.StreamResponse:
@@ -103,12 +105,15 @@ def admit(limits: Limits, handler: Handler, api: MountedApi | None) -> Handler:
         if problem is None and credentials:
             problem = repeated_credential_problem(request, credentials)
         if problem is not None:
-            return refusal(api, problem)
-        token = _CURRENT.set(limits)
-        try:
-            return await handler(request)
-        finally:
-            _CURRENT.reset(token)
+            response: web.StreamResponse = refusal(api, problem)
+        else:
+            token = _CURRENT.set(limits)
+            try:
+                response = await handler(request)
+            finally:
+                _CURRENT.reset(token)
+        add_cors_headers(request, response)
+        return response
 
     return admitted
 
