@@ -6,8 +6,8 @@ Control requests (/__mock) do not pass here: they are neither faulted nor journa
 Error messages quote the input they reject (a path, a parameter, a GraphQL variable), so
 whatever a client sent where, no secret of the server comes back out: an error's body and
 headers are masked with every API's secrets and the control token, and so is the path in
-the access log. The journal masks credential fields by name when it writes an entry, and
-the control API masks secret values wherever they are when it reads entries out.
+the access log. The journal redacts credential fields by name in everything read out of an
+entry, and the control API masks secret values wherever they are when it reads entries out.
 """
 
 from __future__ import annotations
