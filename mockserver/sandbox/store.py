@@ -40,10 +40,10 @@ class Store:
         self._db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None, check_same_thread=False)
         self._lock = threading.RLock()  # one connection per process; workers are processes
         if path is not None:
+            self._db.execute("PRAGMA busy_timeout=10000")  # first: workers open one fresh file at once
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")  # the write lock first, then the schema
         self._depth = 0
 
     def for_api(self, api: str) -> ApiState:
