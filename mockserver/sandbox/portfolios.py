@@ -111,29 +111,38 @@ def view(doc: Mapping[str, Any], now: datetime, seed: int) -> dict[str, Any]:
     }
 
 
-class Listed(NamedTuple):
-    """What a list or a get needs of a stored portfolio: whose it is, whether it is active, and
-    its view serialized."""
+class Stored(NamedTuple):
+    """What a list or a get decides on before showing a stored portfolio."""
 
     user_id: str
     is_active: bool
-    body: bytes
 
 
+# stored documents by their JSON bytes: one entry per version of a document
+_STORED: SizedLru[bytes, Stored] = SizedLru(1024, 8 << 20, lambda raw, _: len(raw))
 # only the current tick's views are worth keeping: a few hundred documents, at most 8 MiB
-_VIEWS: SizedLru[tuple[bytes, datetime, int], Listed] = SizedLru(512, 8 << 20, lambda key, value: len(key[0]) + len(value.body))
+_VIEWS: SizedLru[tuple[bytes, datetime, int], bytes] = SizedLru(512, 8 << 20, lambda key, body: len(key[0]) + len(body))
 
 
-def listed(raw: bytes, now: datetime, seed: int) -> Listed:
-    """The view of a stored document (its JSON bytes) at `now`, worked out once per document
-    version and instant: reads of an unchanged portfolio within a clock tick share it."""
-    key = (raw, now, seed)
-    found = _VIEWS.get(key)
+def stored(raw: bytes) -> Stored:
+    """Owner and state of a stored document (its JSON bytes), read once per document version."""
+    found = _STORED.get(raw)
     if found is None:
         doc = orjson.loads(raw)
-        found = Listed(doc["user_id"], doc["is_active"], orjson.dumps(view(doc, now, seed)))
-        _VIEWS.put(key, found)
+        found = Stored(doc["user_id"], doc["is_active"])
+        _STORED.put(raw, found)
     return found
+
+
+def view_json(raw: bytes, now: datetime, seed: int) -> bytes:
+    """The serialized view of a stored document at `now`, worked out once per document version
+    and instant: reads of an unchanged portfolio within a clock tick share it."""
+    key = (raw, now, seed)
+    body = _VIEWS.get(key)
+    if body is None:
+        body = orjson.dumps(view(orjson.loads(raw), now, seed))
+        _VIEWS.put(key, body)
+    return body
 
 
 def rebalance(doc: dict[str, Any], now: datetime, seed: int) -> None:

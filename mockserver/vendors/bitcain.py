@@ -933,9 +933,9 @@ def list_portfolios(call: Call) -> Reply:
     query = call.params["query"]
     active_only, limit, offset = query.get("active_only", True), query.get("limit", 50), query.get("offset", 0)
     now, seed = _now(call), call.world.seed
-    listed = [portfolios.listed(raw, now, seed) for raw in call.state.find_raw(portfolios.KIND, owner=query["user_id"])]
-    shown = [item for item in listed if item.is_active or not active_only]
-    page = b",".join(item.body for item in shown[offset : offset + limit])
+    raws = call.state.find_raw(portfolios.KIND, owner=query["user_id"])
+    shown = [raw for raw in raws if not active_only or portfolios.stored(raw).is_active]
+    page = b",".join(portfolios.view_json(raw, now, seed) for raw in shown[offset : offset + limit])
     return Reply(200, b"[" + page + b"]", headers={"X-Total-Count": str(len(shown))})
 
 
@@ -997,11 +997,10 @@ def _demote_default(call: Call, user_id: str, now: datetime) -> None:
 
 def get_portfolio(call: Call) -> Reply:
     raw = call.state.get_raw(portfolios.KIND, call.params["path"]["portfolio_id"])
-    item = portfolios.listed(raw, _now(call), call.world.seed) if raw is not None else None
     user_id = call.params["query"].get("user_id")
-    if item is None or (user_id is not None and item.user_id != user_id):
+    if raw is None or (user_id is not None and portfolios.stored(raw).user_id != user_id):
         return detail(404, "Portfolio not found")
-    return Reply(200, item.body)
+    return Reply(200, portfolios.view_json(raw, _now(call), call.world.seed))
 
 
 def update_portfolio(call: Call) -> Reply:
