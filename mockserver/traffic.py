@@ -45,6 +45,9 @@ def observe(traffic: Traffic, secrets: SecretMask, handler: Handler, tag: RouteT
 
     Everything that does not change per request is worked out here, once per route."""
     api = tag.api if tag is not None else None
+    api_name = api.name if api is not None else None
+    route_operation = tag.operation if tag is not None else None
+    credential_fields = api.credential_fields if api is not None else frozenset()
     journal, faults = traffic.journal, traffic.faults
     # A GraphQL answer can quote its input even in a 200 (errors next to data), so every one is
     # masked (elsewhere only errors are: another 2xx echoes only stored data); and its handler
@@ -62,7 +65,7 @@ def observe(traffic: Traffic, secrets: SecretMask, handler: Handler, tag: RouteT
                 if effect.drop:
                     if request.transport is not None:
                         request.transport.abort()
-                    await _record(request, journal, secrets, tag, graphql, DROPPED, started)
+                    await record(request, DROPPED, started)
                     return web.Response(status=499)  # never reaches the client: the connection is gone
                 if effect.status is not None:
                     response = tag.api.error_response(effect.status, f"fault injected through /__mock/faults: {effect.status}")
@@ -70,8 +73,16 @@ def observe(traffic: Traffic, secrets: SecretMask, handler: Handler, tag: RouteT
             response = await handler(request)
         if graphql or response.status >= 400:
             _mask_response(response, secrets)
-        await _record(request, journal, secrets, tag, graphql, response.status, started)
+        await record(request, response.status, started)
         return response
+
+    async def record(request: web.Request, status: int, started: float) -> None:
+        operation = (request.get(OPERATION_KEY) if graphql else None) or route_operation
+        if journal.size > 0:
+            body = await _body(request) if request.body_exists else None
+            journal.record(request.method, request.rel_url, request.headers, body, api_name, operation, status, started, credential_fields)
+        if access_log.isEnabledFor(logging.INFO):
+            _log_access(request, secrets, api_name, operation, status, started)
 
     return observed
 
@@ -89,32 +100,25 @@ def _mask_response(response: web.StreamResponse, mask: SecretMask) -> None:
             response.headers[name] = masked_value
 
 
-async def _record(
-    request: web.Request, journal: Journal, secrets: SecretMask, tag: RouteTag | None, graphql: bool, status: int, started: float
+def _log_access(
+    request: web.Request, secrets: SecretMask, api_name: str | None, operation: str | None, status: int, started: float
 ) -> None:
-    operation = (request.get(OPERATION_KEY) if graphql else None) or (tag.operation if tag else None)
-    api_name = tag.api.name if tag else None
-    if journal.size > 0:
-        body = await _body(request) if request.body_exists else None
-        fields = tag.api.credential_fields if tag else frozenset()
-        journal.record(request.method, request.rel_url, request.headers, body, api_name, operation, status, started, fields)
-    if access_log.isEnabledFor(logging.INFO):
-        elapsed = (time.perf_counter() - started) * 1000
-        path = secrets.text(request.path)
-        access_log.info(
-            "%s %s %s %.1fms %s %s",
-            request.method,
-            path,
-            status or "dropped",
-            elapsed,
-            api_name or "-",
-            operation or "-",
-            extra={
-                "http": {"method": request.method, "path": path, "status": status, "durationMs": round(elapsed, 3)},
-                "api": api_name,
-                "operation": operation,
-            },
-        )
+    elapsed = (time.perf_counter() - started) * 1000
+    path = secrets.text(request.path)
+    access_log.info(
+        "%s %s %s %.1fms %s %s",
+        request.method,
+        path,
+        status or "dropped",
+        elapsed,
+        api_name or "-",
+        operation or "-",
+        extra={
+            "http": {"method": request.method, "path": path, "status": status, "durationMs": round(elapsed, 3)},
+            "api": api_name,
+            "operation": operation,
+        },
+    )
 
 
 async def _body(request: web.Request) -> object:
