@@ -187,16 +187,16 @@ def free_port() -> int:
 
 
 class Server:
-    """A server subprocess pinned to SERVER_CPU, in its own process group so it can be stopped with its children."""
+    """A server subprocess pinned to `cpus` (SERVER_CPU; None: not pinned, run as it is), in its own process group so
+    it can be stopped with its children."""
 
-    def __init__(self, name: str, command: list[str], port: int, cpus: str = SERVER_CPU) -> None:
+    def __init__(self, name: str, command: list[str], port: int, cpus: str | None = SERVER_CPU) -> None:
         self.name = name
         self.port = port
         self.log = tempfile.TemporaryFile()
         self.spawned = time.monotonic()
-        self.process = subprocess.Popen(
-            ["taskset", "-c", cpus, *command], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        pinned = ["taskset", "-c", cpus, *command] if cpus is not None else command
+        self.process = subprocess.Popen(pinned, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
 
     @property
     def base(self) -> str:
@@ -208,12 +208,16 @@ class Server:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")[-3000:]
 
+    def check_alive(self) -> None:
+        """Raise when the server has exited."""
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.output()}")
+
     def wait_ready(self, workload: Workload, timeout: float = 60.0) -> float:
         """Poll `workload` until it gets its expected status; return seconds since spawn."""
         deadline = self.spawned + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.output()}")
+            self.check_alive()
             with contextlib.suppress(OSError):
                 if request_status(self.base, workload, timeout=2.0) == workload.expect:
                     return time.monotonic() - self.spawned

@@ -56,17 +56,18 @@ import random
 import shlex
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+
+if TYPE_CHECKING:
+    from bench import Server  # bench/bench.py, loaded at run time by bench_helpers()
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,7 +113,7 @@ Expect = tuple[int, ...]
 
 
 def bench_helpers() -> ModuleType:
-    """bench/bench.py, for `free_port`, `machine` and `stop_group` (bench/ is not a package: import it from its folder)."""
+    """bench/bench.py, for `free_port`, `machine` and `Server` (bench/ is not a package: import it from its folder)."""
     here = str(Path(__file__).resolve().parent)
     if here not in sys.path:
         sys.path.insert(0, here)
@@ -285,43 +286,16 @@ def command_line(pid: int) -> str:
     return "?"
 
 
-class ServerProcess:
-    """`mockserver serve` in its own process group, its output in a temporary file."""
-
-    def __init__(self, port: int, extra: list[str]) -> None:
-        self.port = port
-        self.log = tempfile.TemporaryFile()
-        command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port), "--quiet", *extra]
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    @property
-    def base(self) -> str:
-        """Base URL of the server."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def output(self) -> str:
-        """The end of whatever the server printed (for error messages)."""
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-3000:]
-
-    def check_alive(self) -> None:
-        """Raise when the server has exited."""
-        if self.process.poll() is not None:
-            raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.output()}")
-
-    def stop(self) -> None:
-        """SIGTERM to the process group (worker processes too, even if the server is gone); SIGKILL if it lingers."""
-        bench_helpers().stop_group(self.process)
-        self.log.close()
-
-
 @contextlib.contextmanager
-def target(args: argparse.Namespace) -> Iterator[tuple[str, int | None, ServerProcess | None]]:
+def target(args: argparse.Namespace) -> Iterator[tuple[str, int | None, Server | None]]:
     """(base URL, pid to watch, process) for the run; a started server is always stopped."""
     if args.url:
         yield args.url.rstrip("/"), args.pid, None
         return
-    server = ServerProcess(bench_helpers().free_port(), shlex.split(args.server_args))
+    bench = bench_helpers()
+    port = bench.free_port()
+    command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port), "--quiet", *shlex.split(args.server_args)]
+    server: Server = bench.Server("the server", command, port, cpus=None)
     try:
         yield server.base, server.process.pid, server
     finally:
@@ -979,9 +953,7 @@ def judged_times(times: list[float], duration: float, warmup: float) -> list[flo
     return [t for t in times if t >= duration / 2 - 1e-6 and t > base]
 
 
-async def sampler(
-    soak: Soak, pid: int | None, server: ServerProcess | None, times: list[float], start: float, samples: list[Sample]
-) -> None:
+async def sampler(soak: Soak, pid: int | None, server: Server | None, times: list[float], start: float, samples: list[Sample]) -> None:
     """Print a line at every interval of `times` (the last one is taken by the caller after traffic stops)."""
     for at in times[:-1]:
         await asyncio.sleep(max(0.0, start + at - time.monotonic()))
@@ -1097,7 +1069,7 @@ def summary(soak: Soak, samples: list[Sample], args: argparse.Namespace, result:
 # ---------------------------------------------------------------- the run
 
 
-async def wait_ready(session: aiohttp.ClientSession, base: str, server: ServerProcess | None, timeout: float = 60.0) -> None:
+async def wait_ready(session: aiohttp.ClientSession, base: str, server: Server | None, timeout: float = 60.0) -> None:
     """Poll /__mock/health until it answers 200."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -1132,9 +1104,7 @@ async def clean_up(soak: Soak, control_session: aiohttp.ClientSession) -> int | 
     return left
 
 
-async def soak_run(
-    args: argparse.Namespace, base: str, pid: int | None, server: ServerProcess | None
-) -> tuple[Soak, list[Sample], int | None]:
+async def soak_run(args: argparse.Namespace, base: str, pid: int | None, server: Server | None) -> tuple[Soak, list[Sample], int | None]:
     """Drive the traffic, the faults and the sampling; return the counters, samples and bitcain leftovers."""
     main_task = asyncio.current_task()
     assert main_task is not None
