@@ -15,8 +15,9 @@ from multidict import MultiDict
 
 from .cors import is_preflight, preflight_response
 from .envelopes import Problem, Reply
+from .request_memo import Validated, Verdict
 from .responses import Preferences, read_preferences
-from .security import AuthOutcome, AuthRequest
+from .security import AuthOutcome, AuthRequest, Identity
 from .seeding import stable_seed
 from .validation import Violation
 from .vendors import Call
@@ -45,13 +46,11 @@ def summarize(violations: list[Violation]) -> str:
 
 
 async def run_operation(plan: OperationPlan, request: web.Request) -> web.Response:
+    """Authentication (every time: credentials are compared in constant time), then the verdict
+    on the rest of the request, remembered when the request has no body (request_memo.py)."""
     api = plan.api
-    headers = request.headers
-    query = request.query
-    cookies = request.cookies if plan.needs_cookies else _EMPTY
-
     if api.vendor.authenticate is None:
-        outcome = plan.security.check(headers, query, cookies)
+        outcome = plan.security.check(request.headers, request.query, request.cookies if plan.needs_cookies else _EMPTY)
     else:
         signed = await _vendor_authentication(plan, request)
         if isinstance(signed, web.Response):
@@ -63,6 +62,27 @@ async def run_operation(plan: OperationPlan, request: web.Request) -> web.Respon
             problem.headers["WWW-Authenticate"] = plan.security.challenge
         return problem_response(api, problem)
 
+    verdict: Verdict | web.Response | None = None
+    key = api.memo.key(plan.key, plan.deciding_headers, request, outcome.identity) if plan.memoized and not request.body_exists else None
+    if key is not None:
+        verdict = api.memo.get(key)
+    if verdict is None:
+        verdict = await _verdict(plan, request, outcome.identity)
+        if isinstance(verdict, web.Response):
+            return verdict
+        if key is not None:
+            api.memo.put(key, verdict)
+    if isinstance(verdict, Validated):
+        return to_response(_handled(plan, request, verdict))
+    return to_response(verdict)
+
+
+async def _verdict(plan: OperationPlan, request: web.Request, identity: Identity | None) -> Verdict | web.Response:
+    """Validation of an authenticated request: its answer when that settles it, else what the handler needs."""
+    api = plan.api
+    headers = request.headers
+    query = request.query
+    cookies = request.cookies if plan.needs_cookies else _EMPTY
     problems: list[Violation] = []
     if api.vendor.strict_query:
         allowed = plan.query_names
@@ -88,10 +108,9 @@ async def run_operation(plan: OperationPlan, request: web.Request) -> web.Respon
     preferences, preference_problems = read_preferences(headers.get("Prefer"), query)
     problems.extend(preference_problems)
     if problems:
-        return problem_response(api, Problem(api.vendor.validation_status, summarize(problems), problems))
-
-    call = Call(plan.key, params, body, outcome.identity, api.world, api.state)
-    return to_response(respond(plan, request, call, preferences, path_values))
+        return api.envelope(Problem(api.vendor.validation_status, summarize(problems), problems))
+    settled = _settled(plan, request, preferences, path_values)
+    return settled if settled is not None else Validated(identity, params, body, preferences, path_values)
 
 
 async def _vendor_authentication(plan: OperationPlan, request: web.Request) -> AuthOutcome | web.Response:
@@ -164,18 +183,31 @@ def _too_large(api: ApiRuntime, limit: int) -> web.Response:
     )
 
 
-def respond(plan: OperationPlan, request: web.Request, call: Call, preferences: Preferences, path_values: Mapping[str, str]) -> Reply:
-    """Prefer header -> fixture -> sandbox handler -> spec example -> generated."""
-    book = plan.responses
+def _settled(plan: OperationPlan, request: web.Request, preferences: Preferences, path_values: Mapping[str, str]) -> Reply | None:
+    """The answer when no handler is needed: Prefer header -> fixture -> (no handler) spec example -> generated."""
     if preferences.steers:
         return _preferred(plan, request, preferences)
     for entry, reply in plan.fixtures:
         if entry.matches(request.query, request.headers, path_values):
             return reply
+    if plan.handler is None:
+        return _documented(plan, request, preferences)
+    return None
+
+
+def _handled(plan: OperationPlan, request: web.Request, validated: Validated) -> Reply:
+    """The sandbox handler's answer; the spec's when it has none for this request."""
     if plan.handler is not None:
-        reply = plan.handler(call)
+        api = plan.api
+        reply = plan.handler(Call(plan.key, validated.params, validated.body, validated.identity, api.world, api.state))
         if reply is not None:
             return reply
+    return _documented(plan, request, validated.preferences)
+
+
+def _documented(plan: OperationPlan, request: web.Request, preferences: Preferences) -> Reply:
+    """The spec's example of the success response, else one generated from its schema."""
+    book = plan.responses
     if book.success is None:
         return Reply(200, b"", "")
     return book.example_reply(book.success) or book.generated_reply(book.success, _request_seed(plan, request, preferences))

@@ -15,6 +15,7 @@ from .envelopes import Envelope, Problem, Reply
 from .fixtures import MATCH_LOCATIONS, FixtureEntry
 from .mounted import DescribedApi, Route, add_api_route
 from .pipeline import fallback_handler, operation_handler, problem_response
+from .request_memo import RequestMemo
 from .responses import CONTROL_QUERY_KEYS, ResponseBook, examples_of
 from .sandbox.store import ApiState
 from .sandbox.world import World
@@ -63,6 +64,23 @@ class OperationPlan:
         return frozenset(p.name for p in self.params if p.location == "query") | CONTROL_QUERY_KEYS
 
     @cached_property
+    def memoized(self) -> bool:
+        """Whether verdicts are remembered (request_memo.py): not for an operation that takes a body."""
+        return self.body is None
+
+    @cached_property
+    def deciding_headers(self) -> tuple[str, ...]:
+        """The headers whose values, with the raw target and the identity, decide an authenticated
+        request's verdict: the header parameters', Prefer, the fixtures' and Cookie when a cookie
+        parameter is read (credentials are stood for by the identity they matched)."""
+        names = {"prefer"}
+        names.update(checker.name.lower() for checker in self.params if checker.location == "header")
+        names.update(name.lower() for entry, _ in self.fixtures for name in entry.match.get("headers", {}))
+        if any(checker.location == "cookie" for checker in self.params):
+            names.add("cookie")
+        return tuple(sorted(names))
+
+    @cached_property
     def needs_cookies(self) -> bool:
         """Whether the request's cookies must be parsed (decided once, not per request)."""
         return any(p.location == "cookie" for p in self.params) or any(
@@ -81,7 +99,11 @@ class ApiRuntime(DescribedApi):
     readers: dict[str, SchemeReader]
     state: ApiState
     plans: list[OperationPlan] = field(default_factory=list)
+    memo: RequestMemo = field(init=False)
     kind = "openapi"
+
+    def __post_init__(self) -> None:
+        self.memo = RequestMemo(self.identities)
 
     def add_routes(self, app: web.Application) -> None:
         """One route per operation (most specific first), then the API's own 404/405 catch-all."""

@@ -1,0 +1,81 @@
+"""What the request alone decides of an operation's answer, remembered per request.
+
+Once a request is authenticated, everything its operation works out before the sandbox
+handler runs (the parameters, the Prefer header) and every answer that needs no handler (a
+validation error, a Prefer-chosen, fixture or spec example answer) depends only on the
+request target, the identity and a few named headers: an API's fixtures, examples and seed
+are fixed for the life of the application (a reload builds a new one). So for a request
+without a body that verdict is kept in a bounded LRU, keyed by (operation, raw target,
+identity, the values of those headers), and a repeated request goes straight to its handler,
+or to its finished answer. The handler itself still runs every time: it reads the clock and
+the API's state.
+
+Authentication is not remembered: credentials are checked, in constant time, on every
+request, and the key names the identity they matched (its position among the API's
+identities) instead of the credential values (only a header a fixture matches on is kept as
+sent, whatever it holds: its value picks the fixture).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from .envelopes import Reply
+from .lru import SizedLru
+from .responses import Preferences
+from .security import Identity
+
+MEMO_ENTRIES = 2048  # per API
+MEMO_BYTES = 2 << 20  # per API: raw targets, header values and finished bodies together
+ANONYMOUS = "-"  # the identity part of the key for an open operation
+VALIDATED_SIZE = 512  # what a Validated is counted as (its parameters are small, already-checked values)
+
+
+@dataclass(frozen=True, slots=True)
+class Validated:
+    """A request that passed every check and needs the sandbox handler for its answer."""
+
+    identity: Identity | None
+    params: dict[str, dict[str, Any]]  # shared by every request with this key: read it, never change it
+    body: Any  # None when remembered: requests with a body are not
+    preferences: Preferences
+    path_values: Mapping[str, str]
+
+
+Verdict = Reply | Validated
+MemoKey = tuple[str | None, ...]
+
+
+class RequestMemo:
+    """The verdicts of one API's operations, keyed by operation, raw target, identity and deciding headers."""
+
+    def __init__(self, identities: Sequence[Identity], entries: int = MEMO_ENTRIES, size: int = MEMO_BYTES) -> None:
+        self._positions = {id(identity): str(position) for position, identity in enumerate(identities)}
+        self._verdicts: SizedLru[MemoKey, Verdict] = SizedLru(entries, size, _size_of)
+
+    def __len__(self) -> int:
+        return len(self._verdicts)
+
+    def key(self, operation: str, headers: tuple[str, ...], request: web.Request, identity: Identity | None) -> MemoKey | None:
+        """None for an identity that is not one of the API's own (nothing is remembered for it).
+
+        Every header an operation reads is read with `get` (its first value), so the first values decide."""
+        who = self._positions.get(id(identity), None) if identity is not None else ANONYMOUS
+        if who is None:
+            return None
+        return (operation, request.raw_path, who, *map(request.headers.get, headers))
+
+    def get(self, key: MemoKey) -> Verdict | None:
+        return self._verdicts.get(key)
+
+    def put(self, key: MemoKey, verdict: Verdict) -> None:
+        self._verdicts.put(key, verdict)
+
+
+def _size_of(key: MemoKey, verdict: Verdict) -> int:
+    size = sum(len(part) for part in key if part is not None)
+    return size + (len(verdict.body) if isinstance(verdict, Reply) else VALIDATED_SIZE)
