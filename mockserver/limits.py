@@ -205,13 +205,15 @@ def repeated_credential_problem(request: web.Request, names: tuple[str, ...]) ->
     """A credential header or query parameter (`names`, lower case) given more than once: which
     copy counts would be a guess, so the request is refused (RFC 6750's invalid_request for a
     repeated token, 400)."""
-    headers, query = request.headers, request.query
+    headers = request.headers
+    query = request.query if request.query_string else None  # most requests have none to look at
     for name in names:
-        for source, location in ((headers, "header"), (query, "query")):
-            count = len(source.getall(name, ()))
-            if count > 1:
-                message = f"the {location} {echo(name)} is given {count} times; send it once"
-                return Problem(400, message, [Violation(location, name, message, "malformed")])
+        location, count = "header", len(headers.getall(name, ()))
+        if count <= 1 and query is not None:
+            location, count = "query", len(query.getall(name, ()))
+        if count > 1:
+            message = f"the {location} {echo(name)} is given {count} times; send it once"
+            return Problem(400, message, [Violation(location, name, message, "malformed")])
     return None
 
 

@@ -70,6 +70,8 @@ async def run_operation(plan: OperationPlan, request: web.Request) -> web.Respon
         verdict = await _verdict(plan, request, outcome.identity)
         if isinstance(verdict, web.Response):
             return verdict
+        if plan.pure and isinstance(verdict, Validated):
+            verdict = _handled(plan, request, verdict)
         if key is not None:
             api.memo.put(key, verdict)
     if isinstance(verdict, Validated):
@@ -116,7 +118,7 @@ async def _verdict(plan: OperationPlan, request: web.Request, identity: Identity
 async def _vendor_authentication(plan: OperationPlan, request: web.Request) -> AuthOutcome | web.Response:
     """The vendor's own check (a signature over the raw request), or a finished 413."""
     api = plan.api
-    body = await _raw_body(api, request)
+    body = await _raw_body(api, request) if request.body_exists else b""
     if isinstance(body, web.Response):
         return body
     assert api.vendor.authenticate is not None

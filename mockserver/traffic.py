@@ -53,6 +53,7 @@ def observe(traffic: Traffic, secrets: SecretMask, handler: Handler, tag: RouteT
     # masked (elsewhere only errors are: another 2xx echoes only stored data); and its handler
     # names the operation it ran in the request (OPERATION_KEY).
     graphql = api is not None and api.kind == "graphql"
+    keeps_bodies = journal.size > 0
 
     async def observed(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -65,7 +66,7 @@ def observe(traffic: Traffic, secrets: SecretMask, handler: Handler, tag: RouteT
                 if effect.drop:
                     if request.transport is not None:
                         request.transport.abort()
-                    await record(request, DROPPED, started)
+                    record(request, DROPPED, started, await _body(request) if keeps_bodies and request.body_exists else None)
                     return web.Response(status=499)  # never reaches the client: the connection is gone
                 if effect.status is not None:
                     response = tag.api.error_response(effect.status, f"fault injected through /__mock/faults: {effect.status}")
@@ -73,13 +74,12 @@ def observe(traffic: Traffic, secrets: SecretMask, handler: Handler, tag: RouteT
             response = await handler(request)
         if graphql or response.status >= 400:
             _mask_response(response, secrets)
-        await record(request, response.status, started)
+        record(request, response.status, started, await _body(request) if keeps_bodies and request.body_exists else None)
         return response
 
-    async def record(request: web.Request, status: int, started: float) -> None:
+    def record(request: web.Request, status: int, started: float, body: object) -> None:
         operation = (request.get(OPERATION_KEY) if graphql else None) or route_operation
-        if journal.size > 0:
-            body = await _body(request) if request.body_exists else None
+        if keeps_bodies:
             journal.record(request.method, request.rel_url, request.headers, body, api_name, operation, status, started, credential_fields)
         if access_log.isEnabledFor(logging.INFO):
             _log_access(request, secrets, api_name, operation, status, started)

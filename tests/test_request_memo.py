@@ -3,6 +3,9 @@ or the handler, and nothing but its own target, identity and deciding headers pi
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +19,7 @@ from mockserver.plan import ApiRuntime
 from mockserver.request_memo import RequestMemo
 from mockserver.security import Identity, SecurityPlan
 from mockserver.validation import ParamChecker
+from mockserver.vendors import omniex
 
 from .helpers import MESH_AUTH, PORTFOLIO, ROOT, TEST_SPECS
 
@@ -23,6 +27,7 @@ WIDGETS = "/widgets/v2/widgets"
 WIDGET_AUTH = {"X-Api-Key": "widget-key"}
 BITCAIN = "/bitcain/api/v1/portfolio/"
 BITCAIN_AUTH = {"Authorization": "Bearer mock-bitcain-token"}
+OMNIEX = "/omniex/edge/v1beta/portfolios"
 NEW_PORTFOLIO = {"name": "Memo", "target_allocations": {"BTC": 0.5, "ETH": 0.5}, "initial_value_usd": "1000"}
 
 
@@ -40,6 +45,11 @@ def counting(monkeypatch: pytest.MonkeyPatch, owner: type, name: str, calls: Cou
         return original(*args, **kwargs)
 
     monkeypatch.setattr(owner, name, counted)
+
+
+def omniex_signed(method: str, path: str, timestamp: str) -> dict[str, str]:
+    digest = hmac.new(b"mock-onx-secret", (method + path + timestamp).encode(), hashlib.sha384).hexdigest()
+    return {"ONX-API-KEY": "mock-onx-key", "ONX-API-TIMESTAMP": timestamp, "ONX-API-SIGNATURE": digest}
 
 
 @pytest.fixture
@@ -155,3 +165,29 @@ def test_the_memo_is_bounded_and_keys_only_the_apis_own_identities() -> None:
         assert key is not None
         memo.put(key, Reply(200, b"{}"))
     assert len(memo) == 3
+
+
+async def test_a_pure_handler_answers_once_per_verdict(make_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Omniex's listing depends only on the key and the query: its answer is remembered, though
+    every request is signed anew (another timestamp, another signature) and checked."""
+    calls: Counter[str] = Counter()
+    listing = omniex.VENDOR.handlers["getPortfolios"]
+
+    def counted(call: Any) -> Any:
+        calls[str(call.params["query"].get("include"))] += 1
+        return listing(call)
+
+    monkeypatch.setitem(omniex.VENDOR.handlers, "getPortfolios", counted)
+    client = await make_client(specs=[ROOT / "specs"])
+    bodies: dict[str, set[bytes]] = {}
+    for include in ("", "?include=integrations", "", "?include=integrations", ""):
+        target = f"{OMNIEX}{include}"
+        response = await client.get(target, headers=omniex_signed("GET", OMNIEX, str(int(time.time() * 1000) + len(bodies))))
+        assert response.status == 200, await response.text()
+        bodies.setdefault(include, set()).add(await response.read())
+    assert calls == {"None": 1, "integrations": 1}
+    assert [len(seen) for seen in bodies.values()] == [1, 1]
+    refused = await client.get(
+        OMNIEX, headers={**omniex_signed("GET", OMNIEX, str(int(time.time() * 1000))), "ONX-API-SIGNATURE": "0" * 96}
+    )
+    assert refused.status == 401

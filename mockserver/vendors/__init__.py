@@ -22,7 +22,7 @@ class Call:
     """What a sandbox handler sees of a request that passed authentication and validation."""
 
     operation: str
-    params: dict[str, dict[str, Any]]  # location -> name -> coerced value
+    params: dict[str, dict[str, Any]]  # location -> name -> coerced value (shared between requests: never change it)
     body: Any
     identity: Identity | None
     world: World
@@ -38,6 +38,9 @@ class Vendor:
     envelope: Envelope = problem_json
     validation_status: int = 400  # status for parameter and body violations
     handlers: dict[str, Handler] = field(default_factory=dict)  # operation key -> handler
+    # operations whose handler's answer depends only on the call's parameters, identity and the world's
+    # seed (not on the clock or the state): it is remembered with the request's verdict (request_memo.py)
+    pure: frozenset[str] = frozenset()
     authenticate: Authenticator | None = None  # replaces the spec's security check (signatures)
     strict_query: bool = False  # a query parameter the operation does not define is a violation
     seed_state: Seeder | None = None  # fills the store at first start and after a reset
