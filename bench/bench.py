@@ -1,7 +1,7 @@
 """Throughput benchmark: a bare aiohttp baseline, then mockserver workloads, measured with wrk.
 
 The server under test is pinned to core 0 and wrk to core 1 (`taskset`), 50 keep-alive connections, 1 wrk thread.
-Run from the repository root:  python bench/bench.py --duration 10
+Run from the repository root:  python bench/bench.py
 """
 
 from __future__ import annotations
@@ -420,28 +420,52 @@ def prism_available() -> bool:
     return probe.returncode == 0
 
 
-def bench_baseline(args: argparse.Namespace) -> tuple[Result, dict[str, int]]:
-    """Measure the bare aiohttp handler."""
-    port = free_port()
-    with running("baseline", [sys.executable, str(Path(__file__).resolve()), "--serve-baseline", str(port)], port) as server:
-        server.wait_ready(BASELINE)
-        return measure(server, BASELINE, args), server.rss_kib()
+def baseline_command(port: int) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--serve-baseline", str(port)]
+
+
+def paired(baseline: Server, server: Server, workload: Workload, args: argparse.Namespace) -> tuple[Result, list[Result]]:
+    """`workload` measured `--rounds` times, each time right after the baseline: the round whose ratio to the
+    baseline just before it is the median (the lower middle one for an even count; its ratio set), and the
+    baseline's runs.
+
+    The machine's speed drifts from minute to minute; the ratio of two neighbouring runs drifts far less."""
+    rounds = []
+    for _ in range(args.rounds):
+        before = measure(baseline, BASELINE, args)
+        result = measure(server, workload, args)
+        result.ratio = result.rps / before.rps if before.rps else None
+        rounds.append((result, before))
+    rounds.sort(key=lambda pair: pair[0].ratio or 0.0)
+    return rounds[(len(rounds) - 1) // 2][0], [before for _, before in rounds]
+
+
+def median_run(results: list[Result]) -> Result:
+    """The run with the median requests/s (the lower of the two middle ones for an even count)."""
+    return sorted(results, key=lambda result: result.rps)[(len(results) - 1) // 2]
 
 
 def mockserver_command(port: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port), *SERVER_ARGS, *extra]
 
 
-def bench_mockserver(args: argparse.Namespace) -> tuple[list[Result], float, dict[str, int], dict[str, Any]]:
-    """Measure every workload against one mockserver process; also its start-up time, memory and the mixed run."""
+def bench_mockserver(
+    args: argparse.Namespace, baseline: Server
+) -> tuple[list[Result], list[Result], float, dict[str, int], dict[str, Any]]:
+    """Measure every workload against one mockserver process, each paired with the baseline (`paired`); also the
+    server's start-up time, its memory and the mixed run. Returns the workloads' and the baseline's results too."""
     port = free_port()
     with running("mockserver", mockserver_command(port, *shlex.split(args.server_args)), port) as server:
         startup = server.wait_ready(STARTUP_PROBE)
         workloads = resolve(server, WORKLOADS)
-        results = [measure(server, workload, args) for workload in workloads]
+        results, baselines = [], []
+        for workload in workloads:
+            result, before = paired(baseline, server, workload, args)
+            results.append(result)
+            baselines.extend(before)
         rss = server.rss_kib()
         mixed = bench_mixed(server, [*workloads, *resolve(server, MIXED_EXTRA)], args)
-        return results, startup, rss, mixed
+        return results, baselines, startup, rss, mixed
 
 
 def resolve(server: Server, workloads: list[Workload]) -> list[Workload]:
@@ -573,7 +597,10 @@ def commit() -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=10, help="whole seconds measured per workload (default 10)")
+    parser.add_argument("--duration", type=int, default=5, help="whole seconds per measured run (default 5)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="runs of each workload, each right after a run of the baseline; the median counts (default 3)"
+    )
     parser.add_argument("--warmup", type=int, default=2, help="whole seconds of unmeasured load before each workload (default 2; 0: none)")
     parser.add_argument("--connections", type=int, default=50, help="concurrent keep-alive connections (default 50)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the raw results to FILE")
@@ -588,7 +615,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--workers", action=argparse.BooleanOptionalAction, default=True, help="compare 1 and 2 worker processes (default: yes)"
     )
     parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
+    return args
 
 
 def check_tools() -> None:
@@ -640,7 +670,7 @@ def report(run: Run, args: argparse.Namespace) -> None:
     print()
     print(f"{info['cpu']}, {info['cores']} cores, Python {info['python']}, commit {info['commit']}")
     print(f"server on core {SERVER_CPU}, wrk on core {WRK_CPU}, {args.connections} connections, ", end="")
-    print(f"{args.duration} s per workload after {args.warmup} s warm-up")
+    print(f"{args.duration} s per run after {args.warmup} s warm-up, {args.rounds} rounds of (baseline, workload) per workload")
     print()
     print(markdown(run.results))
     print()
@@ -658,7 +688,13 @@ def report(run: Run, args: argparse.Namespace) -> None:
     if args.json:
         payload = {
             "machine": info,
-            "options": {"duration": args.duration, "warmup": args.warmup, "connections": args.connections, "server_args": args.server_args},
+            "options": {
+                "duration": args.duration,
+                "warmup": args.warmup,
+                "rounds": args.rounds,
+                "connections": args.connections,
+                "server_args": args.server_args,
+            },
             "results": [asdict(r) for r in run.results],
             "startup_seconds": run.startup,
             "mockserver_kib": rss,
@@ -679,12 +715,18 @@ def main(argv: list[str] | None = None) -> int:
     check_tools()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # turn SIGTERM into SystemExit so servers get stopped
     print("measuring", flush=True)
-    baseline, baseline_rss = bench_baseline(args)
-    results, startup, rss, mixed = bench_mockserver(args)
+    port = free_port()
+    with running("baseline", baseline_command(port), port) as baseline_server:
+        baseline_server.wait_ready(BASELINE)
+        results, baselines, startup, rss, mixed = bench_mockserver(args, baseline_server)
+        baseline_rss = baseline_server.rss_kib()
+    baseline = median_run(baselines)
+    baseline.ratio = 1.0
     workers = bench_workers(args) if args.workers else []
-    results = [baseline, *results, *bench_prism(args)]
-    for result in results + workers:
+    prism = bench_prism(args)
+    for result in prism + workers:  # measured apart from the baseline: against its median run
         result.ratio = result.rps / baseline.rps if baseline.rps else None
+    results = [baseline, *results, *prism]
     report(Run(results, startup, rss, baseline_rss, mixed, workers), args)
     return 0
 
