@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -47,36 +48,45 @@ def summarize(violations: list[Violation]) -> str:
 
 async def run_operation(plan: OperationPlan, request: web.Request) -> web.Response:
     """Authentication (every time: credentials are compared in constant time), then the verdict
-    on the rest of the request, remembered when the request has no body (request_memo.py)."""
-    api = plan.api
-    if api.vendor.authenticate is None:
-        outcome = plan.security.check(request.headers, request.query, request.cookies if plan.needs_cookies else _EMPTY)
-    else:
-        signed = await _vendor_authentication(plan, request)
-        if isinstance(signed, web.Response):
-            return signed
-        outcome = signed
-    if outcome.status != 200:
-        problem = Problem(outcome.status, outcome.message, outcome.violations)
-        if outcome.status == 401 and plan.security.challenge:
-            problem.headers["WWW-Authenticate"] = plan.security.challenge
-        return problem_response(api, problem)
+    on the rest of the request, remembered when the request has no body (request_memo.py).
+    A bug answers 500 in the API's envelope."""
+    try:
+        api = plan.api
+        if api.vendor.authenticate is None:
+            outcome = plan.security.check(request.headers, request.query, request.cookies if plan.needs_cookies else _EMPTY)
+        else:
+            signed = await _vendor_authentication(plan, request)
+            if isinstance(signed, web.Response):
+                return signed
+            outcome = signed
+        if outcome.status != 200:
+            problem = Problem(outcome.status, outcome.message, outcome.violations)
+            if outcome.status == 401 and plan.security.challenge:
+                problem.headers["WWW-Authenticate"] = plan.security.challenge
+            return problem_response(api, problem)
 
-    verdict: Verdict | web.Response | None = None
-    key = api.memo.key(plan.key, plan.deciding_headers, request, outcome.identity) if plan.memoized and not request.body_exists else None
-    if key is not None:
-        verdict = api.memo.get(key)
-    if verdict is None:
-        verdict = await _verdict(plan, request, outcome.identity)
-        if isinstance(verdict, web.Response):
-            return verdict
-        if plan.pure and isinstance(verdict, Validated):
-            verdict = _handled(plan, request, verdict)
+        verdict: Verdict | web.Response | None = None
+        key = (
+            api.memo.key(plan.key, plan.deciding_headers, request, outcome.identity) if plan.memoized and not request.body_exists else None
+        )
         if key is not None:
-            api.memo.put(key, verdict)
-    if isinstance(verdict, Validated):
-        return to_response(_handled(plan, request, verdict))
-    return to_response(verdict)
+            verdict = api.memo.get(key)
+        if verdict is None:
+            verdict = await _verdict(plan, request, outcome.identity)
+            if isinstance(verdict, web.Response):
+                return verdict
+            if plan.pure and isinstance(verdict, Validated):
+                verdict = _handled(plan, request, verdict)
+            if key is not None:
+                api.memo.put(key, verdict)
+        if isinstance(verdict, Validated):
+            return to_response(_handled(plan, request, verdict))
+        return to_response(verdict)
+    except web.HTTPException:
+        raise
+    except Exception:  # a bug must still answer in the vendor's envelope, never as a bare traceback
+        log.exception("unhandled error in %s %s", plan.method, plan.path)
+        return problem_response(plan.api, Problem(500, "the mock server failed to handle this request"))
 
 
 async def _verdict(plan: OperationPlan, request: web.Request, identity: Identity | None) -> Verdict | web.Response:
@@ -269,16 +279,8 @@ async def api_fallback(api: ApiRuntime, request: web.Request) -> web.Response:
 
 
 def operation_handler(plan: OperationPlan) -> Handler:
-    async def handle(request: web.Request) -> web.StreamResponse:
-        try:
-            return await run_operation(plan, request)
-        except web.HTTPException:
-            raise
-        except Exception:  # a bug must still answer in the vendor's envelope, never as a bare traceback
-            log.exception("unhandled error in %s %s", plan.method, plan.path)
-            return problem_response(plan.api, Problem(500, "the mock server failed to handle this request"))
-
-    return handle
+    """`run_operation` bound to its plan: no coroutine of its own per request."""
+    return partial(run_operation, plan)
 
 
 def fallback_handler(runtime: ApiRuntime) -> Handler:

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from mockserver.vendors import mesh
+
 from .helpers import MESH_AUTH, PORTFOLIO
 
 AUTH = {"X-Api-Key": "widget-key"}
@@ -126,3 +128,22 @@ async def test_odd_paths_get_a_clear_4xx(client: Any, path: str) -> None:
 async def test_very_long_query_is_handled(client: Any) -> None:
     response = await client.get(PORTFOLIO, params={"UserId": "u" * 6000}, headers=MESH_AUTH)
     assert response.status == 200
+
+
+async def test_a_failing_handler_answers_500_in_the_apis_envelope_and_the_server_goes_on(
+    make_client: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(call: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(mesh.VENDOR.handlers, mesh.PORTFOLIO, broken)
+    client = await make_client()
+    for _ in range(2):  # the second time from a remembered verdict: the handler still runs, and fails
+        response = await client.get(PORTFOLIO, params={"UserId": "alice"}, headers=MESH_AUTH)
+        assert response.status == 500
+        body = await response.json()
+        assert body["status"] == "serverFailure"
+        assert body["message"] == "the mock server failed to handle this request"
+        assert "a bug" not in await response.text()
+    assert "unhandled error in GET /api/v1/holdings/portfolio" in caplog.text
+    assert (await client.get("/__mock/health")).status == 200
