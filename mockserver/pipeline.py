@@ -55,10 +55,10 @@ async def run_operation(plan: OperationPlan, request: web.Request) -> web.Respon
         if api.vendor.authenticate is None:
             outcome = plan.security.check(request.headers, request.query, request.cookies if plan.needs_cookies else _EMPTY)
         else:
-            signed = await _vendor_authentication(plan, request)
-            if isinstance(signed, web.Response):
-                return signed
-            outcome = signed
+            raw = await _raw_body(api, request) if request.body_exists else b""
+            if isinstance(raw, web.Response):
+                return raw
+            outcome = _vendor_authentication(plan, request, raw)
         if outcome.status != 200:
             problem = Problem(outcome.status, outcome.message, outcome.violations)
             if outcome.status == 401 and plan.security.challenge:
@@ -125,12 +125,9 @@ async def _verdict(plan: OperationPlan, request: web.Request, identity: Identity
     return settled if settled is not None else Validated(identity, params, body, preferences, path_values)
 
 
-async def _vendor_authentication(plan: OperationPlan, request: web.Request) -> AuthOutcome | web.Response:
-    """The vendor's own check (a signature over the raw request), or a finished 413."""
+def _vendor_authentication(plan: OperationPlan, request: web.Request, body: bytes) -> AuthOutcome:
+    """The vendor's own check (a signature over the raw request and its `body`)."""
     api = plan.api
-    body = await _raw_body(api, request) if request.body_exists else b""
-    if isinstance(body, web.Response):
-        return body
     assert api.vendor.authenticate is not None
     view = AuthRequest(
         plan.key,
