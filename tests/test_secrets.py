@@ -885,6 +885,16 @@ def test_omniex_compares_both_signed_paths_always(compared: list[tuple[bytes, by
         assert sum(1 for given, _ in compared if given == headers["ONX-API-SIGNATURE"].encode()) == 2, signed_path
 
 
+def test_omniex_signs_with_the_secret_of_the_identity_it_found() -> None:
+    """Each identity's keyed HMAC is made once and found by the identity itself: the same key with
+    another secret (another set of credentials, a reload) never checks against the first secret."""
+    first = Identity.from_config({"key": "k-1", "secret": "first-secret"}, 0)
+    second = Identity.from_config({"key": "k-1", "secret": "second-secret"}, 0)
+    for identity, secret, status in ((first, "first-secret", 200), (second, "first-secret", 401), (second, "second-secret", 200)):
+        headers = omniex_headers("GET", ONX, "k-1", secret)
+        assert omniex.authenticate(auth_request("getPortfolios", headers, [identity])).status == status, (identity.name, secret)
+
+
 def test_masking_leaves_text_without_secrets_alone() -> None:
     mask = SecretMask(["s3cret-value", 'quo"te-value', "short"])
     assert mask.text("nothing here") == "nothing here"
