@@ -67,7 +67,7 @@ async def run_operation(plan: OperationPlan, request: web.Request) -> web.Respon
 
         verdict: Verdict | web.Response | None = None
         key = (
-            api.memo.key(plan.key, plan.deciding_headers, request, outcome.identity) if plan.memoized and not request.body_exists else None
+            api.memo.key(id(plan), plan.deciding_headers, request, outcome.identity) if plan.memoized and not request.body_exists else None
         )
         if key is not None:
             verdict = api.memo.get(key)
@@ -75,8 +75,6 @@ async def run_operation(plan: OperationPlan, request: web.Request) -> web.Respon
             verdict = await _verdict(plan, request, outcome.identity)
             if isinstance(verdict, web.Response):
                 return verdict
-            if plan.pure and isinstance(verdict, Validated):
-                verdict = _handled(plan, request, verdict)
             if key is not None:
                 api.memo.put(key, verdict)
         if isinstance(verdict, Validated):

@@ -69,11 +69,6 @@ class OperationPlan:
         return self.body is None
 
     @cached_property
-    def pure(self) -> bool:
-        """Whether the handler's answer, too, is remembered with the verdict (Vendor.pure)."""
-        return self.memoized and self.key in self.api.vendor.pure
-
-    @cached_property
     def deciding_headers(self) -> tuple[str, ...]:
         """The headers whose values, with the raw target and the identity, decide an authenticated
         request's verdict: the header parameters', Prefer, the fixtures' and Cookie when a cookie

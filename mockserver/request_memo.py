@@ -5,15 +5,17 @@ handler runs (the parameters, the Prefer header) and every answer that needs no 
 validation error, a Prefer-chosen, fixture or spec example answer) depends only on the
 request target, the identity and a few named headers: an API's fixtures, examples and seed
 are fixed for the life of the application (a reload builds a new one). So for a request
-without a body that verdict is kept in a bounded LRU, keyed by (operation, raw target,
-identity, the values of those headers), and a repeated request goes straight to its handler,
-or to its finished answer. The handler itself still runs every time: it reads the clock and
-the API's state.
+without a body, to an operation that takes none, that verdict is kept in a bounded LRU keyed
+by (operation, raw target, identity, the values of those headers), and a repeated request
+goes straight to its handler, or to its finished answer. The handler itself still runs every
+time: it reads the clock and the API's state.
 
 Authentication is not remembered: credentials are checked, in constant time, on every
 request, and the key names the identity they matched (its position among the API's
-identities) instead of the credential values (only a header a fixture matches on is kept as
-sent, whatever it holds: its value picks the fixture).
+identities) instead of the credential values. The headers kept as sent are the operation's
+header parameters, Prefer, those its fixtures match on and Cookie when it has a cookie
+parameter: a credential is in the key only if the spec also declares it as one of those,
+and then only after it was checked.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ from .responses import Preferences
 from .security import Identity
 
 MEMO_ENTRIES = 2048  # per API
-MEMO_BYTES = 2 << 20  # per API: raw targets, header values and finished bodies together
+MEMO_BYTES = 2 << 20  # per API: keys, finished bodies and parsed parameters together (roughly, see _weight)
 ANONYMOUS = "-"  # the identity part of the key for an open operation
-VALIDATED_SIZE = 512  # what a Validated is counted as (its parameters are small, already-checked values)
+OBJECT_BYTES = 64  # what one Python object is counted as
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,7 @@ class Validated:
 
 
 Verdict = Reply | Validated
-MemoKey = tuple[str | None, ...]
+MemoKey = tuple[object, ...]
 
 
 class RequestMemo:
@@ -60,10 +62,11 @@ class RequestMemo:
     def __len__(self) -> int:
         return len(self._verdicts)
 
-    def key(self, operation: str, headers: tuple[str, ...], request: web.Request, identity: Identity | None) -> MemoKey | None:
+    def key(self, operation: object, headers: tuple[str, ...], request: web.Request, identity: Identity | None) -> MemoKey | None:
         """None for an identity that is not one of the API's own (nothing is remembered for it).
 
-        Every header an operation reads is read with `get` (its first value), so the first values decide."""
+        `operation` stands for the operation while the memo lives (its plan's id). Every header an
+        operation reads is read with `get` (its first value), so the first values decide."""
         who = self._positions.get(id(identity), None) if identity is not None else ANONYMOUS
         if who is None:
             return None
@@ -77,5 +80,14 @@ class RequestMemo:
 
 
 def _size_of(key: MemoKey, verdict: Verdict) -> int:
-    size = sum(len(part) for part in key if part is not None)
-    return size + (len(verdict.body) if isinstance(verdict, Reply) else VALIDATED_SIZE)
+    size = sum(map(_weight, key))
+    return size + (len(verdict.body) if isinstance(verdict, Reply) else _weight(verdict.params))
+
+
+def _weight(value: Any) -> int:
+    """Roughly the bytes a key part or a parsed parameter value holds (a long query can parse into many objects)."""
+    if isinstance(value, dict):
+        return OBJECT_BYTES + sum(_weight(name) + _weight(item) for name, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return OBJECT_BYTES + sum(map(_weight, value))
+    return OBJECT_BYTES + (len(value) if isinstance(value, (str, bytes)) else 0)

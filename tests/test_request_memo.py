@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestClient, make_mocked_request
 from mockserver.appkeys import APIS
 from mockserver.envelopes import Reply
 from mockserver.plan import ApiRuntime
-from mockserver.request_memo import RequestMemo
+from mockserver.request_memo import RequestMemo, Validated
+from mockserver.responses import NO_PREFERENCES
 from mockserver.security import Identity, SecurityPlan
 from mockserver.validation import ParamChecker
 from mockserver.vendors import omniex
@@ -158,18 +159,30 @@ def test_the_memo_is_bounded_and_keys_only_the_apis_own_identities() -> None:
     memo = RequestMemo([own], entries=3)
     stranger = Identity({"key": b"k"}, name="own")  # equal, but not one of the API's
     request = make_mocked_request("GET", "/a?x=1")
-    assert memo.key("op", (), request, stranger) is None
-    assert memo.key("op", (), request, None) != memo.key("op", (), request, own)
+    assert memo.key(1, (), request, stranger) is None
+    assert memo.key(1, (), request, None) != memo.key(1, (), request, own)
     for n in range(10):
-        key = memo.key("op", (), make_mocked_request("GET", f"/a?x={n}"), own)
+        key = memo.key(1, (), make_mocked_request("GET", f"/a?x={n}"), own)
         assert key is not None
         memo.put(key, Reply(200, b"{}"))
     assert len(memo) == 3
 
 
-async def test_a_pure_handler_answers_once_per_verdict(make_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Omniex's listing depends only on the key and the query: its answer is remembered, though
-    every request is signed anew (another timestamp, another signature) and checked."""
+def test_parsed_parameters_count_against_the_memos_size() -> None:
+    """A short query can parse into many values (an exploded array): each is counted, not just the text."""
+    own = Identity({"key": b"k"}, name="own")
+    memo = RequestMemo([own], size=40_000)
+    heavy = Validated(own, {"query": {"tags": list(range(100))}, "path": {}, "header": {}, "cookie": {}}, None, NO_PREFERENCES, {})
+    for n in range(20):
+        key = memo.key(1, (), make_mocked_request("GET", f"/a?n={n}"), own)
+        assert key is not None
+        memo.put(key, heavy)
+    assert 0 < len(memo) <= 40_000 // (64 * 100)
+
+
+async def test_a_signed_request_is_checked_and_handled_every_time(make_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Omniex requests are signed anew each time (another timestamp, another signature): the verdict
+    on the rest is remembered by identity, every signature is still checked, every handler call made."""
     calls: Counter[str] = Counter()
     listing = omniex.VENDOR.handlers["getPortfolios"]
 
@@ -180,13 +193,13 @@ async def test_a_pure_handler_answers_once_per_verdict(make_client: Any, monkeyp
     monkeypatch.setitem(omniex.VENDOR.handlers, "getPortfolios", counted)
     client = await make_client(specs=[ROOT / "specs"])
     bodies: dict[str, set[bytes]] = {}
-    for include in ("", "?include=integrations", "", "?include=integrations", ""):
-        target = f"{OMNIEX}{include}"
-        response = await client.get(target, headers=omniex_signed("GET", OMNIEX, str(int(time.time() * 1000) + len(bodies))))
+    for n, include in enumerate(("", "?include=integrations", "", "?include=integrations", "")):
+        response = await client.get(f"{OMNIEX}{include}", headers=omniex_signed("GET", OMNIEX, str(int(time.time() * 1000) + n)))
         assert response.status == 200, await response.text()
         bodies.setdefault(include, set()).add(await response.read())
-    assert calls == {"None": 1, "integrations": 1}
+    assert calls == {"None": 3, "integrations": 2}
     assert [len(seen) for seen in bodies.values()] == [1, 1]
+    assert len(api_named(client, "omniex").memo) == 2
     refused = await client.get(
         OMNIEX, headers={**omniex_signed("GET", OMNIEX, str(int(time.time() * 1000))), "ONX-API-SIGNATURE": "0" * 96}
     )

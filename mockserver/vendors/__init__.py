@@ -38,9 +38,6 @@ class Vendor:
     envelope: Envelope = problem_json
     validation_status: int = 400  # status for parameter and body violations
     handlers: dict[str, Handler] = field(default_factory=dict)  # operation key -> handler
-    # operations whose handler's answer depends only on the call's parameters, identity and the world's
-    # seed (not on the clock or the state): it is remembered with the request's verdict (request_memo.py)
-    pure: frozenset[str] = frozenset()
     authenticate: Authenticator | None = None  # replaces the spec's security check (signatures)
     strict_query: bool = False  # a query parameter the operation does not define is a violation
     seed_state: Seeder | None = None  # fills the store at first start and after a reset

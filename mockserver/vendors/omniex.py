@@ -258,7 +258,6 @@ VENDOR = Vendor(
     envelope=omniex_envelope,
     validation_status=400,
     handlers={"getPortfolios": list_portfolios, "getPortfolio": get_portfolio},
-    pure=frozenset({"getPortfolios", "getPortfolio"}),  # each key's book is computed once and never changes
     authenticate=authenticate,
     strict_query=True,
 )
