@@ -23,6 +23,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from ..envelopes import Problem, Reply, json_reply, reason
 from ..limits import current_limits
 from ..sandbox import coinbase_csv, portfolios
@@ -899,11 +901,17 @@ def _now(call: Call) -> datetime:
     return call.world.now().replace(microsecond=0)
 
 
-def _owned(call: Call, portfolio_id: str, user_id: str | None) -> dict[str, Any] | None:
-    doc = call.state.get(portfolios.KIND, portfolio_id)
-    if doc is None or (user_id is not None and doc["user_id"] != user_id):
+def _owned_raw(call: Call, portfolio_id: str, user_id: str | None) -> bytes | None:
+    """The stored portfolio (its JSON bytes) when it exists and, with `user_id`, belongs to that user."""
+    raw = call.state.get_raw(portfolios.KIND, portfolio_id)
+    if raw is None or (user_id is not None and portfolios.stored(raw).user_id != user_id):
         return None
-    return doc
+    return raw
+
+
+def _owned(call: Call, portfolio_id: str, user_id: str | None) -> dict[str, Any] | None:
+    raw = _owned_raw(call, portfolio_id, user_id)
+    return orjson.loads(raw) if raw is not None else None
 
 
 def _allocation_reply(targets: Mapping[str, float]) -> Reply | None:
@@ -996,9 +1004,8 @@ def _demote_default(call: Call, user_id: str, now: datetime) -> None:
 
 
 def get_portfolio(call: Call) -> Reply:
-    raw = call.state.get_raw(portfolios.KIND, call.params["path"]["portfolio_id"])
-    user_id = call.params["query"].get("user_id")
-    if raw is None or (user_id is not None and portfolios.stored(raw).user_id != user_id):
+    raw = _owned_raw(call, call.params["path"]["portfolio_id"], call.params["query"].get("user_id"))
+    if raw is None:
         return detail(404, "Portfolio not found")
     return Reply(200, portfolios.view_json(raw, _now(call), call.world.seed))
 
