@@ -114,11 +114,14 @@ class SchemaBook:
         try:
             key = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
         except TypeError:  # a value JSON cannot hold: compile it on its own
-            return jsonschema_rs.Draft202012Validator(self.json_schema(schema), validate_formats=True)
+            return self._validator(schema)
         validator = self._compiled.get(key)
         if validator is None:
-            validator = self._compiled[key] = jsonschema_rs.Draft202012Validator(self.json_schema(schema), validate_formats=True)
+            validator = self._compiled[key] = self._validator(schema)
         return validator
+
+    def _validator(self, schema: Any) -> jsonschema_rs.Validator:
+        return jsonschema_rs.Draft202012Validator(self.json_schema(schema), validate_formats=True)
 
     def resolve(self, schema: Any) -> Any:
         """Follow local component refs of an already converted schema."""

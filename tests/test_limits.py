@@ -248,27 +248,28 @@ async def assert_431(port: int, api: str, request: tuple[bytes, list[tuple[bytes
     assert_refused(api, 431, assert_raw_envelope(api, response))
 
 
+async def assert_header_limits(port: int, api: str, line_bytes: int, fields: int) -> None:
+    """One header line, the field count and all the lines together (4 times one line's limit):
+    each at its limit passes, one over is 431."""
+    assert (await read_with_headers(port, padded(api, line_bytes))).status == 200
+    await assert_431(port, api, padded(api, line_bytes + 1))
+    assert (await read_with_headers(port, counted(api, fields))).status == 200
+    await assert_431(port, api, counted(api, fields + 1))
+    assert (await read_with_headers(port, totalling(api, 4 * line_bytes, line_bytes))).status == 200
+    await assert_431(port, api, totalling(api, 4 * line_bytes + 1, line_bytes))
+
+
 @pytest.mark.parametrize("api", APIS)
 async def test_header_line_count_and_total_at_their_limits_and_one_over(limited: Limited, api: str) -> None:
     client = await limited(max_header_bytes=1024, max_headers=20)
     port = client.port
     assert port is not None
-    assert (await read_with_headers(port, padded(api, 1024))).status == 200
-    await assert_431(port, api, padded(api, 1025))
-    assert (await read_with_headers(port, counted(api, 20))).status == 200
-    await assert_431(port, api, counted(api, 21))
-    assert (await read_with_headers(port, totalling(api, 4096, 1024))).status == 200
-    await assert_431(port, api, totalling(api, 4097, 1024))
+    await assert_header_limits(port, api, 1024, 20)
 
 
 @pytest.mark.parametrize("api", APIS)
 async def test_default_header_limits_and_the_parsers_ceiling(port: int, api: str) -> None:
-    assert (await read_with_headers(port, padded(api, 16_384))).status == 200
-    await assert_431(port, api, padded(api, 16_385))
-    assert (await read_with_headers(port, counted(api, 100))).status == 200
-    await assert_431(port, api, counted(api, 101))
-    assert (await read_with_headers(port, totalling(api, 65_536, 16_384))).status == 200
-    await assert_431(port, api, totalling(api, 65_537, 16_384))
+    await assert_header_limits(port, api, 16_384, 100)
     await assert_431(port, api, counted(api, 200))  # the parser's ceiling: 200 fields
     assert_parser_refusal(await read_with_headers(port, counted(api, 201)))
     assert_parser_refusal(await read_with_headers(port, padded(api, len(b"X-Pad: ") + 32_769)))  # a value over 32,768
