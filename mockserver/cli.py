@@ -51,6 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-headers", type=int, help="most header fields in one request (default 100); beyond it, 431")
     serve.add_argument("--max-portfolios-per-user", type=int, help="portfolios one bitcain user may hold (default 500)")
     serve.add_argument("--max-ledger-entries-per-user", type=int, help="transactions one bitcain ledger may hold (default 20000)")
+    serve.add_argument("--max-state-bytes", type=int, help="all the sandbox state together (default 64 MiB); beyond it, writes get 507")
+    serve.add_argument(
+        "--header-timeout", dest="header_read_timeout", type=float, help="seconds a request's headers may take to arrive (default 10)"
+    )
+    serve.add_argument(
+        "--body-timeout", dest="body_read_timeout", type=float, help="seconds a request's body may take to arrive (default 30)"
+    )
+    serve.add_argument("--max-connections", type=int, help="connections open at once (default 0: below the descriptor limit)")
+    serve.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        metavar="HOST",
+        help="a Host name, besides loopback ones, under which /__mock and the dashboard answer (repeatable)",
+    )
     serve.add_argument(
         "--signature-window", dest="signature_window_seconds", type=int, help="seconds a signed request's timestamp may be off (default 30)"
     )
@@ -88,6 +103,11 @@ def _settings(args: argparse.Namespace) -> Settings:
         "max_headers",
         "max_portfolios_per_user",
         "max_ledger_entries_per_user",
+        "max_state_bytes",
+        "header_read_timeout",
+        "body_read_timeout",
+        "max_connections",
+        "allowed_hosts",
         "signature_window_seconds",
         "state",
         "journal_size",

@@ -40,6 +40,13 @@ class Settings:
     # sandbox state per user (bitcain): creations beyond them are refused
     max_portfolios_per_user: int = 500
     max_ledger_entries_per_user: int = 20_000
+    # all the sandbox state together (every user's, every API's): writes beyond it are refused (507)
+    max_state_bytes: int = 64 * 1_048_576
+    # slow clients: a request's headers must arrive within header_read_timeout seconds of its first
+    # byte, its body within body_read_timeout; beyond max_connections open at once, new ones are closed
+    header_read_timeout: float = 10.0
+    body_read_timeout: float = 30.0
+    max_connections: int = 0  # 0: below the process's descriptor limit (limits.connection_cap)
     # how far a signed request's timestamp may be from the server clock, either way
     signature_window_seconds: int = 30
     # api name -> list of identities (scheme name -> accepted value, optional `forbidden`)
@@ -48,6 +55,8 @@ class Settings:
     state: Path | None = None
     journal_size: int = 1000  # requests kept by the journal; 0 turns it off
     control_token: str | None = None  # when set, /__mock demands `Authorization: Bearer <token>`
+    # Host names (besides loopback names and addresses) under which /__mock and the dashboard answer
+    allowed_hosts: list[str] = field(default_factory=list)
     quiet: bool = False  # no access log line per request
     log_format: str = "text"  # or "json"
     api_ports: dict[str, int] = field(default_factory=dict)  # API name -> its own port, production paths
@@ -81,6 +90,10 @@ _SCALARS = {
     "max_headers": int,
     "max_portfolios_per_user": int,
     "max_ledger_entries_per_user": int,
+    "max_state_bytes": int,
+    "header_read_timeout": float,
+    "body_read_timeout": float,
+    "max_connections": int,
     "signature_window_seconds": int,
     "journal_size": int,
     "workers": int,
@@ -97,6 +110,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             raise SettingsError(f"{source}: {name} must be {_SCALARS[name].__name__}, got {value!r}") from exc
     if name == "control_token":
         return str(value) or None
+    if name == "allowed_hosts":
+        items = value if isinstance(value, list) else str(value).split(",")
+        return [str(item).strip().lower() for item in items if str(item).strip()]
     if name == "api_ports":
         return _api_ports(value, source)
     if name in ("quiet", "watch"):
@@ -204,6 +220,10 @@ _LIMIT_RANGES = {
     "max_headers": (8, 10_000),
     "max_portfolios_per_user": (0, 1_000_000),
     "max_ledger_entries_per_user": (0, 10_000_000),
+    "max_state_bytes": (1_048_576, 1 << 40),
+    "header_read_timeout": (0.1, 3600),
+    "body_read_timeout": (0.1, 3600),
+    "max_connections": (0, 1_000_000),
 }
 
 
