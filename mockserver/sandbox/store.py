@@ -34,6 +34,12 @@ CREATE TABLE IF NOT EXISTS seeded (api TEXT PRIMARY KEY);
 Seeder = Callable[["ApiState"], None]
 
 
+class StateFull(Exception):
+    """A write the store cannot take: the disk is full, or the state is at `max_state_bytes`.
+
+    Answered 507 in the API's envelope; nothing of the failed write stays behind."""
+
+
 class Store:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
