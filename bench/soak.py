@@ -54,12 +54,16 @@ import json
 import os
 import random
 import shlex
+import shutil
 import signal
 import statistics
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -83,6 +87,7 @@ OMNIEX_MASTER = "6b372483-a80f-4c32-8d23-e6b9397ee6d6"
 TREASURE_DOCUMENT_BUSINESS = "urn:uuid:9b397b0d-69bc-b09f-9d82-0e02637042fc"
 TREASURE_SANDBOX_BUSINESS = "urn:uuid:3f2a9c4e-8d71-4b5a-9e06-7c1d2b3a4f58"
 TREASURE_UNFUNDED_BUSINESS = "urn:uuid:e7c0a1d2-0b5f-4c3e-8a9d-6f4b2e1c0d37"
+TREASURE_FIRST_DAY = date(2022, 1, 1)
 BITCAIN_SANDBOX_USER = "a169451c-8525-4352-b8ca-070dd449a1a5"
 BITCAIN_CORE = "5555717d-15c7-408a-aad2-f3155d61ff77"
 UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"  # no portfolio anywhere has it
@@ -90,6 +95,7 @@ UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"  # no portfolio anywhere h
 # fills it during the warm-up, so that memory growth after it means something.
 MESH_USERS = 100
 MESH_OFFSETS = (None, -18000, 3600, 19800)
+MESH_MAX_OFFSET = 50_400  # the widest TimezoneOffset Mesh accepts (14 h)
 MESH_WELL_KNOWN = ("cex-example", "self-custody-example", "empty-portfolio", "equities-only", "crypto-only", "brokerage-and-crypto")
 
 AMOUNT = "amount { currency timestamp value }"
@@ -295,11 +301,28 @@ def target(args: argparse.Namespace) -> Iterator[tuple[str, int | None, Server |
     bench = bench_helpers()
     port = bench.free_port()
     command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port), "--quiet", *shlex.split(args.server_args)]
-    server: Server = bench.Server("the server", command, port, cpus=None)
-    try:
-        yield server.base, server.process.pid, server
-    finally:
-        server.stop()
+    with tempfile.TemporaryDirectory(prefix="soak-specs-") as folder:
+        if args.reload_every:  # the server watches a copy of the specs that the reload loop changes
+            args.reload_folder = Path(folder) / "specs"
+            shutil.copytree(ROOT / "specs", args.reload_folder)
+            command += ["--watch", "--specs", str(args.reload_folder)]
+        server: Server = bench.Server("the server", command, port, cpus=None)
+        try:
+            yield server.base, server.process.pid, server
+        finally:
+            server.stop()
+
+
+async def reload_loop(folder: Path, every: float, deadline: float) -> None:
+    """Append a comment to one watched spec every `every` seconds: each change is a reload with a new
+    document (checked afresh, its plans compiled), while the traffic goes on."""
+    spec = folder / "mesh.yaml"
+    for number in itertools.count(1):
+        await asyncio.sleep(every)
+        if time.monotonic() >= deadline:
+            return
+        with spec.open("a", encoding="utf-8") as handle:
+            handle.write(f"# soak reload {number}\n")
 
 
 # ---------------------------------------------------------------- credentials
@@ -368,10 +391,16 @@ class Soak:
         self.sent = 0
         self.sent_invalid = 0
         self.users = [f"soak-user-{n}" for n in range(args.users)]
+        self.bust = args.bust_caches
+        self.fresh_ids = itertools.count(1)
         self.names = itertools.count(1)
         self.pending_deletes: list[tuple[str, str]] = []  # (user, portfolio id) whose delete did not go through
         self.unreadable = 0  # answers with an expected status whose body a scenario could not read
         self.abort = ""  # set when the server died: the clients stop
+
+    def fresh(self, prefix: str) -> str:
+        """An id no request used before, long enough that keys weigh something (for --bust-caches)."""
+        return f"{prefix}-{next(self.fresh_ids):08d}-{self.rng.getrandbits(192):048x}"
 
     def total(self) -> Counts:
         """Counters of every API added up."""
@@ -466,8 +495,10 @@ Scenario = Callable[[Soak], Awaitable[None]]
 async def mesh_portfolio(soak: Soak) -> None:
     """A portfolio of one of MESH_USERS users (or a well-known one), in one of four time zones."""
     user = soak.rng.choice(MESH_WELL_KNOWN) if soak.rng.random() < 0.1 else f"soak-{soak.rng.randrange(MESH_USERS)}"
-    params = {"UserId": user}
     offset = soak.rng.choice(MESH_OFFSETS)
+    if soak.bust:  # a user and a time zone never asked for before
+        user, offset = soak.fresh("soak-bust"), soak.rng.randrange(-MESH_MAX_OFFSET, MESH_MAX_OFFSET + 1, 60)
+    params = {"UserId": user}
     if offset is not None:
         params["TimezoneOffset"] = str(offset)
     await soak.send("mesh portfolio", "mesh", "GET", MESH, (200,), headers=soak.creds.mesh, params=params)
@@ -476,7 +507,9 @@ async def mesh_portfolio(soak: Soak) -> None:
 async def omniex_list(soak: Soak) -> None:
     """The key's portfolios, signed, with or without integrations."""
     path = f"{OMNIEX}/portfolios"
-    params = {"include": "integrations"} if soak.rng.random() < 0.5 else None
+    params = {"include": "integrations"} if soak.rng.random() < 0.5 else {}
+    if soak.bust:  # an id filter never sent before: it selects nothing, and still answers 200
+        params["id"] = str(uuid.UUID(int=soak.rng.getrandbits(128), version=4))
     await soak.send("omniex list", "omniex", "GET", path, (200,), headers=soak.omniex_headers("GET", path), params=params)
 
 
@@ -493,8 +526,11 @@ def treasure_history_path(business: str) -> str:
     return f"/treasure/v1/businesses/{business}/portfolio_history"
 
 
-def treasure_range(rng: random.Random) -> dict[str, str]:
-    """One of a few date ranges."""
+def treasure_range(rng: random.Random, bust: bool = False) -> dict[str, str]:
+    """One of a few date ranges; with `bust`, one of about 500,000."""
+    if bust:
+        first = TREASURE_FIRST_DAY + timedelta(days=rng.randrange(1300))
+        return {"start_date": first.isoformat(), "end_date": (first + timedelta(days=rng.randrange(1, 400))).isoformat()}
     start, end = rng.choice((("2022-01-01", "2023-02-01"), ("2023-06-01", "2025-12-31"), ("2022-03-15", "2022-03-20")))
     return {"start_date": start, "end_date": end}
 
@@ -506,7 +542,9 @@ async def treasure_token_flow(soak: Soak) -> None:
         return
     headers = {"Authorization": f"Bearer {reply.json()['access_token']}", "Accept": "application/json"}
     path = treasure_history_path(TREASURE_DOCUMENT_BUSINESS)
-    await soak.send("treasure history (issued token)", "treasure", "GET", path, (200,), headers=headers, params=treasure_range(soak.rng))
+    await soak.send(
+        "treasure history (issued token)", "treasure", "GET", path, (200,), headers=headers, params=treasure_range(soak.rng, soak.bust)
+    )
 
 
 async def treasure_history(soak: Soak) -> None:
@@ -514,7 +552,13 @@ async def treasure_history(soak: Soak) -> None:
     business = soak.rng.choice((TREASURE_DOCUMENT_BUSINESS, TREASURE_SANDBOX_BUSINESS))
     headers = {"Authorization": f"Bearer {soak.creds.treasure_token}"}
     await soak.send(
-        "treasure history", "treasure", "GET", treasure_history_path(business), (200,), headers=headers, params=treasure_range(soak.rng)
+        "treasure history",
+        "treasure",
+        "GET",
+        treasure_history_path(business),
+        (200,),
+        headers=headers,
+        params=treasure_range(soak.rng, soak.bust),
     )
 
 
@@ -555,7 +599,7 @@ async def bitcain_cycle(soak: Soak) -> None:
     """Create, get, update, list and delete one portfolio of a soak user (first retrying one failed delete)."""
     if soak.pending_deletes:
         await bitcain_delete(soak, *soak.pending_deletes.pop(0), expect=(204, 404))
-    user = soak.rng.choice(soak.users)
+    user = soak.fresh("soak-bust-user") if soak.bust else soak.rng.choice(soak.users)
     auth = soak.creds.bitcain
     body = {"name": f"soak {next(soak.names)}", "target_allocations": {"BTC": 0.5, "ETH": 0.3, "SOL": 0.2}, "initial_value_usd": "10000"}
     created = await soak.send("bitcain create", "bitcain", "POST", f"{BITCAIN}/", (201,), headers=auth, params={"user_id": user}, body=body)
@@ -587,7 +631,13 @@ async def bitpanda_query(soak: Soak) -> None:
         )
         return
     name, query = soak.rng.choice(BITPANDA_QUERIES)
-    await soak.send(f"bitpanda {name}", "bitpanda", "POST", BITPANDA, (200,), headers=soak.creds.bitpanda, body={"query": query})
+    body: dict[str, Any] = {"query": query}
+    if soak.bust:  # a document never seen before (an alias of its own), with unused variables of a few KiB
+        body = {
+            "query": query.replace("user {", f"u{next(soak.fresh_ids)}: user {{", 1),
+            "variables": {"pad": "x" * soak.rng.randrange(4096)},
+        }
+    await soak.send(f"bitpanda {name}", "bitpanda", "POST", BITPANDA, (200,), headers=soak.creds.bitpanda, body=body)
 
 
 VALID: dict[str, tuple[Scenario, ...]] = {
@@ -1130,6 +1180,8 @@ async def soak_run(args: argparse.Namespace, base: str, pid: int | None, server:
             asyncio.create_task(sampler(soak, pid, server, times, start, samples)),
             asyncio.create_task(fault_loop(soak, control_session, args.fault_every, args.fault_count, deadline)),
         ]
+        if args.reload_every:
+            background.append(asyncio.create_task(reload_loop(args.reload_folder, args.reload_every, deadline)))
         try:
             await asyncio.gather(*(client_loop(soak, deadline) for _ in range(args.concurrency)))
         finally:
@@ -1182,6 +1234,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=16, help="bitcain users whose portfolios are created and deleted (default 16)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the traffic mix (default 1)")
     parser.add_argument(
+        "--bust-caches",
+        action="store_true",
+        help="distinct users, ids, date ranges and GraphQL documents on every request, so every cache fills and must stay bounded",
+    )
+    parser.add_argument(
+        "--reload-every",
+        type=float,
+        metavar="SECONDS",
+        help="start the server with --watch on a copy of the specs and change one of them this often (a reload each time)",
+    )
+    parser.add_argument(
         "--server-args", default="", metavar="ARGS", help="extra arguments for `mockserver serve` (one shell-quoted string)"
     )
     parser.add_argument("--url", help="soak an already running server at this base URL instead of starting one")
@@ -1200,6 +1263,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--invalid-share must be in [0, 1)")
     if args.pid is not None and not args.url:
         parser.error("--pid goes with --url (a started server is watched anyway)")
+    if args.reload_every is not None and (args.url or args.reload_every <= 0):
+        parser.error("--reload-every needs a positive number of seconds and a server started by the soak (no --url)")
     if args.warmup is None:
         args.warmup = max(args.interval, 0.2 * args.duration)
     if not judged_times(schedule(args.duration, args.interval), args.duration, args.warmup):
@@ -1212,6 +1277,8 @@ def describe(args: argparse.Namespace, base: str, pid: int | None) -> dict[str, 
     print(
         f"soak: {base}, {args.duration:g}s, {args.concurrency} in flight, {args.invalid_share:.0%} invalid, "
         f"a fault every {args.fault_every:g}s"
+        + (", every cache busted" if args.bust_caches else "")
+        + (f", a reload every {args.reload_every:g}s" if args.reload_every else "")
     )
     print(f"machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, commit {info['commit']}")
     if pid is not None:
