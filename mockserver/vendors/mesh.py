@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -19,7 +18,7 @@ from ..envelopes import Problem, Reply, json_reply
 from ..sandbox.accounts import Holding, identity_rng, pick_holdings, symbols_of
 from ..sandbox.market import ASSETS, price_usd, round_price
 from ..sandbox.shares import apportion
-from ..sandbox.world import World
+from ..sandbox.world import World, weigh_key_and_body
 from ..validation import Violation
 from . import Call, Vendor
 
@@ -72,10 +71,12 @@ _SHAPES = (("brokerage", 50), ("crypto", 25), ("wallet", 15), ("equities", 10))
 _NETWORKS = ("eip155:1", "eip155:42161", "eip155:10", "eip155:8453", "eip155:137")
 
 
-@lru_cache(maxsize=1024)
 def error_hash(*parts: object) -> str:
     """An 8-hex grouping hash, like the errorHash Mesh sends."""
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:8]
+
+
+_OK_HASH = error_hash("ok", PORTFOLIO)
 
 
 def mesh_envelope(problem: Problem) -> Reply:
@@ -102,11 +103,17 @@ def portfolio_handler(call: Call) -> Reply:
     return Reply(200, _portfolio_body(call.world, query["UserId"], offset, now))
 
 
-@lru_cache(maxsize=1024)  # about 7 KB each: at most 7 MB
 def _portfolio_body(world: World, user_id: str, offset: int, now: datetime) -> bytes:
-    """Serialized once per (world, user, offset, minute): the answer cannot change within that key."""
-    content = build_portfolio(world, user_id, offset, now)
-    return orjson.dumps({"content": content, "status": "ok", "message": "", "errorHash": error_hash("ok", PORTFOLIO), "errorType": ""})
+    """Serialized once per (user, offset, minute) of this world: the answer cannot change within that key.
+    About 7 KB each, at most 1,024 of them and 8 MiB with their keys."""
+    cache = world.caches.lru("mesh.portfolio", 1024, 8 << 20, weigh_key_and_body)
+    key = (user_id, offset, now)
+    body = cache.get(key)
+    if body is None:
+        content = build_portfolio(world, user_id, offset, now)
+        body = orjson.dumps({"content": content, "status": "ok", "message": "", "errorHash": _OK_HASH, "errorType": ""})
+        cache.put(key, body)
+    return body
 
 
 def shape_of(world: World, user_id: str) -> str:

@@ -1,0 +1,44 @@
+"""The caches of what a sandbox derives (Mesh portfolios, ...) belong to the loaded world: a new app
+starts with its own, and each is bounded by the bytes it holds, whatever the keys clients send."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mockserver.appkeys import APIS
+from mockserver.lru import SizedLru
+
+from .helpers import MESH_AUTH, PORTFOLIO
+
+
+def _caches(client: Any) -> dict[str, SizedLru[Any, Any]]:
+    worlds = {id(api.world): api.world for api in client.app[APIS] if hasattr(api, "world")}
+    assert len(worlds) == 1  # every API of one app shares one world
+    return dict(next(iter(worlds.values())).caches)
+
+
+async def test_two_apps_do_not_share_their_caches(make_client: Any) -> None:
+    first, second = await make_client(), await make_client()
+    response = await first.get(PORTFOLIO, params={"UserId": "alice"}, headers=MESH_AUTH)
+    assert response.status == 200
+    assert len(_caches(first)["mesh.portfolio"]) == 1
+    assert "mesh.portfolio" not in _caches(second)
+    again = await second.get(PORTFOLIO, params={"UserId": "alice"}, headers=MESH_AUTH)
+    assert await again.read() == await response.read()  # the same answer, worked out by the second app itself
+    assert _caches(first)["mesh.portfolio"] is not _caches(second)["mesh.portfolio"]
+
+
+async def test_the_mesh_cache_holds_at_most_its_bytes_whatever_the_user_ids(make_client: Any) -> None:
+    client = await make_client()
+    long_id = "u" * 6000  # keys weigh what they hold: 1,024 such ids would be 6 MB of keys alone
+    for number in range(40):
+        response = await client.get(PORTFOLIO, params={"UserId": f"{long_id}{number}"}, headers=MESH_AUTH)
+        assert response.status == 200
+    cache = _caches(client)["mesh.portfolio"]
+    held = sum(len(body) + len(key[0]) for key, body in cache._items.items())
+    assert cache._total >= held  # the accounting covers the keys and bodies it keeps
+    assert cache._total <= cache.size
+    small = SizedLru(cache.entries, 100_000, cache._size_of)  # the same weighing under a small bound
+    for key, body in cache._items.items():
+        small.put(key, body)
+    assert len(small) < len(cache) and small._total <= 100_000
