@@ -1,13 +1,27 @@
 """The /__mock control API: catalog, request journal and verification, reset, faults, health.
 
-With a control token set, every control route demands `Authorization: Bearer <token>`.
+Its perimeter, in the order checked (`_perimeter`), keeps web pages out: a page the developer
+visits could otherwise read the journal, inject faults or reset state from the browser.
+
+- the `Host` must be a loopback name or address (localhost, *.localhost, 127.0.0.0/8, [::1];
+  any port) or one of the setting `allowed_hosts`, else 403: a page reaching the server
+  through DNS rebinding sends its own name;
+- with a control token set, `Authorization: Bearer <token>` (else 401);
+- a write (POST, PUT, PATCH, DELETE) must say `Content-Type: application/json` (else 415):
+  a browser sends such a request to another origin only after a preflight, which fails,
+  since control routes answer no CORS (cors.py) and no OPTIONS.
+
+`/__mock/live` alone is outside the perimeter: liveness for container probes, which may
+use any Host and have no token; it tells nothing but that the server answers.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,21 +37,27 @@ from .mounted import Handler, MountedApi
 from .pipeline import to_response
 from .security import NO_SECRETS, SecretMask
 from .traffic import CONTROL_PREFIX, SECRETS, TRAFFIC
-from .validation import Violation
+from .validation import Violation, echo
 
 DEFAULT_LIMIT = 100
 SPEC_TYPES = {".yaml": "application/yaml", ".yml": "application/yaml", ".json": "application/json", ".graphql": "application/graphql"}
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CONTROL_MEDIA_TYPE = "application/json"
+# a Host value: a name or IPv4 address, or an IPv6 address in brackets, then an optional port
+_HOST = re.compile(r"(?:\[(?P<ipv6>[0-9a-f:.]+)\]|(?P<name>[^:\[\]]*))(?::[0-9]*)?")
 
 
 def add_control_routes(app: web.Application, admit: Callable[[Handler], Handler]) -> None:
-    """Every /__mock route, its handler behind `admit` (the request limits) and, with a control
-    token, behind the token check."""
-    token = app[SETTINGS].control_token
+    """Every /__mock route, its handler behind `admit` (the request limits) and, but for
+    liveness, behind the perimeter."""
+    settings = app[SETTINGS]
+    hosts = allowed_host_names(settings.allowed_hosts)
 
     def gated(handler: Handler) -> Handler:
-        return admit(_guarded(handler, token) if token else handler)
+        return admit(_perimeter(handler, hosts, settings.control_token))
 
     routes = app.router
+    routes.add_get(f"{CONTROL_PREFIX}/live", admit(live), allow_head=True)
     routes.add_get(f"{CONTROL_PREFIX}/health", gated(health), allow_head=True)
     routes.add_get(f"{CONTROL_PREFIX}/apis", gated(list_apis))
     routes.add_get(f"{CONTROL_PREFIX}/apis/{{name}}/spec", gated(api_spec))
@@ -53,33 +73,103 @@ def add_control_routes(app: web.Application, admit: Callable[[Handler], Handler]
     routes.add_route("*", f"{CONTROL_PREFIX}/{{tail:.*}}", gated(unknown_control_route))
 
 
-def _guarded(handler: Handler, token: str) -> Handler:
-    """With a control token, /__mock answers only to `Authorization: Bearer <token>`."""
+# --- the perimeter
+
+
+def _perimeter(handler: Handler, hosts: frozenset[str], token: str | None) -> Handler:
+    """`handler` behind the Host, token and media type checks (the module's docstring)."""
+    secret = token.encode() if token else None
 
     async def guarded(request: web.Request) -> web.StreamResponse:
-        if not _authorized(request, token):
-            problem = Problem(
-                401,
-                "the control API needs Authorization: Bearer <control token>",
-                [Violation("header", "Authorization", "missing or wrong control token")],
-                {"WWW-Authenticate": 'Bearer realm="mockserver-control"'},
-            )
-            return to_response(problem_json(problem))
+        problem = _host_problem(request, hosts)
+        if problem is None and secret is not None and not _authorized(request, secret):
+            problem = _token_problem()
+        if problem is None and request.method in WRITES:
+            problem = _media_type_problem(request)
+        if problem is not None:
+            return _refusal(request, problem)
         return await handler(request)
 
     return guarded
 
 
-def _authorized(request: web.Request, token: str) -> bool:
+def host_name(value: str) -> str | None:
+    """The name or address in a Host value, lower case, without port, brackets or a final
+    dot; None when the value is not `host[:port]` in ASCII (names on the wire are, IDNs too)."""
+    text = value.strip().lower()
+    match = _HOST.fullmatch(text) if text.isascii() else None
+    if match is None:
+        return None
+    return match["ipv6"] or match["name"].removesuffix(".") or None
+
+
+def allowed_host_names(hosts: Iterable[str]) -> frozenset[str]:
+    """The names of the setting `allowed_hosts` as `host_name` gives them (a port given there is ignored)."""
+    return frozenset(name for name in map(host_name, hosts) if name)
+
+
+def is_loopback(name: str) -> bool:
+    """localhost and its subdomains (RFC 6761: they always resolve to loopback), 127.0.0.0/8 and ::1."""
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_problem(request: web.Request, hosts: frozenset[str]) -> Problem | None:
+    """403 for a Host that is neither loopback nor allowed, or no Host at all (which no browser
+    sends). Not 421: that invites a retry on another connection, and nothing is misdirected;
+    not 400: the request is well formed, and the server declines to answer under that name."""
+    given = request.headers.get("Host")
+    name = host_name(given) if given is not None else None
+    if name is not None and (name in hosts or is_loopback(name)):
+        return None
+    shown = "no Host header" if given is None else f"Host {echo(given)}"
+    message = (
+        f"the control API answers only under a loopback Host (localhost, 127.0.0.1, [::1]) or one of the setting "
+        f"allowed_hosts (--allowed-host, MOCKSERVER_ALLOWED_HOSTS); this request has {shown}"
+    )
+    return Problem(403, message, [Violation("header", "Host", "not a loopback name or address, nor an allowed host")])
+
+
+def _token_problem() -> Problem:
+    return Problem(
+        401,
+        "the control API needs Authorization: Bearer <control token>",
+        [Violation("header", "Authorization", "missing or wrong control token")],
+        {"WWW-Authenticate": 'Bearer realm="mockserver-control"'},
+    )
+
+
+def _authorized(request: web.Request, token: bytes) -> bool:
+    """The bearer token (or the dashboard link's `?token=`) against the control token, in constant
+    time. Raw bytes that are not UTF-8 arrive as surrogates, and are compared as the bytes sent."""
     word, _, given = request.headers.get("Authorization", "").partition(" ")
     if word.lower() != "bearer":
         given = request.query.get("token", "") if request.path.rstrip("/") == CONTROL_PREFIX else ""  # the dashboard page's link
-    return hmac.compare_digest(given.strip().encode(), token.encode())
+    return hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), token)
 
 
-def _problem(status: int, message: str, headers: Mapping[str, str] | None = None, mask: SecretMask | None = None) -> web.Response:
-    problem = Problem(status, mask.text(message) if mask else message, [], dict(headers or {}))
+def _media_type_problem(request: web.Request) -> Problem | None:
+    if request.content_type == CONTROL_MEDIA_TYPE:
+        return None
+    message = (
+        f"control writes ({request.method}) need Content-Type: {CONTROL_MEDIA_TYPE}, with a JSON body or none; "
+        "other types are refused so that no web page can send one without a CORS preflight"
+    )
+    return Problem(415, message, [Violation("header", "Content-Type", f"must be {CONTROL_MEDIA_TYPE}")])
+
+
+def _refusal(request: web.Request, problem: Problem) -> web.Response:
+    """The problem in problem+json, its message masked: it may quote what the client sent."""
+    problem.message = _mask(request).text(problem.message)
     return to_response(problem_json(problem))
+
+
+def _problem(request: web.Request, status: int, message: str) -> web.Response:
+    return _refusal(request, Problem(status, message))
 
 
 def _mask(request: web.Request) -> SecretMask:
@@ -92,9 +182,15 @@ def _json(payload: Any, status: int = 200) -> web.Response:
     return to_response(json_reply(status, payload))
 
 
+async def live(request: web.Request) -> web.Response:
+    """Liveness for container probes (Docker's HEALTHCHECK, Kubernetes): no token, any Host, and
+    nothing in the answer but that the server answers."""
+    return _json({"status": "ok"})
+
+
 async def health(request: web.Request) -> web.Response:
-    """Liveness for Docker's HEALTHCHECK and CI: the APIs that are mounted, and which process answered
-    (with `--workers`, each connection is served by one of several)."""
+    """Health for tools and CI, inside the perimeter: the APIs that are mounted, and which process
+    answered (with `--workers`, each connection is served by one of several)."""
     return _json({"status": "ok", "apis": [api.name for api in request.app[APIS]], "pid": os.getpid()})
 
 
@@ -127,7 +223,7 @@ def _api_named(request: web.Request, name: str) -> MountedApi | None:
 async def api_spec(request: web.Request) -> web.Response:
     api = _api_named(request, request.match_info["name"])
     if api is None:
-        return _problem(404, f"no API named {request.match_info['name']!r}", mask=_mask(request))
+        return _problem(request, 404, f"no API named {request.match_info['name']!r}")
     content_type = SPEC_TYPES.get(api.source.suffix, "text/plain")
     return web.Response(body=api.source.read_bytes(), content_type=content_type, charset="utf-8")
 
@@ -149,7 +245,7 @@ async def list_requests(request: web.Request) -> web.Response:
         if limit < 1:
             raise ValueError("limit must be at least 1")
     except ValueError as exc:
-        return _problem(400, str(exc), mask=_mask(request))
+        return _problem(request, 400, str(exc))
     journal = request.app[TRAFFIC].journal
     found = [entry for entry in journal.newest_first() if matcher.matches(entry)]
     mask = _mask(request)
@@ -169,7 +265,7 @@ async def count_requests(request: web.Request) -> web.Response:
         spec = await _json_body(request)
         matcher = _matcher(spec)
     except ValueError as exc:
-        return _problem(400, str(exc), mask=_mask(request))
+        return _problem(request, 400, str(exc))
     journal = request.app[TRAFFIC].journal
     return _json({"count": sum(1 for entry in journal.newest_first() if matcher.matches(entry))})
 
@@ -194,7 +290,7 @@ async def add_fault(request: web.Request) -> web.Response:
     try:
         fault = request.app[TRAFFIC].faults.add(await _json_body(request), known)
     except (ValueError, FaultError) as exc:
-        return _problem(400, str(exc), mask=_mask(request))
+        return _problem(request, 400, str(exc))
     return _json(fault.as_dict(), 201)
 
 
@@ -204,7 +300,7 @@ async def clear_faults(request: web.Request) -> web.Response:
 
 
 async def unknown_control_route(request: web.Request) -> web.Response:
-    return _problem(404, f"no control route {request.method} {request.path}", mask=_mask(request))
+    return _problem(request, 404, f"no control route {request.method} {request.path}")
 
 
 async def _json_body(request: web.Request) -> Any:

@@ -1,11 +1,15 @@
 """CORS for front-end developers: preflights answered, the request's Origin echoed.
 
-The Origin is echoed rather than `*` so that credentialed browser requests work.
+The Origin is echoed rather than `*` so that credentialed browser requests work. That is for
+the vendor APIs only: the control API (/__mock) answers no CORS at all, so that no page of
+another origin can read it (control.py's perimeter).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
+
+from .traffic import CONTROL_PREFIX
 
 # headers a browser exposes without being told (CORS-safelisted response headers)
 _SAFELISTED = frozenset({"cache-control", "content-language", "content-length", "content-type", "expires", "last-modified", "pragma"})
@@ -28,9 +32,10 @@ def preflight_response(request: web.Request, methods: list[str]) -> web.Response
 
 
 def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """Echo the Origin and expose every non-safelisted header (called on every routed answer)."""
+    """Echo the Origin and expose every non-safelisted header (called on every routed answer),
+    but for the control API."""
     origin = request.headers.get("Origin")
-    if not origin:
+    if not origin or is_control_path(request.path):
         return
     headers = response.headers
     exposed = [name for name in headers if name.lower() not in _SAFELISTED]
@@ -39,3 +44,7 @@ def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None
     headers.add("Vary", "Origin")
     if exposed:
         headers["Access-Control-Expose-Headers"] = ", ".join(exposed)
+
+
+def is_control_path(path: str) -> bool:
+    return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")

@@ -463,10 +463,9 @@ class MockServerClient:
         if self._opener is None:  # no proxy: the mock server is local infrastructure
             self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         headers = {"Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
+        if method != "GET":  # the control API takes writes in JSON only, with or without a body
             headers["Content-Type"] = "application/json"
+        data = None if body is None else json.dumps(body).encode()
         if self.control_token:
             headers["Authorization"] = f"Bearer {self.control_token}"
         request = urllib.request.Request(self.base_url + CONTROL + path, data=data, headers=headers, method=method)

@@ -13,6 +13,7 @@ from .conftest import MakeClient
 from .helpers import MESH_AUTH, PORTFOLIO
 
 MESH_API = PORTFOLIO
+JSON = {"Content-Type": "application/json"}  # what every control write says
 
 
 async def mesh(client: Any, user: str = "cex-example", **headers: str) -> aiohttp.ClientResponse:
@@ -132,14 +133,14 @@ async def test_count_verifies_with_a_matcher(client: Any) -> None:
 
 @pytest.mark.parametrize("matcher", [b"[]", b"{bad", b'{"colour": "red"}', b'{"status": true}', b'{"query": {"a": 1}}'])
 async def test_bad_matchers_are_400(client: Any, matcher: bytes) -> None:
-    response = await client.post("/__mock/requests/count", data=matcher)
+    response = await client.post("/__mock/requests/count", data=matcher, headers=JSON)
     assert response.status == 400
     assert (await response.json())["detail"]
 
 
 async def test_clear_journal(client: Any) -> None:
     await mesh(client)
-    response = await client.delete("/__mock/requests")
+    response = await client.delete("/__mock/requests", headers=JSON)
     assert await response.json() == {"cleared": 1}
     assert (await (await client.get("/__mock/requests")).json())["requests"] == []
 
@@ -249,14 +250,14 @@ async def test_bad_faults_are_400(client: Any, spec: Any) -> None:
 async def test_clear_faults(client: Any) -> None:
     await client.post("/__mock/faults", json={"api": "mesh", "status": 500})
     assert len((await (await client.get("/__mock/faults")).json())["faults"]) == 1
-    assert (await client.delete("/__mock/faults")).status == 200
+    assert (await client.delete("/__mock/faults", headers=JSON)).status == 200
     assert (await mesh(client)).status == 200
 
 
 async def test_reset_clears_journal_and_faults(client: Any) -> None:
     await client.post("/__mock/faults", json={"api": "mesh", "status": 500})
     await mesh(client)
-    response = await client.post("/__mock/reset")
+    response = await client.post("/__mock/reset", headers=JSON)
     assert response.status == 200
     assert "mesh" in (await response.json())["reset"]
     assert (await (await client.get("/__mock/faults")).json())["faults"] == []
@@ -278,7 +279,7 @@ async def test_control_token_guards_every_control_route(make_client: MakeClient)
         assert refused.headers["WWW-Authenticate"].startswith("Bearer")
         wrong = await client.request(method, path, headers={"Authorization": "Bearer let-me-out"})
         assert wrong.status == 401
-        allowed = await client.request(method, path, headers={"Authorization": "Bearer let-me-in"})
+        allowed = await client.request(method, path, headers={"Authorization": "Bearer let-me-in", **JSON})
         assert allowed.status == 200, path
     assert (await client.get("/__mock/apis", params={"token": "let-me-in"})).status == 401  # the query form is for the page only
     assert (await mesh(client)).status == 200  # the APIs themselves need no control token
