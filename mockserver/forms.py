@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 MAX_PARTS = 100  # a form with thousands of tiny parts is refused rather than collected
@@ -35,7 +35,7 @@ class _Part:
 
 def parse_multipart(content_type: str, raw: bytes) -> dict[str, str | Upload]:
     """Part name -> text (plain fields) or Upload (parts with a filename); the first of a repeated name wins."""
-    _, options = parse_options_header(content_type)
+    _, options = parse_options_header(_as_latin1(content_type))
     boundary = options.get(b"boundary")
     if not boundary:
         raise FormError("the Content-Type has no boundary parameter")
@@ -53,20 +53,18 @@ def parse_multipart(content_type: str, raw: bytes) -> dict[str, str | Upload]:
         header_name.clear()
         header_value.clear()
 
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": begin,
-            "on_header_field": lambda data, start, end: header_name.extend(data[start:end]),
-            "on_header_value": lambda data, start, end: header_value.extend(data[start:end]),
-            "on_header_end": end_header,
-            "on_part_data": lambda data, start, end: parts[-1].data.extend(data[start:end]),
-        },
-    )
-    try:
+    callbacks = {
+        "on_part_begin": begin,
+        "on_header_field": lambda data, start, end: header_name.extend(data[start:end]),
+        "on_header_value": lambda data, start, end: header_value.extend(data[start:end]),
+        "on_header_end": end_header,
+        "on_part_data": lambda data, start, end: parts[-1].data.extend(data[start:end]),
+    }
+    try:  # the parser refuses some boundaries (longer than 256 bytes) when it is made, the body while it reads
+        parser = MultipartParser(boundary, callbacks)
         parser.write(raw)
         parser.finalize()
-    except MultipartParseError as exc:
+    except FormParserError as exc:
         raise FormError(str(exc)) from exc
     if not parts:
         raise FormError("the body has no parts")
@@ -89,3 +87,9 @@ def parse_multipart(content_type: str, raw: bytes) -> dict[str, str | Upload]:
             except UnicodeDecodeError as exc:
                 raise FormError(f"field {key!r} is not UTF-8 text") from exc
     return form
+
+
+def _as_latin1(header: str) -> str:
+    """The header's bytes read as Latin-1, as Starlette reads them: aiohttp decodes header values as
+    UTF-8 (bytes that are not become surrogates), which the parser could not encode back to Latin-1."""
+    return header.encode("utf-8", "surrogateescape").decode("latin-1")

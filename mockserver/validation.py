@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,12 +81,20 @@ def rule_of(error: jsonschema_rs.ValidationError) -> tuple[str, Any]:
 def _to_integer(raw: str) -> int:
     if not _INTEGER.fullmatch(raw):
         raise CoercionError(f"must be an integer, got {echo(raw)}", "integer")
-    return int(raw)
+    return _digits_to_int(raw, "integer")
+
+
+def _digits_to_int(raw: str, expected: str) -> int:
+    """`int` of a text of digits, which refuses more than `sys.get_int_max_str_digits()` of them (4,300)."""
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise CoercionError(f"must have at most {sys.get_int_max_str_digits()} digits, got {echo(raw)}", expected) from exc
 
 
 def _to_number(raw: str) -> float | int:
     if _INTEGER.fullmatch(raw):
-        return int(raw)
+        return _digits_to_int(raw, "number")
     try:
         number = float(raw)
     except ValueError:

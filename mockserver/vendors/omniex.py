@@ -11,14 +11,15 @@ from __future__ import annotations
 import hmac
 import time
 import uuid
+from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from ..envelopes import Problem, Reply, json_reply
+from ..lru import SizedLru
 from ..sandbox.accounts import identity_rng
 from ..sandbox.market import price_usd
 from ..sandbox.world import World
@@ -54,6 +55,9 @@ TRADED = ("BTC", "ETH", "SOL", "USDC", "LINK", "ADA", "UNI")
 STAKEABLE = frozenset({"ETH", "SOL", "ADA"})
 _EIGHT_PLACES = Decimal("0.00000001")
 _BOOK_LIMIT = 256
+_ENTRIES = 1024  # per cache; the bytes each holds bound it first
+_ENTRY_OVERHEAD = 200  # an entry's key tuple, dict slot and object headers
+_INT64_DIGITS = len(str(2**63 - 1))
 
 
 def omniex_envelope(problem: Problem) -> Reply:
@@ -72,6 +76,7 @@ def signature(keyed: hmac.HMAC, method: str, path: str, body: bytes, timestamp: 
     return mac.hexdigest()
 
 
+T = TypeVar("T")
 _UNKNOWN_KEY = hmac.new(b"\x00unknown key", digestmod="sha384")  # an unknown key's request is still signed and compared
 _KEYED: dict[int, tuple[Identity, hmac.HMAC]] = {}  # id(identity) -> (the identity, keyed with its secret)
 
@@ -117,10 +122,9 @@ def authenticate(request: AuthRequest) -> AuthOutcome:
     return AuthOutcome(identity)
 
 
-@lru_cache(maxsize=16)  # one per mount
 def _first_segment(mount: str) -> str:
     """`/omniex` of the mount `/omniex/...`: the prefix a client may leave out of what it signs."""
-    return "/" + mount.strip("/").split("/")[0]
+    return "/" + mount.lstrip("/").partition("/")[0]
 
 
 def _failed(header: str, why: str) -> AuthOutcome:
@@ -128,7 +132,9 @@ def _failed(header: str, why: str) -> AuthOutcome:
 
 
 def _timestamp_problem(timestamp: str, window_seconds: int) -> str:
-    if not (timestamp.isascii() and timestamp.isdigit()):
+    """Why the timestamp is refused ("" if it is not). Its length is checked before `int`: an int64
+    has at most 19 digits, and a longer text could be beyond what `int` converts at all."""
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= _INT64_DIGITS):
         return f"{TIMESTAMP_HEADER} must be a Unix timestamp in milliseconds"
     skew = abs(time.time() * 1000 - int(timestamp)) / 1000
     if skew > window_seconds:
@@ -136,40 +142,51 @@ def _timestamp_problem(timestamp: str, window_seconds: int) -> str:
     return ""
 
 
-_BOOKS: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-_LISTINGS: dict[tuple[Any, ...], bytes] = {}
+def _remembered(cache: SizedLru[Any, Any], identity: Identity, variant: Hashable, make: Callable[[], T]) -> T:
+    """What `make` gives for the identity (and `variant`), kept in `cache` under the identity object: its
+    id, with the identity itself in the entry so that the id stays its own. Never under its key or secret."""
+    key = (id(identity), variant)
+    found = cache.get(key)
+    if found is not None and found[0] is identity:
+        return found[1]
+    made = make()
+    cache.put(key, (identity, made))
+    return made
 
 
-def _book_key(world: World, identity: Identity) -> tuple[Any, ...]:
-    fixed = identity.data.get("portfolios") or []
-    return (world, str(identity.data.get("key", "")), tuple(str(p.get("id")) for p in fixed))
+def _book_size(_key: Any, entry: tuple[Identity, list[dict[str, Any]]]) -> int:
+    """A book in memory: about five and a half times its JSON (measured), and the entry's own overhead."""
+    return 6 * len(orjson.dumps(entry[1])) + _ENTRY_OVERHEAD
+
+
+def _listing_size(_key: Any, entry: tuple[Identity, bytes]) -> int:
+    return len(entry[1]) + _ENTRY_OVERHEAD
 
 
 def portfolios_of(world: World, identity: Identity) -> list[dict[str, Any]]:
-    """The key's fixed portfolios, then its generated ones (computed once per key)."""
-    cache_key = _book_key(world, identity)
-    book = _BOOKS.get(cache_key)
-    if book is None:
-        if len(_BOOKS) >= _BOOK_LIMIT:
-            _BOOKS.clear()
-        _, key, _ = cache_key
-        count = identity_rng(world.seed, "omniex", key).randint(2, 3)
-        names = identity_rng(world.seed, "omniex-names", key).sample(FUND_NAMES, count)
-        fixed = identity.data.get("portfolios") or []
-        book = _BOOKS[cache_key] = [*fixed, *(_generated(world, key, index, name) for index, name in enumerate(names))]
-    return book
+    """The key's fixed portfolios, then its generated ones (worked out once per identity of this world:
+    about 20 KB each, at most 8 MiB of them)."""
+    books = world.caches.lru("omniex.books", _ENTRIES, 8 << 20, _book_size)
+    return _remembered(books, identity, None, lambda: _book(world, identity))
+
+
+def _book(world: World, identity: Identity) -> list[dict[str, Any]]:
+    key = str(identity.data.get("key", ""))
+    count = identity_rng(world.seed, "omniex", key).randint(2, 3)
+    names = identity_rng(world.seed, "omniex-names", key).sample(FUND_NAMES, count)
+    fixed = identity.data.get("portfolios") or []
+    return [*fixed, *(_generated(world, key, index, name) for index, name in enumerate(names))]
 
 
 def _full_listing(world: World, identity: Identity, include: str | None) -> bytes:
-    """The answer listing all of a key's portfolios, serialized once: the book never changes."""
-    cache_key = (_book_key(world, identity), include == "integrations")
-    body = _LISTINGS.get(cache_key)
-    if body is None:
-        if len(_LISTINGS) >= 2 * _BOOK_LIMIT:
-            _LISTINGS.clear()
-        portfolios = portfolios_of(world, identity)
-        body = _LISTINGS[cache_key] = orjson.dumps({"data": [_view(p, include) for p in portfolios], "meta": {}})
-    return body
+    """The answer listing all of a key's portfolios, serialized once per `include` (None or `integrations`,
+    the spec's enum): the book never changes. About 4 KB each, at most 4 MiB of them."""
+    listings = world.caches.lru("omniex.listings", 2 * _ENTRIES, 4 << 20, _listing_size)
+    return _remembered(listings, identity, include, lambda: _listing(portfolios_of(world, identity), include))
+
+
+def _listing(portfolios: list[dict[str, Any]], include: str | None) -> bytes:
+    return orjson.dumps({"data": [_view(p, include) for p in portfolios], "meta": {}})
 
 
 def _uuid(rng: Any) -> str:
@@ -241,7 +258,7 @@ def list_portfolios(call: Call) -> Reply:
         return Reply(200, _full_listing(call.world, call.identity, query.get("include")))
     wanted = {part.strip().lower() for part in query["id"].split(",")}
     portfolios = [p for p in portfolios_of(call.world, call.identity) if str(p["id"]).lower() in wanted]
-    return Reply(200, orjson.dumps({"data": [_view(p, query.get("include")) for p in portfolios], "meta": {}}))
+    return Reply(200, _listing(portfolios, query.get("include")))
 
 
 def get_portfolio(call: Call) -> Reply:

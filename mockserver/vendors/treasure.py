@@ -17,7 +17,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -26,6 +25,7 @@ from ..envelopes import Problem, Reply, json_reply
 from ..pipeline import summarize
 from ..sandbox.shares import apportion
 from ..sandbox.treasury import DOCUMENT_BUSINESS, PRODUCTS, UNFUNDED_BUSINESS, WELL_KNOWN, business_profile, snapshots
+from ..sandbox.world import World, weigh_key_and_body
 from ..security import ANONYMOUS, AuthOutcome, AuthRequest, Identity, SchemeReader, identity_with
 from ..validation import Violation
 from . import Call, Vendor
@@ -39,6 +39,8 @@ TOKEN_LIFETIME = 86_400
 ISSUER = "treasure-sandbox"
 _JWT_HEADER = b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"  # base64url of {"alg":"HS256","typ":"JWT"}
 _JSON_RANGES = frozenset({"*/*", "application/*", "application/json"})
+_TIME_CLAIMS = ("exp", "iat", "nbf")
+_LATEST = int(datetime.max.replace(tzinfo=UTC).timestamp())  # 9999-12-31T23:59:59Z, the last second a date is written for
 
 CODE_BY_STATUS = {
     400: "INVALID_PARAMS",
@@ -189,20 +191,33 @@ def _bearer(request: AuthRequest) -> AuthOutcome:
     token = BEARER.read(request.headers, request.query, {})
     if token is None:
         return _refused(_fail(401, f"Missing {BEARER.label}", "header", "Authorization", "missing"))
-    identity, expires = _token_owner(_raw(token), request.identities, request.settings.seed)
+    identity, claims = _token_owner(_raw(token), request.identities, request.settings.seed)
     if identity is None:
         return _refused(_fail(401, f"{BEARER.label} is not valid", "header", "Authorization", "token"))
-    if expires is not None and expires <= time.time():
-        at = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        message = f"the access token expired at {at}; request a new one from POST /v1/oauth/token"
-        return _refused(_fail(401, message, "header", "Authorization", "expired"))
+    problem = _lifetime_problem(claims, time.time()) if claims is not None else None
+    if problem is not None:
+        return _refused(problem)
     if identity.forbidden:
         return AuthOutcome(identity, 403, FORBIDDEN, [Violation("header", "Authorization", FORBIDDEN, "forbidden")])
     return AuthOutcome(identity)
 
 
-def _token_owner(token: bytes, identities: Sequence[Identity], seed: int) -> tuple[Identity | None, int | None]:
-    """Whose token this is (a pre-issued one, or one we signed) and when it expires (None: never).
+def _lifetime_problem(claims: dict[str, Any], now: float) -> Problem | None:
+    """Why a signed token is not valid at `now` (expired, or not valid yet), or None if it is."""
+    if claims["exp"] <= now:
+        message = f"the access token expired at {_utc(claims['exp'])}; request a new one from POST /v1/oauth/token"
+        return _fail(401, message, "header", "Authorization", "expired")
+    if claims.get("nbf", 0) > now:
+        return _fail(401, f"the access token is not valid before {_utc(claims['nbf'])}", "header", "Authorization", "token")
+    return None
+
+
+def _utc(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _token_owner(token: bytes, identities: Sequence[Identity], seed: int) -> tuple[Identity | None, dict[str, Any] | None]:
+    """Whose token this is (a pre-issued one, or one we signed) and its claims (None: pre-issued, never expires).
     Every pre-issued token is compared, and every client's signature over a signed token, so
     timing tells neither which client's token was close nor which client a token names."""
     pre_issued = identity_with(identities, SCHEME, token)
@@ -219,11 +234,13 @@ def _token_owner(token: bytes, identities: Sequence[Identity], seed: int) -> tup
         signed = "client_secret" in identity.values and hmac.compare_digest(_sign(identity, seed, signing_input), signature)
         if owns and signed and found is None:
             found = identity
-    return (found, claims["exp"]) if found is not None else (None, None)
+    return (found, claims) if found is not None else (None, None)
 
 
 def _claims(token: bytes) -> dict[str, Any] | None:
-    """The claims of a token shaped like ours (our header, `sub` and integer `exp`), not yet verified."""
+    """The claims of a token shaped like ours (our header, `sub` and `exp`), not yet verified. Its times
+    (`exp`, and `iat` and `nbf` if given) are integer seconds from 1970 to 9999: a time that is not
+    could not be compared with the clock or written as a date in an error message."""
     parts = token.split(b".")
     if len(parts) != 3 or parts[0] != _JWT_HEADER:
         return None
@@ -231,9 +248,15 @@ def _claims(token: bytes) -> dict[str, Any] | None:
         claims = orjson.loads(base64.urlsafe_b64decode(parts[1] + b"=" * (-len(parts[1]) % 4)))
     except (binascii.Error, ValueError):
         return None
-    if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str) or type(claims.get("exp")) is not int:
+    if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str) or "exp" not in claims:
+        return None
+    if not all(_is_time(claims[name]) for name in _TIME_CLAIMS if name in claims):
         return None
     return claims
+
+
+def _is_time(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= _LATEST
 
 
 def _b64(data: bytes) -> bytes:
@@ -295,10 +318,10 @@ def visible_businesses(identity: Identity | None) -> frozenset[str]:
 
 
 def history_handler(call: Call) -> Reply:
-    query = call.params["query"]
-    start, end = date.fromisoformat(query["start_date"]), date.fromisoformat(query["end_date"])
-    if start > end:
-        return treasure_envelope(_fail(400, f"start_date {start} is after end_date {end}", "query", "start_date", "range"))
+    dates = _date_range(call.params["query"])
+    if isinstance(dates, Problem):
+        return treasure_envelope(dates)
+    start, end = dates
     if not accepts_json(call.params["header"].get("Accept")):
         message = "header 'Accept' admits no JSON; this API answers application/json"
         return treasure_envelope(_fail(406, message, "header", "Accept", "unsupported"))
@@ -308,16 +331,37 @@ def history_handler(call: Call) -> Reply:
     if business_profile(business, call.world.seed) is None:
         message = f"business {business} has no portfolio history"
         return treasure_envelope(_fail(404, message, "path", "business_id", "no_history"))
-    return Reply(200, _history_body(call.world.seed, business, start, end, call.world.now().date()))
+    return Reply(200, _history_body(call.world, business, start, end))
 
 
-@lru_cache(maxsize=256)
-def _history_body(seed: int, business: str, start: date, end: date, today: date) -> bytes:
-    """Serialized once per key: the answer cannot change within it."""
-    profile = business_profile(business, seed)
-    assert profile is not None  # checked by the handler
-    history = [_snapshot(profile.portfolio_id, day, values) for day, values in snapshots(profile, seed, start, end, today)]
-    return orjson.dumps({"business_id": business, "start_date": start.isoformat(), "end_date": end.isoformat(), "history": history})
+def _date_range(query: dict[str, Any]) -> tuple[date, date] | Problem:
+    """start_date and end_date, in order. Their format is checked already, but year 0000 passes it and is no date."""
+    days = []
+    for name in ("start_date", "end_date"):
+        try:
+            days.append(date.fromisoformat(query[name]))
+        except ValueError:
+            return _fail(400, f"query parameter {name!r}: {query[name]!r} is before 0001-01-01", "query", name, "range")
+    start, end = days
+    if start > end:
+        return _fail(400, f"start_date {start} is after end_date {end}", "query", "start_date", "range")
+    return start, end
+
+
+def _history_body(world: World, business: str, start: date, end: date) -> bytes:
+    """Serialized once per (business, range, day) of this world: the answer cannot change within that key.
+    At most 1,024 of them and 8 MiB with their keys."""
+    cache = world.caches.lru("treasure.history", 1024, 8 << 20, weigh_key_and_body)
+    key = (business, start, end, world.now().date())
+    body = cache.get(key)
+    if body is None:
+        profile = business_profile(business, world.seed)
+        assert profile is not None  # checked by the handler
+        days = snapshots(profile, world.seed, start, end, key[-1])
+        history = [_snapshot(profile.portfolio_id, day, values) for day, values in days]
+        body = orjson.dumps({"business_id": business, "start_date": start.isoformat(), "end_date": end.isoformat(), "history": history})
+        cache.put(key, body)
+    return body
 
 
 def _snapshot(portfolio_id: str, day: date, values: tuple[int, ...]) -> dict[str, Any]:
