@@ -78,7 +78,7 @@ def add_control_routes(app: web.Application, admit: Callable[[Handler], Handler]
 
 def _perimeter(handler: Handler, hosts: frozenset[str], token: str | None) -> Handler:
     """`handler` behind the Host, token and media type checks (the module's docstring)."""
-    secret = token.encode() if token else None
+    secret = _as_sent(token) if token else None
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         problem = _host_problem(request, hosts)
@@ -145,11 +145,17 @@ def _token_problem() -> Problem:
 
 def _authorized(request: web.Request, token: bytes) -> bool:
     """The bearer token (or the dashboard link's `?token=`) against the control token, in constant
-    time. Raw bytes that are not UTF-8 arrive as surrogates, and are compared as the bytes sent."""
+    time, as the bytes sent."""
     word, _, given = request.headers.get("Authorization", "").partition(" ")
     if word.lower() != "bearer":
         given = request.query.get("token", "") if request.path.rstrip("/") == CONTROL_PREFIX else ""  # the dashboard page's link
-    return hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), token)
+    return hmac.compare_digest(_as_sent(given.strip()), token)
+
+
+def _as_sent(text: str) -> bytes:
+    """The bytes of a header value (or of an environment variable): UTF-8, and any byte that is
+    not UTF-8 as it was, back from the surrogate it was decoded to."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def _media_type_problem(request: web.Request) -> Problem | None:
