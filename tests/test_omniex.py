@@ -7,8 +7,12 @@ import hmac
 import time
 from typing import Any
 
+import orjson
 import pytest
 import yaml
+
+from mockserver.appkeys import APIS
+from mockserver.lru import SizedLru
 
 from .helpers import ROOT
 
@@ -253,7 +257,7 @@ async def test_timestamp_inside_the_window_is_accepted(client: Any, shift_second
     assert status == 200
 
 
-@pytest.mark.parametrize("timestamp", ["soon", "1.5e12", "-1606940938725", "١٦٠٦٩٤٠٩٣٨٧٢٥"])
+@pytest.mark.parametrize("timestamp", ["soon", "1.5e12", "-1606940938725", "١٦٠٦٩٤٠٩٣٨٧٢٥", "9" * 20, "1" * 4301, "0" * 5000])
 async def test_malformed_timestamp_is_timestamp_invalid(client: Any, timestamp: str) -> None:
     target = f"{BASE}/portfolios"
     response = await client.get(target, headers=signed("GET", target, timestamp=timestamp))
@@ -298,3 +302,42 @@ async def test_prefer_code_uses_the_documented_examples(client: Any) -> None:
     target = f"{BASE}/portfolios"
     response = await client.get(target, headers={**signed("GET", target), "Prefer": "example=timestamp-invalid, code=400"})
     assert_error(response.status, await response.json(), 400, "TIMESTAMP_INVALID")
+
+
+# --- the caches belong to the app ------------------------------------------------------------------
+
+
+def omniex_caches(client: Any) -> dict[str, SizedLru[Any, Any]]:
+    """The Omniex caches of the world the client's app loaded."""
+    (world,) = {id(api.world): api.world for api in client.app[APIS] if hasattr(api, "world")}.values()
+    return {name: cache for name, cache in world.caches if name.startswith("omniex.")}
+
+
+async def test_two_apps_do_not_share_their_omniex_caches(make_client: Any) -> None:
+    first, second = await make_client(), await make_client()
+    for include in ("", "?include=integrations"):
+        assert (await get(first, f"{BASE}/portfolios{include}"))[0] == 200
+    assert {name: len(cache) for name, cache in omniex_caches(first).items()} == {"omniex.books": 1, "omniex.listings": 2}
+    assert omniex_caches(second) == {}  # the second app worked nothing out yet, and finds nothing of the first's
+    assert (await get(second, f"{BASE}/portfolios/{MASTER_ID}"))[0] == 200
+    assert len(omniex_caches(second)["omniex.books"]) == 1
+    assert omniex_caches(second)["omniex.books"] is not omniex_caches(first)["omniex.books"]
+
+
+async def test_the_omniex_caches_hold_at_most_their_bytes(make_client: Any) -> None:
+    """Keys whose fixed portfolios are large: the books and listings kept stay within their byte bounds."""
+    big = {**MASTER_FUND, "name": "n" * 250_000}  # a book of about 1.5 MB in memory, a listing of 250 KB
+    keys = [
+        {"key": f"key-{n}", "secret": f"secret-{n}", "portfolios": [{**big, "id": f"{n:08d}-0000-4000-8000-000000000000"}]}
+        for n in range(20)
+    ]
+    client = await make_client(credentials={"omniex": keys})
+    for n in range(20):
+        status, body = await get(client, f"{BASE}/portfolios", key=f"key-{n}", secret=f"secret-{n}")
+        assert status == 200 and body["data"][0]["name"] == big["name"]
+    caches = omniex_caches(client)
+    for cache in caches.values():  # 20 books would weigh 30 MB and 20 listings 5 MB
+        assert 1 <= len(cache) < 20  # some kept, the oldest dropped
+        assert cache._total == sum(cache._size_of(key, entry) for key, entry in cache._items.items()) <= cache.size
+    book = next(iter(caches["omniex.books"]._items.values()))[1]
+    assert caches["omniex.books"]._size_of(None, (None, book)) >= 5 * len(orjson.dumps(book))  # weighed as parsed, not as text

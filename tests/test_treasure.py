@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import itertools
+import json
 import time
 import urllib.request
 from datetime import date
@@ -14,6 +17,7 @@ import orjson
 import pytest
 import yaml
 
+from mockserver.appkeys import APIS
 from mockserver.sandbox.treasury import apportion
 from mockserver.security import Identity
 from mockserver.vendors.treasure import CODE_BY_STATUS, issue_token
@@ -263,6 +267,58 @@ async def test_tampered_token_is_401(client: Any) -> None:
     later = base64.urlsafe_b64encode(orjson.dumps({**claims(f"{header}.{payload}.x"), "exp": 4102444800})).rstrip(b"=").decode()
     details = await error_of(await get_history(client, headers=bearer(f"{header}.{later}.{signature}")), 401, "NOT_AUTHENTICATED")
     assert details[0]["reason_code"] == "INVALID_TOKEN"
+
+
+def resigned(claims: dict[str, Any], secret: str = CLIENT["client_secret"], seed: int = 0) -> str:
+    """A token with these claims signed as the sandbox signs its own (HS256, keyed with HMAC-SHA256 of the
+    seed under the client's secret): what any client that knows its secret can make."""
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    key = hmac.new(secret.encode(), f"treasure-access-token|{seed}".encode(), hashlib.sha256).digest()
+    signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(json.dumps(claims).encode())
+    return signing_input + "." + b64(hmac.new(key, signing_input.encode(), hashlib.sha256).digest())
+
+
+def sound_claims() -> dict[str, Any]:
+    now = int(time.time())
+    return {"iss": "treasure-sandbox", "sub": CLIENT["client_id"], "iat": now, "nbf": now - 5, "exp": now + 60}
+
+
+async def test_a_resigned_token_with_sound_times_is_accepted(client: Any) -> None:
+    assert await history_of_with(client, bearer(resigned(sound_claims())))
+
+
+ABSENT = object()
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        *({"exp": value} for value in (-(10**18), -(10**19), -(10**11), -1, 10**18, 2**64 - 1, 10**30, 1.7e9, "4102444800", True, None)),
+        {"exp": ABSENT},
+        *({"iat": value} for value in (-(10**18), -1, 10**18, 2**64, 1.7e9, "now", None)),
+        *({"nbf": value} for value in (-(10**18), -1, 10**18, 2**64, 1.7e9, "now", None)),
+    ],
+    ids=repr,
+)
+async def test_a_resigned_token_with_times_beyond_1970_to_9999_is_401(client: Any, times: dict[str, Any]) -> None:
+    """exp, iat and nbf are integer seconds a date can be written for; anything else is an invalid token."""
+    claims = {name: value for name, value in {**sound_claims(), **times}.items() if value is not ABSENT}
+    details = await error_of(await get_history(client, headers=bearer(resigned(claims))), 401, "NOT_AUTHENTICATED")
+    assert details[0]["reason_code"] == "INVALID_TOKEN"
+
+
+async def test_a_token_before_its_nbf_is_401(client: Any) -> None:
+    claims = {**sound_claims(), "nbf": int(time.time()) + 3600}
+    details = await error_of(await get_history(client, headers=bearer(resigned(claims))), 401, "NOT_AUTHENTICATED")
+    assert details[0]["reason_code"] == "INVALID_TOKEN" and "not valid before" in details[0]["message"]
+
+
+async def test_an_expired_token_says_when_it_expired(client: Any) -> None:
+    details = await error_of(await get_history(client, headers=bearer(resigned({**sound_claims(), "exp": 0}))), 401, "NOT_AUTHENTICATED")
+    assert details[0]["reason_code"] == "EXPIRED" and "1970-01-01T00:00:00Z" in details[0]["message"]
 
 
 async def test_tokens_outlive_the_server_but_not_the_seed_or_secret(make_client: Any) -> None:
@@ -560,3 +616,36 @@ def test_apportion_adds_up_exactly_and_skips_zero_weights(total: int, weights: l
     assert sum(parts) == (total if any(weights) else 0)
     assert all(part == 0 for part, weight in zip(parts, weights, strict=True) if weight == 0)
     assert all(abs(part - total * weight / sum(weights)) < 1 for part, weight in zip(parts, weights, strict=True) if weight)
+
+
+@pytest.mark.parametrize("name", ["start_date", "end_date"])
+async def test_year_0000_is_a_date_format_but_no_date(client: Any, name: str) -> None:
+    """RFC 3339 allows the year 0000; the calendar the sandbox counts in starts at 0001-01-01."""
+    details = await error_of(await get_history(client, **{**DOCUMENT_RANGE, name: "0000-01-01"}), 400, "INVALID_PARAMS")
+    assert [(d["target_type"], d["target"], d["reason_code"]) for d in details] == [("query_param", name, "INVALID_RANGE")]
+
+
+# --- the cache of answered histories belongs to the app -------------------------------------------
+
+
+def history_cache(client: Any) -> Any:
+    (world,) = {id(api.world): api.world for api in client.app[APIS] if hasattr(api, "world")}.values()
+    return dict(world.caches).get("treasure.history")
+
+
+async def test_two_apps_do_not_share_their_history_cache(client: Any, make_client: Any) -> None:
+    other = await make_client(specs=[ROOT / "specs"])
+    first = await history_of(client)
+    assert len(history_cache(client)) == 1 and history_cache(other) is None
+    assert await history_of(other) == first  # worked out again by the other app, the same
+    assert history_cache(other) is not history_cache(client)
+
+
+async def test_the_history_cache_weighs_what_it_keeps(client: Any) -> None:
+    for month in range(1, 13):
+        await history_of(client, start_date="2022-01-01", end_date=f"2023-{month:02d}-28")
+    cache = history_cache(client)
+    assert len(cache) == 12
+    bodies = sum(len(body) for body in cache._items.values())
+    assert cache._total == sum(cache._size_of(key, body) for key, body in cache._items.items()) >= bodies
+    assert cache._total <= cache.size
