@@ -37,6 +37,9 @@ async def problems(response: Any) -> list[tuple[str, str]]:
         ({"price": "0"}, "price"),  # exclusive minimum
         ({"price": "free"}, "price"),
         ({"limit": ""}, "limit"),
+        ({"limit": "9" * 4301}, "limit"),  # beyond the digits Python converts to an int at all
+        ({"price": "-" + "9" * 5000}, "price"),
+        ({"tags": "1" * 4301}, "tags"),
     ],
 )
 async def test_invalid_query_parameters_are_400(widgets: Any, query: dict[str, str], name: str) -> None:
@@ -88,7 +91,7 @@ async def test_path_parameter_format(widgets: Any, widget_id: str) -> None:
     assert await problems(response) == [("path", "widgetId")]
 
 
-@pytest.mark.parametrize("part", ["abc", "9223372036854775808", "1.5"])
+@pytest.mark.parametrize("part", ["abc", "9223372036854775808", "1.5", "9" * 4301])
 async def test_path_parameter_int64(widgets: Any, part: str) -> None:
     response = await widgets.get(f"{LIST}/{WIDGET_ID}/parts/{part}", params={"api_key": "widget-query-key"})
     assert response.status == 400
@@ -218,6 +221,7 @@ async def test_multipart_form_is_parsed_and_accepted(widgets: Any) -> None:
         ({"file": b"x", "copies": "two"}, "/copies"),  # form text is coerced to the schema's type
         ({"file": b"x", "copies": "0"}, "/copies"),
         ({"file": b"x", "note": "far too long a note"}, "/note"),
+        ({"file": b"x", "copies": "9" * 4301}, "/copies"),
     ],
 )
 async def test_multipart_form_violations(widgets: Any, fields: dict[str, Any], pointer: str) -> None:
@@ -226,12 +230,26 @@ async def test_multipart_form_violations(widgets: Any, fields: dict[str, Any], p
     assert await problems(response) == [("body", pointer)]
 
 
+def _one_part(boundary: bytes) -> bytes:
+    """A form of one file part, well made for `boundary`."""
+    return b'--%s\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nx\r\n--%s--\r\n' % (boundary, boundary)
+
+
+async def test_a_boundary_of_256_bytes_and_one_beyond_latin1_are_read(widgets: Any) -> None:
+    """The boundary is the header's bytes (as Starlette reads them), whatever their encoding."""
+    for boundary in ("b" * 256, "€-ÿ"):
+        headers = {**AUTH, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        response = await widgets.post(UPLOADS, data=_one_part(boundary.encode()), headers=headers)
+        assert response.status == 200, await response.text()
+
+
 @pytest.mark.parametrize(
     ("content_type", "body"),
     [
         ("multipart/form-data; boundary=xx", b"not a multipart body"),
         ("multipart/form-data", b'--xx\r\nContent-Disposition: form-data; name="file"\r\n\r\nx\r\n--xx--\r\n'),  # no boundary
         ("multipart/form-data; boundary=xx", b"--xx\r\nContent-Type: text/plain\r\n\r\nx\r\n--xx--\r\n"),  # part without a name
+        *((f"multipart/form-data; boundary={'b' * size}", _one_part(b"b" * size)) for size in (257, 5000)),  # over the parser's 256
     ],
 )
 async def test_malformed_multipart_is_400(widgets: Any, content_type: str, body: bytes) -> None:
