@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import random
 import re
 import time
@@ -32,7 +33,9 @@ from aiohttp.test_utils import TestClient
 from mockserver.app import create_app, load_or_fail
 from mockserver.mounted import MountedApi
 from mockserver.sandbox.store import Store
+from mockserver.security import Identity
 from mockserver.settings import load_settings
+from mockserver.vendors.treasure import TOKEN_LIFETIME, issue_token
 
 from .helpers import running_server
 
@@ -342,7 +345,18 @@ async def test_numbers_beyond_int64_and_double_in_json(client: TestClient, api: 
         await post_json(client, api, TEMPLATES[api].replace(b"VALUE", number))
 
 
-NUMERIC_TEXT = ("1e400", "-1e400", "1E%2B999999999", "9" * 400, "18446744073709551616", "-9223372036854775809", "0x10", "NaN", "Infinity")
+NUMERIC_TEXT = (
+    "1e400",
+    "-1e400",
+    "1E%2B999999999",
+    "9" * 400,
+    "18446744073709551616",
+    "-9223372036854775809",
+    "0x10",
+    "NaN",
+    "Infinity",
+    "9" * 4301,
+)
 # a parameter of each API that a number goes in (Omniex's only one is a path id)
 NUMERIC_TARGETS = {
     "mesh": "/mesh/api/v1/holdings/portfolio?UserId=alice&TimezoneOffset={}",
@@ -509,3 +523,76 @@ async def test_undecodable_content_encoding_is_400(port: int, api: str) -> None:
     response = await exchange(port, http_request(method, target.encode(), headers, body))
     assert response.status == 400, response
     assert "content-encoding" in json.dumps(assert_raw_envelope(api, response)).lower()
+
+
+# --- inputs that reached a 500: each is a 4xx in the API's envelope, and nothing is logged as an error ----
+
+INGEST = "/bitcain/api/v1/portfolio/ingest/csv"
+SANDBOX_CLIENT = Identity.from_config({"client_id": "mock-treasure-client", "client_secret": "mock-treasure-secret"}, 0)
+
+
+@pytest.fixture
+def nothing_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """The test's requests log no error and no traceback."""
+    yield
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR or record.exc_info], caplog.text
+
+
+async def test_an_omniex_timestamp_past_the_int_string_limit_without_credentials(client: TestClient, nothing_logged: None) -> None:
+    """Python's `int` refuses a text of more than 4,300 digits; an int64 has at most 19."""
+    target = READS["omniex"][1]
+    for timestamp in ("1" * 4301, "9" * 6000, "1" * 20):
+        headers = {"ONX-API-KEY": "nobody", "ONX-API-TIMESTAMP": timestamp, "ONX-API-SIGNATURE": "0" * 96}
+        response = await client.get(target, headers=headers)
+        payload = await assert_answer("omniex", response)
+        assert response.status == 400 and [error["error"] for error in payload["errors"]] == ["TIMESTAMP_INVALID"], payload
+
+
+def one_part_form(boundary: bytes) -> bytes:
+    return b'--%s\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nx\r\n--%s--\r\n' % (boundary, boundary)
+
+
+async def test_a_multipart_boundary_the_parser_refuses(client: TestClient, nothing_logged: None) -> None:
+    """python-multipart refuses a boundary over 256 bytes; FastAPI answers any body it cannot parse so."""
+    for size in (257, 1000, 6000):
+        boundary = "b" * size
+        headers = {**dict(credentials("bitcain", "POST", INGEST)), "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        response = await client.post(INGEST, data=one_part_form(boundary.encode()), headers=headers)
+        assert (response.status, await assert_answer("bitcain", response)) == (400, {"detail": "There was an error parsing the body"})
+
+
+async def test_a_multipart_boundary_of_bytes_that_are_not_utf8(port: int) -> None:
+    """Read as the header's bytes, as Starlette reads them: the form is parsed (and its CSV judged)."""
+    for boundary in (b"\xff\xfe", b"\xe2\x82\xac", b"x" * 300 + b"\xff"):
+        body = one_part_form(boundary)
+        headers = [*encoded(credentials("bitcain", "POST", INGEST)), (b"Content-Type", b"multipart/form-data; boundary=" + boundary)]
+        response = await exchange(port, http_request("POST", INGEST.encode(), headers, body))
+        assert_raw_envelope("bitcain", response)
+
+
+async def test_treasure_tokens_signed_with_times_out_of_range(client: TestClient, nothing_logged: None) -> None:
+    """A client knows its secret, so it can sign any claims: exp <= -10^18 (and the like) is 401, not a 500."""
+    target = READS["treasure"][1]
+    for issued_at in (-(10**18) - TOKEN_LIFETIME, -(10**11), -TOKEN_LIFETIME - 1, 10**18, 2**63 - 1 - TOKEN_LIFETIME):
+        token = issue_token(SANDBOX_CLIENT, 0, issued_at)
+        response = await client.get(target, headers={"Authorization": f"Bearer {token}"})
+        payload = await assert_answer("treasure", response)
+        assert response.status == 401 and payload["error_code"] == "NOT_AUTHENTICATED", payload
+    fresh = issue_token(SANDBOX_CLIENT, 0, int(time.time()))
+    assert (await client.get(target, headers={"Authorization": f"Bearer {fresh}"})).status == 200  # the signing is right
+
+
+@pytest.mark.parametrize("api", ("mesh", "bitcain"))
+async def test_an_integer_parameter_past_the_int_string_limit(client: TestClient, nothing_logged: None, api: str) -> None:
+    target = NUMERIC_TARGETS[api].replace("{}", "9" * 4301, 1).replace("{}", "0")
+    response = await client.get(target, headers=dict(credentials(api, "GET", target)))
+    assert response.status in (400, 422), response
+    await assert_answer(api, response)
+
+
+async def test_a_date_in_year_0000(client: TestClient, nothing_logged: None) -> None:
+    """A date format allows it; no calendar the sandbox counts in has it."""
+    target = NUMERIC_TARGETS["treasure"].replace("{}", "0000-01-01")
+    response = await client.get(target, headers=dict(credentials("treasure", "GET", target)))
+    assert response.status == 400, response
+    await assert_answer("treasure", response)
