@@ -87,7 +87,7 @@ def _perimeter(handler: Handler, hosts: frozenset[str], token: str | None) -> Ha
         if problem is None and request.method in WRITES:
             problem = _media_type_problem(request)
         if problem is not None:
-            return _refusal(request, problem)
+            return _refusal(problem, _mask(request))
         return await handler(request)
 
     return guarded
@@ -168,14 +168,14 @@ def _media_type_problem(request: web.Request) -> Problem | None:
     return Problem(415, message, [Violation("header", "Content-Type", f"must be {CONTROL_MEDIA_TYPE}")])
 
 
-def _refusal(request: web.Request, problem: Problem) -> web.Response:
+def _refusal(problem: Problem, mask: SecretMask) -> web.Response:
     """The problem in problem+json, its message masked: it may quote what the client sent."""
-    problem.message = _mask(request).text(problem.message)
+    problem.message = mask.text(problem.message)
     return to_response(problem_json(problem))
 
 
-def _problem(request: web.Request, status: int, message: str) -> web.Response:
-    return _refusal(request, Problem(status, message))
+def _problem(status: int, message: str, mask: SecretMask) -> web.Response:
+    return _refusal(Problem(status, message), mask)
 
 
 def _mask(request: web.Request) -> SecretMask:
@@ -229,7 +229,7 @@ def _api_named(request: web.Request, name: str) -> MountedApi | None:
 async def api_spec(request: web.Request) -> web.Response:
     api = _api_named(request, request.match_info["name"])
     if api is None:
-        return _problem(request, 404, f"no API named {request.match_info['name']!r}")
+        return _problem(404, f"no API named {request.match_info['name']!r}", mask=_mask(request))
     content_type = SPEC_TYPES.get(api.source.suffix, "text/plain")
     return web.Response(body=api.source.read_bytes(), content_type=content_type, charset="utf-8")
 
@@ -251,7 +251,7 @@ async def list_requests(request: web.Request) -> web.Response:
         if limit < 1:
             raise ValueError("limit must be at least 1")
     except ValueError as exc:
-        return _problem(request, 400, str(exc))
+        return _problem(400, str(exc), mask=_mask(request))
     journal = request.app[TRAFFIC].journal
     found = [entry for entry in journal.newest_first() if matcher.matches(entry)]
     mask = _mask(request)
@@ -271,7 +271,7 @@ async def count_requests(request: web.Request) -> web.Response:
         spec = await _json_body(request)
         matcher = _matcher(spec)
     except ValueError as exc:
-        return _problem(request, 400, str(exc))
+        return _problem(400, str(exc), mask=_mask(request))
     journal = request.app[TRAFFIC].journal
     return _json({"count": sum(1 for entry in journal.newest_first() if matcher.matches(entry))})
 
@@ -296,7 +296,7 @@ async def add_fault(request: web.Request) -> web.Response:
     try:
         fault = request.app[TRAFFIC].faults.add(await _json_body(request), known)
     except (ValueError, FaultError) as exc:
-        return _problem(request, 400, str(exc))
+        return _problem(400, str(exc), mask=_mask(request))
     return _json(fault.as_dict(), 201)
 
 
@@ -306,7 +306,7 @@ async def clear_faults(request: web.Request) -> web.Response:
 
 
 async def unknown_control_route(request: web.Request) -> web.Response:
-    return _problem(request, 404, f"no control route {request.method} {request.path}")
+    return _problem(404, f"no control route {request.method} {request.path}", mask=_mask(request))
 
 
 async def _json_body(request: web.Request) -> Any:
