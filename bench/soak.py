@@ -910,7 +910,8 @@ async def client_loop(soak: Soak, deadline: float) -> None:
 
 async def control(session: aiohttp.ClientSession, base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     """One control API call: (status, JSON body)."""
-    async with session.request(method, f"{base}/__mock{path}", json=body) as response:
+    headers = {"Content-Type": "application/json"}  # control writes are JSON only, even without a body
+    async with session.request(method, f"{base}/__mock{path}", json=body, headers=headers) as response:
         return response.status, await response.json(content_type=None)
 
 

@@ -468,7 +468,7 @@ async def test_reset_forgets_the_ingested_ledger(client: Any) -> None:
     seeded = await get(client, "aggregate")
     await ingest(client, SAMPLE.read_bytes())
     assert await get(client, "aggregate") != seeded
-    assert (await client.post("/__mock/reset")).status == 200
+    assert (await client.post("/__mock/reset", json={})).status == 200
     assert await get(client, "aggregate") == seeded
 
 
