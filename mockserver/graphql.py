@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,8 @@ from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
+    SelectionSetNode,
+    Token,
     build_schema,
     execute_sync,
     get_operation_ast,
@@ -72,16 +75,25 @@ log = logging.getLogger("mockserver")
 ENDPOINT = "/graphql"
 OPERATION = "graphql"  # the operation of both routes, for faults; the journal gets the GraphQL operation itself
 METHODS = ("GET", "POST")
-MAX_TOKENS = 10_000  # a document with more tokens is refused before it is parsed in full
+MAX_QUERY_CHARS = 16_384  # a longer document is refused before it is lexed
+MAX_TOKENS = 1_000  # a document with more tokens (comments included) is refused before it is parsed in full
+MAX_SELECTIONS = 1_000  # selections walked, fragments expanded: bounds validation and the pre-count itself
+MAX_OVERLAPS = 1_000  # pairs of fields answering at one response path, which validation compares pair by pair
+MAX_DEFINITIONS = 100  # operations and fragments: validation walks each operation with the fragments it spreads
 MAX_DEPTH = 50  # fields nested deeper (through fragments too) are refused: answers stay small and serializable
+MAX_ERRORS = 20  # validation stops after this many errors (each error scans the text for its line and column)
 CACHE_ENTRIES = 512
-CACHE_CHARS = 1_000_000  # the bound on the total length of the query texts kept (their parsed documents are larger)
+CACHE_BYTES = 16 << 20  # the document cache's bound on the bytes of the texts, parsed trees and faults it keeps
+PARSED_BYTES_PER_TOKEN = 600  # a parsed document's bytes per token, nodes included (tracemalloc: at most 560)
+PREPARED_BYTES = 200  # a document cache entry, its text and tree aside
+FAULT_BYTES = 300  # a fault, its message aside
 TOO_COSTLY = (
-    "The document is too costly to validate: it repeats fields under one name too many times "
-    "(about 700 copies of one field). Ask for each field once, or give the copies aliases."
+    "The document is too costly to validate: graphql-core gave up on it. "
+    "Ask for each field once, give repeated fields aliases, or spread fewer fragments."
 )
 ANSWER_ENTRIES = 1024
-ANSWER_BYTES = 4_000_000  # the answer cache's bound on the total size of the answers (and their query texts) it keeps
+ANSWER_BYTES = 4 << 20  # the answer cache's bound on the bytes of the answers and keys it keeps
+ANSWER_ENTRY_BYTES = 600  # an answer cache entry, its texts and body aside
 JSON = "application/json"
 
 # Generic error codes (the GraphQL-over-HTTP and Apollo vocabulary); a vendor's `format_error`
@@ -203,120 +215,218 @@ class GraphQLVendor:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """What a document may cost. Each bound is checked before the step it protects, so that no
+    document holds the event loop for more than about 20 ms: the text's length before it is
+    lexed, the tokens while it is parsed, the selections and overlaps before it is validated."""
+
+    chars: int = MAX_QUERY_CHARS
+    tokens: int = MAX_TOKENS
+    selections: int = MAX_SELECTIONS
+    overlaps: int = MAX_OVERLAPS
+    definitions: int = MAX_DEFINITIONS
+    depth: int = MAX_DEPTH
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What one pass over a parsed document counts, each fragment walked wherever it is spread
+    (as validation and execution meet it). The pass stops once a count is over its limit."""
+
+    definitions: int  # operations and fragments
+    selections: int  # fields, inline fragments and fragment spreads walked
+    overlaps: int  # pairs of selections landing on one response path: validation compares each pair
+    depth: int  # how many fields deep the document reaches
+    crowded: tuple[str, ...]  # the response path with the most selections ("..." for fragment spreads)
+    copies: int  # how many land there
+
+    def refusal(self, limits: Limits) -> str | None:
+        """Why the document is too costly to validate, or None."""
+        if self.definitions > limits.definitions:
+            return f"The document has {self.definitions} operations and fragments; the limit is {limits.definitions}."
+        if self.selections > limits.selections:
+            return (
+                f"The document is too costly to validate: it has more than {limits.selections} selections "
+                "(fields, fragments and spreads, a fragment counted each time it is spread). Ask for fewer fields."
+            )
+        if self.overlaps > limits.overlaps:
+            return (
+                f"The document is too costly to validate: {self._crowd()}, and validation compares them pair by pair "
+                f"(more than {limits.overlaps} pairs in all). Ask for each field once, or give the copies aliases."
+            )
+        if self.depth > limits.depth:
+            return f"The query is nested {self.depth} fields deep (fragments included); the limit is {limits.depth}."
+        return None
+
+    def _crowd(self) -> str:
+        *above, name = self.crowded
+        if name != "...":
+            return f"it asks for `{'.'.join(self.crowded)}` {self.copies} times under one name"
+        return f"it spreads {self.copies} fragments " + (f"in `{'.'.join(above)}`" if above else "at the root")
+
+
+class _Walk:
+    """A walk over a document's selections, fragments expanded where they are spread, that
+    counts the selections landing on each response path: validation compares the fields
+    answering at one path pair by pair, and the fragments spread there."""
+
+    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode], limits: Limits) -> None:
+        self.fragments = fragments
+        self.limits = limits
+        self.expanded: set[str] = set()  # the fragments walked so far
+        self.ids: dict[tuple[int, str], int] = {}  # (parent path, response name) -> path; roots are negative
+        self.keys: list[tuple[int, str]] = []
+        self.copies: list[int] = []
+        self.crowded = -1  # the path with the most copies
+        self.roots = self.selections = self.overlaps = self.depth = 0
+
+    def over(self) -> bool:
+        return self.selections > self.limits.selections or self.overlaps > self.limits.overlaps
+
+    def root(self, selection_set: SelectionSetNode, fragment: str | None = None) -> None:
+        """Walk one operation or fragment, iteratively; stop once a count is over its limit.
+        A fragment spread inside itself is not walked again (validation reports the cycle)."""
+        self.roots += 1
+        chain = (fragment,) if fragment else ()
+        stack: list[tuple[SelectionSetNode, int, int, tuple[str, ...]]] = [(selection_set, -self.roots, 0, chain)]
+        while stack and not self.over():
+            selection_set, parent, depth, chain = stack.pop()
+            self.selections += len(selection_set.selections)
+            for selection in selection_set.selections:
+                if isinstance(selection, FieldNode):
+                    at = self.land(parent, (selection.alias or selection.name).value)
+                    self.depth = max(self.depth, depth + 1)
+                    if selection.selection_set is not None:
+                        stack.append((selection.selection_set, at, depth + 1, chain))
+                elif isinstance(selection, FragmentSpreadNode):
+                    self.land(parent, "...")
+                    name = selection.name.value
+                    if name in self.fragments and name not in chain:
+                        self.expanded.add(name)
+                        stack.append((self.fragments[name].selection_set, parent, depth, (*chain, name)))
+                elif selection.selection_set is not None:  # an inline fragment: same path, same depth
+                    stack.append((selection.selection_set, parent, depth, chain))
+
+    def land(self, parent: int, name: str) -> int:
+        """The path `name` answers at under `parent`, with one more copy there."""
+        at = self.ids.setdefault((parent, name), len(self.keys))
+        if at == len(self.keys):
+            self.keys.append((parent, name))
+            self.copies.append(0)
+        self.overlaps += self.copies[at]
+        self.copies[at] += 1
+        if self.crowded < 0 or self.copies[at] > self.copies[self.crowded]:
+            self.crowded = at
+        return at
+
+    def names(self, at: int) -> tuple[str, ...]:
+        names: list[str] = []
+        while at >= 0:
+            at, name = self.keys[at]
+            names.append(name)
+        return tuple(reversed(names))
+
+
+def shape_of(document: DocumentNode, limits: Limits) -> Shape:
+    """Count the document's definitions and selections, the pairs of selections that land on
+    one response path, and its depth, in one pass that stops as soon as a count passes its
+    limit: its own cost is bounded by the limits, whatever fragments multiply. Operations are
+    walked first; a fragment no operation spreads (an invalid document) is walked on its own."""
+    operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
+    fragments = {node.name.value: node for node in document.definitions if isinstance(node, FragmentDefinitionNode)}
+    walk = _Walk(fragments, limits)
+    for operation in operations:
+        walk.root(operation.selection_set)
+    for name, fragment in fragments.items():
+        if name not in walk.expanded:
+            walk.root(fragment.selection_set, name)
+    crowded = walk.crowded
+    return Shape(
+        len(operations) + len(fragments),
+        walk.selections,
+        walk.overlaps,
+        walk.depth,
+        walk.names(crowded),
+        walk.copies[crowded] if crowded >= 0 else 0,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Prepared:
     """A query text parsed and validated once: its document, or why it cannot run."""
 
     document: DocumentNode | None
-    faults: tuple[Fault, ...]  # syntax or validation errors; empty when the document is valid
+    faults: tuple[Fault, ...]  # syntax, cost or validation errors; empty when the document is valid
+
+    def size(self, query: str) -> int:
+        """The bytes it keeps with its text: the text, the parsed tree (its tokens times
+        PARSED_BYTES_PER_TOKEN, which covers every node and token the parser keeps) and the faults."""
+        size = PREPARED_BYTES + sys.getsizeof(query)
+        if self.document is not None and self.document.loc is not None:
+            size += PARSED_BYTES_PER_TOKEN * _tokens(self.document.loc.start_token)
+        return size + sum(FAULT_BYTES + sys.getsizeof(fault.message) for fault in self.faults)
+
+
+def _tokens(token: Token | None) -> int:
+    """How many tokens the parser kept (comments included): the linked list a document's
+    locations hold on to."""
+    count = 0
+    while token is not None:
+        count += 1
+        token = token.next
+    return count
 
 
 class DocumentCache:
-    """Least recently used documents by query text, bounded in entries and in total text."""
+    """Least recently used documents by query text, bounded in entries and in the bytes of the
+    texts, the parsed trees and the faults it keeps."""
 
-    def __init__(
-        self,
-        schema: GraphQLSchema,
-        entries: int = CACHE_ENTRIES,
-        chars: int = CACHE_CHARS,
-        max_tokens: int = MAX_TOKENS,
-        depth: int = MAX_DEPTH,
-    ) -> None:
+    def __init__(self, schema: GraphQLSchema, entries: int = CACHE_ENTRIES, size: int = CACHE_BYTES, limits: Limits = Limits()) -> None:
         self.schema = schema
-        self.max_depth = depth
-        self.max_tokens = max_tokens
-        self._items: SizedLru[str, Prepared] = SizedLru(entries, chars, lambda query, _: len(query))
+        self.limits = limits
+        self.items: SizedLru[str, Prepared] = SizedLru(entries, size, lambda query, prepared: prepared.size(query))
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
     @property
     def hits(self) -> int:
-        return self._items.hits
+        return self.items.hits
 
     @property
     def misses(self) -> int:
-        return self._items.misses
+        return self.items.misses
 
     def get(self, query: str) -> Prepared:
-        prepared = self._items.get(query)
+        prepared = self.items.get(query)
         if prepared is None:
             prepared = self._prepare(query)
-            self._items.put(query, prepared)
+            self.items.put(query, prepared)
         return prepared
 
     def _prepare(self, query: str) -> Prepared:
+        limits = self.limits
+        if len(query) > limits.chars:
+            message = f"The document is {len(query)} characters long; the limit is {limits.chars}."
+            return Prepared(None, (Fault(PARSE_FAILED, message, ((1, 1),)),))
         try:
-            document = parse(query, max_tokens=self.max_tokens)
+            document = parse(query, max_tokens=limits.tokens)
         except GraphQLError as error:
             return Prepared(None, (_fault(error, PARSE_FAILED),))
-        errors = validate(self.schema, document)
-        if errors:
-            return Prepared(document, tuple(_validation_fault(error) for error in errors))
-        deepest = max_depth(document)
-        if deepest > self.max_depth:
-            message = f"The query is nested {deepest} fields deep (fragments included); the limit is {self.max_depth}."
-            return Prepared(document, (Fault(VALIDATION_FAILED, message, ((1, 1),)),))
-        return Prepared(document, ())
+        shape = shape_of(document, limits)
+        refusal = shape.refusal(limits)
+        if refusal is not None:
+            return Prepared(None, (Fault(VALIDATION_FAILED, refusal, ((1, 1),)),))
+        errors = validate(self.schema, document, max_errors=MAX_ERRORS)
+        return Prepared(document, tuple(_validation_fault(error) for error in errors))
 
 
 def _validation_fault(error: GraphQLError) -> Fault:
-    """graphql-core gives up on a document whose overlapping fields cost too much to compare,
+    """graphql-core gives up on a document whose fragments or comparisons cost too much,
     saying only "Validation aborted."; say why instead."""
     if isinstance(error, ValidationAbortedError) and error.message == "Validation aborted.":
         return Fault(VALIDATION_FAILED, TOO_COSTLY, ((1, 1),))
     return _fault(error, VALIDATION_FAILED)
-
-
-def max_depth(document: DocumentNode) -> int:
-    """How many fields deep the document's operations reach, following fragment spreads.
-    Iterative, fragments first (a valid document has no fragment cycles), so neither long
-    fragment chains nor fragments used many times cost more than one pass each."""
-    fragments = {node.name.value: node for node in document.definitions if isinstance(node, FragmentDefinitionNode)}
-    depths: dict[str, int] = {}
-
-    def spreads(node: Any) -> set[str]:
-        names, stack = set(), [node.selection_set]
-        while stack:
-            for selection in stack.pop().selections:
-                if isinstance(selection, FragmentSpreadNode):
-                    names.add(selection.name.value)
-                elif selection.selection_set is not None:
-                    stack.append(selection.selection_set)
-        return names
-
-    def depth_of(node: Any) -> int:
-        deepest, stack = 0, [(node.selection_set, 0)]
-        while stack:
-            selection_set, above = stack.pop()
-            for selection in selection_set.selections:
-                if isinstance(selection, FragmentSpreadNode):
-                    deepest = max(deepest, above + depths.get(selection.name.value, 0))
-                elif isinstance(selection, FieldNode):
-                    deepest = max(deepest, above + 1)
-                    if selection.selection_set is not None:
-                        stack.append((selection.selection_set, above + 1))
-                elif selection.selection_set is not None:  # an inline fragment adds no level
-                    stack.append((selection.selection_set, above))
-        return deepest
-
-    needs = {name: spreads(node) & fragments.keys() for name, node in fragments.items()}
-    users: dict[str, list[str]] = {name: [] for name in fragments}
-    for name, used in needs.items():
-        for other in used:
-            users[other].append(name)
-    remaining = {name: len(used) for name, used in needs.items()}
-    ready = [name for name, count in remaining.items() if not count]
-    while ready:
-        name = ready.pop()
-        depths[name] = depth_of(fragments[name])
-        for user in users[name]:
-            remaining[user] -= 1
-            if not remaining[user]:
-                ready.append(user)
-    for name in fragments.keys() - depths.keys():  # in a cycle: validation reports it
-        depths[name] = depth_of(fragments[name])
-    operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
-    return max((depth_of(node) for node in operations), default=0)
 
 
 def _fault(error: GraphQLError, code: str) -> Fault:
@@ -418,6 +528,22 @@ def bind_resolvers(schema: GraphQLSchema, resolvers: Mapping[str, Mapping[str, R
             kind.fields[field_name].resolve = resolver
 
 
+AnswerKey = tuple[str, str | None, bytes, Hashable]  # query, operation name, the declared variables as JSON, the vendor's key
+
+
+def _answer_size(key: AnswerKey, answer: tuple[int, bytes]) -> int:
+    """The bytes a kept answer holds: its texts and body, and the entry around them (the
+    vendor's key is small and fixed)."""
+    query, name, variables, _ = key
+    return (
+        ANSWER_ENTRY_BYTES
+        + sys.getsizeof(query)
+        + (sys.getsizeof(name) if name else 0)
+        + sys.getsizeof(variables)
+        + sys.getsizeof(answer[1])
+    )
+
+
 class GraphQLApi(DescribedApi):
     """One GraphQL API mounted at `/<name>`: its endpoint and its own 404/405 catch-all."""
 
@@ -430,9 +556,7 @@ class GraphQLApi(DescribedApi):
         self.schema = schema
         self.vendor = vendor
         self.documents = DocumentCache(schema)
-        self.answers: SizedLru[Hashable, tuple[int, bytes]] = SizedLru(
-            ANSWER_ENTRIES, ANSWER_BYTES, lambda key, answer: len(key[0]) + len(answer[1])
-        )
+        self.answers: SizedLru[AnswerKey, tuple[int, bytes]] = SizedLru(ANSWER_ENTRIES, ANSWER_BYTES, _answer_size)
 
     @property
     def endpoint(self) -> str:
@@ -530,16 +654,19 @@ class GraphQLApi(DescribedApi):
         if prepared.document is None:
             return self.errors(400, prepared.faults)
         operation = get_operation_ast(prepared.document, operation_name)
-        if operation is None and not prepared.faults:
-            return self.error(400, OPERATION_UNKNOWN, _no_operation(prepared.document, operation_name))
-        if isinstance(operation, OperationDefinitionNode):
-            request[OPERATION_KEY] = f"{operation.operation.value} {operation.name.value}" if operation.name else operation.operation.value
-        if request.method == "GET" and isinstance(operation, OperationDefinitionNode) and operation.operation != OperationType.QUERY:
+        if operation is None:
+            return (
+                self.errors(400, prepared.faults)
+                if prepared.faults
+                else self.error(400, OPERATION_UNKNOWN, _no_operation(prepared.document, operation_name))
+            )
+        request[OPERATION_KEY] = f"{operation.operation.value} {operation.name.value}" if operation.name else operation.operation.value
+        if request.method == "GET" and operation.operation != OperationType.QUERY:
             kind = operation.operation.value
             return self.error(405, METHOD_NOT_ALLOWED, f"a {kind} cannot be sent with GET: use POST", {"Allow": "POST"})
         if prepared.faults:
             return self.errors(400, prepared.faults)
-        key = self._answer_key(query, operation_name, variables, context)
+        key = self._answer_key(query, operation, variables, context)
         answer = self.answers.get(key) if key is not None else None
         if answer is None:
             answer = self._execute(prepared.document, operation_name, variables, context)
@@ -547,11 +674,18 @@ class GraphQLApi(DescribedApi):
                 self.answers.put(key, answer)
         return self.reply(*answer)
 
-    def _answer_key(self, query: str, operation_name: str | None, variables: dict[str, Any] | None, context: Any) -> Hashable | None:
+    def _answer_key(
+        self, query: str, operation: OperationDefinitionNode, variables: dict[str, Any] | None, context: Any
+    ) -> AnswerKey | None:
+        """The key an answer is kept under. Only the variables the operation declares count:
+        others cannot change the answer, nor make the key bigger."""
         vendor_key = self.vendor.answer_key(context) if self.vendor.answer_key is not None else None
         if vendor_key is None:
             return None
-        return query, operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS), vendor_key
+        declared = (definition.variable.name.value for definition in operation.variable_definitions or ())
+        used = {name: variables[name] for name in declared if name in variables} if variables else {}
+        name = operation.name.value if operation.name else None
+        return query, name, orjson.dumps(used, option=orjson.OPT_SORT_KEYS), vendor_key
 
     def _execute(
         self, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, context: Any

@@ -27,6 +27,11 @@ class SizedLru(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def used(self) -> int:
+        """The sum of the sizes of the items kept (at most `size`)."""
+        return self._total
+
     def get(self, key: K) -> V | None:
         value = self._items.get(key)
         if value is None:

@@ -16,7 +16,7 @@ from mockserver import graphql as transport
 from mockserver.appkeys import APIS
 from mockserver.cli import main
 from mockserver.errors import LoadError
-from mockserver.graphql import DocumentCache, FieldError, GraphQLVendor, max_depth
+from mockserver.graphql import MAX_TOKENS, DocumentCache, FieldError, GraphQLVendor, Limits, shape_of
 
 SDL = """
 "Things, to try the transport on."
@@ -270,9 +270,9 @@ async def test_unknown_or_ambiguous_operation_is_400(client: Any, body: dict[str
 
 
 async def test_too_many_tokens_is_a_syntax_error(client: Any) -> None:
-    response = await client.post(URL, json={"query": "{ " + "count " * 10_001 + "}"})
+    response = await client.post(URL, json={"query": "{ " + "count " * MAX_TOKENS + "}"})
     error = await error_of(response, 400, "GRAPHQL_PARSE_FAILED")
-    assert "more than 10000 tokens" in error["message"]
+    assert f"more than {MAX_TOKENS} tokens" in error["message"]
 
 
 async def test_deep_queries_are_refused(client: Any) -> None:
@@ -286,14 +286,24 @@ async def test_deep_queries_are_refused(client: Any) -> None:
     assert nested.status == 200
 
 
-def test_max_depth_counts_fields_through_fragments() -> None:
-    assert max_depth(parse("{ a { b { c } } d }")) == 3
-    assert max_depth(parse("{ a { ... on T { b { c } } } }")) == 3
-    assert max_depth(parse("{ a { ...F ...F } } fragment F on T { b { ...G } } fragment G on T { c }")) == 3
+def test_depth_counts_fields_through_fragments() -> None:
+    def depth(query: str) -> int:
+        return shape_of(parse(query), Limits()).depth
+
+    assert depth("{ a { b { c } } d }") == 3
+    assert depth("{ a { ... on T { b { c } } } }") == 3
+    assert depth("{ a { ...F ...F } } fragment F on T { b { ...G } } fragment G on T { c }") == 3
+    assert depth("{ a { ...F } } fragment F on T { b { ...F } }") == 2  # a cycle is walked once (validation reports it)
+
+
+def test_fragments_that_multiply_stop_the_count_at_its_limit() -> None:
     wide = (
         " ".join(f"fragment F{n} on T {{ x: a {{ ...F{n + 1} }} y: a {{ ...F{n + 1} }} }}" for n in range(40)) + " fragment F40 on T { z }"
     )
-    assert max_depth(parse("{ ...F0 } " + wide)) == 41  # one pass per fragment, not 2**40
+    limits = Limits()
+    shape = shape_of(parse("{ ...F0 } " + wide), limits)  # 2**40 fields once spread: the walk stops, it does not expand them
+    assert limits.selections < shape.selections <= limits.selections + 2
+    assert "more than 1000 selections" in (shape.refusal(limits) or "")
 
 
 # --- the document cache ---------------------------------------------------------------------------
@@ -313,7 +323,7 @@ async def test_repeated_query_is_parsed_and_validated_once(client: Any) -> None:
 
 
 def test_document_cache_is_bounded() -> None:
-    cache = DocumentCache(build_schema(SDL), entries=2, chars=1_000)
+    cache = DocumentCache(build_schema(SDL), entries=2, size=24_000)
     for query in ("{ count }", "{ hello }", "{ count }", "{ node { id } }"):
         cache.get(query)
     assert len(cache) == 2 and cache.hits == 1 and cache.misses == 3
