@@ -18,6 +18,7 @@ from .cors import is_preflight, preflight_response
 from .envelopes import Problem, Reply
 from .request_memo import Validated, Verdict
 from .responses import Preferences, read_preferences
+from .sandbox.store import StateFull
 from .security import AuthOutcome, AuthRequest, Identity
 from .seeding import stable_seed
 from .validation import Violation
@@ -49,7 +50,7 @@ def summarize(violations: list[Violation]) -> str:
 async def run_operation(plan: OperationPlan, request: web.Request) -> web.Response:
     """Authentication (every time: credentials are compared in constant time), then the verdict
     on the rest of the request, remembered when the request has no body (request_memo.py).
-    A bug answers 500 in the API's envelope."""
+    A write the state cannot take answers 507, a bug 500, both in the API's envelope."""
     try:
         api = plan.api
         if api.vendor.authenticate is None:
@@ -82,6 +83,9 @@ async def run_operation(plan: OperationPlan, request: web.Request) -> web.Respon
         return to_response(verdict)
     except web.HTTPException:
         raise
+    except StateFull as exc:  # the operator's problem (max_state_bytes, the disk), not a bug: one line, no traceback
+        log.warning("%s %s: %s", plan.method, plan.path, exc)
+        return problem_response(plan.api, Problem(507, "the sandbox state is full: this write was not stored"))
     except Exception:  # a bug must still answer in the vendor's envelope, never as a bare traceback
         log.exception("unhandled error in %s %s", plan.method, plan.path)
         return problem_response(plan.api, Problem(500, "the mock server failed to handle this request"))

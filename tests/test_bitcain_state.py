@@ -50,7 +50,7 @@ def test_portfolios_and_ingested_holdings_survive_a_restart(tmp_path: Path) -> N
         assert aggregate(base) == ingested
         again = requests.post(f"{base}{PORTFOLIO}/", params={"user_id": "alice"}, json={**BODY, "name": "Next"}, headers=AUTH, timeout=10)
         assert again.json()["portfolio_id"] == new_portfolio_id(0, "alice", 2)  # the id sequence survives too
-        assert requests.post(f"{base}/__mock/reset", timeout=10).status_code == 200
+        assert requests.post(f"{base}/__mock/reset", json={}, timeout=10).status_code == 200
         assert listed(base, "alice") == []
         assert [p["portfolio_id"] for p in listed(base, SANDBOX_USER)] == SEEDED
         assert aggregate(base) == seeded_aggregate

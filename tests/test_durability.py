@@ -34,7 +34,7 @@ import pytest
 import requests
 
 from mockserver.sandbox.portfolios import new_portfolio_id
-from mockserver.sandbox.store import Store
+from mockserver.sandbox.store import StateFull, Store
 
 from .helpers import ROOT
 
@@ -81,13 +81,14 @@ class ServerProcess:
     nobody reads could fill up and block it). Starting returns at once; `wait_ready` waits for
     the banner, so two servers can start together."""
 
-    def __init__(self, logs: Path, *args: str, launcher: Sequence[str] = ("-m", "mockserver.cli")) -> None:
+    def __init__(self, logs: Path, *args: str, launcher: Sequence[str] = ("-m", "mockserver.cli"), wrapper: Sequence[str] = ()) -> None:
+        """`wrapper` is a command the server runs under (it ends by exec-ing the server, keeping its pid)."""
         logs.mkdir(parents=True, exist_ok=True)
         name = f"server-{time.monotonic_ns()}"
         self.out_path, self.err_path = logs / f"{name}.out", logs / f"{name}.err"
         with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
             self.process = subprocess.Popen(
-                [sys.executable, *launcher, "serve", "--port", "0", "--quiet", *args], stdout=out, stderr=err, cwd=ROOT
+                [*wrapper, sys.executable, *launcher, "serve", "--port", "0", "--quiet", *args], stdout=out, stderr=err, cwd=ROOT
             )
         self.base = ""
         self.own_ports: dict[str, str] = {}
@@ -594,15 +595,17 @@ def test_a_failed_commit_leaves_nothing_behind_and_the_store_usable(tmp_path: Pa
 
 def test_a_full_disk_reports_its_own_error_and_the_store_stays_usable(tmp_path: Path) -> None:
     """SQLite rolls the whole transaction back itself on SQLITE_FULL; a second ROLLBACK would
-    fail and hide the real error behind 'no transaction is active'."""
+    fail and hide the real error behind 'no transaction is active'. SQLITE_FULL is StateFull
+    (a 507), whether the disk or the page limit stopped the write."""
     store = Store(tmp_path / "state.sqlite")
     state = store.for_api("a")
     state.put("thing", "kept", {"n": 1})
     pages = store.execute("PRAGMA page_count").fetchone()[0]
     store.execute(f"PRAGMA max_page_count={pages + 1}")
-    with pytest.raises(sqlite3.OperationalError, match="full"), state.transaction():
+    with pytest.raises(StateFull, match="bytes left on the disk of") as refused, state.transaction():
         state.put("thing", "small", {"n": 2})
         state.put("thing", "large", {"blob": "x" * 100_000})
+    assert isinstance(refused.value.__cause__, sqlite3.OperationalError) and not getattr(refused.value, "__notes__", None)
     assert state.find("thing") == [{"n": 1}]
     store.execute("PRAGMA max_page_count=1073741823")
     with state.transaction():

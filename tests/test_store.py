@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import random
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from mockserver.sandbox.store import ApiState, Store
+from mockserver.errors import LoadError
+from mockserver.sandbox.store import ApiState, StateFull, Store
 
 
 @pytest.fixture
@@ -101,3 +107,65 @@ def test_two_connections_to_one_file_see_each_others_commits(tmp_path: Path) -> 
     assert two.for_api("a").get("thing", "1") == {"n": 1}
     one.close()
     two.close()
+
+
+def test_a_bounded_store_refuses_what_does_not_fit_and_deleting_makes_room() -> None:
+    store = Store(max_bytes=64 * 1024)
+    state = store.for_api("a")
+    stored = 0
+    with pytest.raises(StateFull, match=r"of its 65536 bytes \(max_state_bytes\) in use") as refused:
+        for stored in range(1000):
+            with state.transaction():
+                state.put("thing", f"id-{stored}", {"blob": "x" * 2000})
+                state.put("count", "n", {"n": stored})
+    assert isinstance(refused.value.__cause__, sqlite3.OperationalError)
+    assert 10 < stored == state.count("thing") and state.get("count", "n") == {"n": stored - 1}  # the refused one left nothing
+    state.clear()
+    for index in range(stored):
+        state.put("thing", f"again-{index}", {"blob": "x" * 2000})
+    assert state.count("thing") == stored
+    store.close()
+
+
+def test_a_bound_below_the_schema_is_refused_when_opening() -> None:
+    with pytest.raises(StateFull):
+        Store(max_bytes=4096)
+
+
+def _damaged(path: Path) -> None:
+    """Garbage over a page in the middle of a valid state file."""
+    with closing(Store(path)) as store:
+        for index in range(200):
+            store.for_api("a").put("thing", str(index), {"blob": "x" * 500})
+        store.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2 // 4096 * 4096
+    data[middle : middle + 4096] = random.Random(1).randbytes(4096)
+    path.write_bytes(bytes(data))
+
+
+def _foreign(path: Path) -> None:
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE users (name TEXT)")
+
+
+CORRUPT: dict[str, tuple[Callable[[Path], Any], str]] = {
+    "a folder": (Path.mkdir, "is a folder"),
+    "random bytes": (lambda path: path.write_bytes(random.Random(0).randbytes(20_000)), "not a usable state file (file is not a database)"),
+    "truncated": (lambda path: (_damaged(path), path.write_bytes(path.read_bytes()[:50_000])), "database disk image is malformed"),
+    "damaged pages": (_damaged, "not a usable state file (*** in database main *** Page"),
+    "another program's database": (_foreign, "is a SQLite database, but not a mockserver state file"),
+    "in a missing folder": (lambda path: None, "the folder"),
+}
+
+
+@pytest.mark.parametrize("kind", CORRUPT)
+def test_an_unusable_state_file_is_refused_when_opening_and_left_alone(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / ("missing/state.sqlite" if kind == "in a missing folder" else "state.sqlite")
+    make, message = CORRUPT[kind]
+    make(path)
+    before = path.read_bytes() if path.is_file() else None
+    with pytest.raises(LoadError) as refused:
+        Store(path)
+    assert message in str(refused.value) and str(path) in str(refused.value) and "\n" not in str(refused.value)
+    assert (path.read_bytes() if path.is_file() else None) == before

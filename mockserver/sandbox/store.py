@@ -4,10 +4,16 @@ In memory by default; with `--state FILE` the same tables live in a file, so wha
 users created survives a restart and is shared by worker processes. Writes are
 committed before the answer is sent (WAL, synchronous=FULL): an acknowledged write
 is on disk even if the process is killed right after.
+
+All of it together is bounded (`max_state_bytes`): SQLite itself refuses to grow the
+database beyond that many pages, and that refusal, like a full disk, is `StateFull`.
+A state file is checked when it is opened (`PRAGMA quick_check`): a damaged one is refused
+with a `LoadError` before the server starts, instead of failing every request later.
 """
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -16,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from ..errors import LoadError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -30,6 +38,9 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE INDEX IF NOT EXISTS documents_by_owner ON documents (api, kind, owner, seq);
 CREATE TABLE IF NOT EXISTS seeded (api TEXT PRIMARY KEY);
 """
+_COLUMNS = ("seq", "api", "kind", "id", "owner", "body")
+_OURS = {"documents", "seeded", "sqlite_sequence"}
+DEFAULT_MAX_BYTES = 64 * 1_048_576  # Settings.max_state_bytes
 
 Seeder = Callable[["ApiState"], None]
 
@@ -41,16 +52,23 @@ class StateFull(Exception):
 
 
 class Store:
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        """Open the state (a file, or memory); LoadError when the file cannot be used, StateFull
+        when even the schema does not fit."""
         self.path = path
-        self._db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None, check_same_thread=False)
+        self.max_bytes = max_bytes
+        self._db = _open(path) if path is not None else sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         self._lock = threading.RLock()  # one connection per process; workers are processes
-        if path is not None:
-            self._db.execute("PRAGMA busy_timeout=10000")  # first: workers open one fresh file at once
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")  # the write lock first, then the schema
         self._depth = 0
+        page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
+        self._db.execute(f"PRAGMA max_page_count={max(1, max_bytes // page_size)}")  # per connection: set by every process
+        try:
+            with self.transaction():  # the write lock first, then the schema
+                for statement in _SCHEMA.split(";")[:-1]:
+                    self.execute(statement)
+        except BaseException:
+            self._db.close()
+            raise
 
     def for_api(self, api: str) -> ApiState:
         return ApiState(self, api)
@@ -83,7 +101,7 @@ class Store:
             self._depth = 1
             try:
                 yield
-                self._db.execute("COMMIT")  # a failed COMMIT (disk full, locked) is undone like any failure
+                self._run("COMMIT")  # a failed COMMIT (disk full, locked) is undone like any failure
             except BaseException as exc:
                 self._undo(exc, "ROLLBACK")
                 raise
@@ -103,7 +121,24 @@ class Store:
 
     def execute(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
+            return self._run(sql, args)
+
+    def _run(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """Run SQL; SQLITE_FULL (the page limit, or a full disk: SQLite cannot tell them apart) is StateFull."""
+        try:
             return self._db.execute(sql, args)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_FULL:
+                raise
+            raise StateFull(self._fullness()) from exc
+
+    def _fullness(self) -> str:
+        """What is full: the bytes in use against the limit, and the room left on the file's disk."""
+        pages, free, size = (self._db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count", "page_size"))
+        said = f"the sandbox state is full: {(pages - free) * size} of its {self.max_bytes} bytes (max_state_bytes) in use"
+        if self.path is None:
+            return said
+        return f"{said}, {shutil.disk_usage(self.path.parent).free} bytes left on the disk of {self.path}"
 
     def seed_once(self, api: str, seeder: Seeder) -> None:
         """Run an API's seeder unless its state already exists (a restart with --state, or another worker)."""
@@ -121,6 +156,47 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """A connection to a state file that is whole and ours (created when missing), else LoadError
+    saying what is wrong with it."""
+    if path.is_dir():
+        raise LoadError(str(path), "is a folder; --state wants a file (it is created when missing)")
+    if not path.parent.is_dir():
+        raise LoadError(str(path), f"cannot create the state file: the folder {path.parent} does not exist")
+    try:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise _unusable(path, exc) from exc
+    try:
+        _check(path, db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _check(path: Path, db: sqlite3.Connection) -> None:
+    """Read the file before writing anything to it: whole (quick_check), and ours or empty."""
+    try:
+        db.execute("PRAGMA busy_timeout=10000")  # first: workers open one fresh file at once
+        (verdict,) = db.execute("PRAGMA quick_check(1)").fetchone()
+        if verdict != "ok":
+            raise _unusable(path, verdict)
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        columns = tuple(row[1] for row in db.execute("PRAGMA table_info(documents)"))
+        if tables - _OURS or (tables and columns != _COLUMNS):  # some other program's database: never write into it
+            raise LoadError(str(path), "is a SQLite database, but not a mockserver state file; give --state a file of its own")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+    except sqlite3.Error as exc:
+        raise _unusable(path, exc) from exc
+
+
+def _unusable(path: Path, why: object) -> LoadError:
+    said = " ".join(str(why).split())[:200]  # one line, whatever SQLite reported
+    return LoadError(str(path), f"not a usable state file ({said}); restore it from a backup, or move it away to start afresh")
 
 
 class ApiState:
