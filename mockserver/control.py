@@ -35,6 +35,7 @@ from .faults import FaultError
 from .journal import Matcher
 from .mounted import Handler, MountedApi
 from .pipeline import to_response
+from .sandbox.store import StateFull
 from .security import NO_SECRETS, SecretMask
 from .traffic import CONTROL_PREFIX, SECRETS, TRAFFIC
 from .validation import Violation, echo
@@ -277,10 +278,14 @@ async def count_requests(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
-    """State, journal and faults back to where they started."""
+    """State, journal and faults back to where they started; 507 (and nothing else cleared) when
+    the state cannot be written (a full disk)."""
     apis = request.app[APIS]
-    for api in apis:
-        api.reset()
+    try:
+        for api in apis:
+            api.reset()
+    except StateFull as exc:
+        return _problem(507, f"the state was not reset: {exc}", mask=_mask(request))
     traffic = request.app[TRAFFIC]
     traffic.journal.clear()
     traffic.faults.clear()
