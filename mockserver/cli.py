@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,9 +13,11 @@ from typing import Any
 
 from . import __version__
 from .app import load
+from .catalog import GRAPHQL_SUFFIXES, OPENAPI_SUFFIXES
 from .errors import LoadError
 from .logs import configure_logging
 from .mounted import MountedApi
+from .sandbox.store import StateFull, Store
 from .server import Server
 from .settings import Settings, SettingsError, load_settings
 from .workers import serve_workers
@@ -122,13 +126,18 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; what stops it from starting is one line on stderr and exit code 2."""
     args = build_parser().parse_args(argv)
     try:
         settings = _settings(args)
         return {"serve": serve, "check": check, "routes": routes}[args.command](settings)
-    except (SettingsError, LoadError) as exc:
-        print(f"mockserver: {exc}", file=sys.stderr)
-        return 2
+    except (SettingsError, LoadError, StateFull) as exc:
+        return refuse(str(exc))
+
+
+def refuse(why: str) -> int:
+    print(f"mockserver: {why}", file=sys.stderr, flush=True)
+    return 2
 
 
 def check(settings: Settings) -> int:
@@ -153,10 +162,54 @@ def routes(settings: Settings) -> int:
 
 
 def serve(settings: Settings) -> int:
+    addresses = host_addresses(settings.host)
+    _require_specs(settings.specs)
     configure_logging(settings)
-    if settings.workers > 1:
-        return serve_workers(settings, run_server)
-    return run_server(settings, lambda text: print(text, flush=True))
+    if not settings.control_token and not all(address.is_loopback for address in addresses):
+        print(exposed_warning(settings.host), file=sys.stderr, flush=True)
+    try:
+        if settings.workers > 1:
+            if settings.state is not None:
+                Store(settings.state, settings.max_state_bytes).close()  # refused once, here, rather than by every worker
+            return serve_workers(settings, run_server)
+        return run_server(settings, lambda text: print(text, flush=True))
+    except OSError as exc:  # a port in use, an address this machine does not have
+        return refuse(exc.strerror or str(exc))
+
+
+def host_addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses `host` stands for ("" is every interface); SettingsError when it is neither
+    an IP address nor a name that resolves."""
+    if not host:
+        return [ipaddress.ip_address("0.0.0.0"), ipaddress.ip_address("::")]
+    numeric = host.rpartition(".")[2].isdigit()  # no name ends in a number: an address, never worth a DNS query
+    try:
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST if numeric else 0)
+    except (OSError, UnicodeError) as exc:
+        if numeric:
+            raise SettingsError(f"host: {host!r} is not a valid IP address") from exc
+        why = getattr(exc, "strerror", None) or exc
+        raise SettingsError(f"host: {host!r} is neither an IP address nor a name that resolves ({why})") from exc
+    return [ipaddress.ip_address(str(address[0]).partition("%")[0]) for *_, address in found]
+
+
+def exposed_warning(host: str) -> str:
+    return (
+        f"mockserver: warning: listening on {host or 'every interface'} without a control token: anyone who can"
+        " reach it can read the request journal, inject faults and reset the state under /__mock. Set"
+        " --control-token (or MOCKSERVER_CONTROL_TOKEN), name the Host clients use with --allowed-host,"
+        " or listen on 127.0.0.1 only."
+    )
+
+
+def _require_specs(folders: list[Path]) -> None:
+    """Given specs folders with no API description at all would start a server that serves nothing."""
+    if not folders or not all(folder.is_dir() for folder in folders):
+        return  # the bundled specs; or a missing folder, which loading reports itself
+    suffixes = OPENAPI_SUFFIXES + GRAPHQL_SUFFIXES
+    if not any(path.suffix in suffixes for folder in folders for path in folder.iterdir()):
+        listed = ", ".join(str(folder) for folder in folders)
+        raise LoadError(listed, f"no API description in it (files ending in {', '.join(suffixes)}); nothing to serve")
 
 
 def run_server(settings: Settings, ready: Callable[[str], None]) -> int:

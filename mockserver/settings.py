@@ -207,6 +207,8 @@ def load_settings(cli: Mapping[str, Any] | None = None, environ: Mapping[str, st
         raise SettingsError("journal_size must be 0 or more")
     if not 1 <= settings.workers <= 64:
         raise SettingsError(f"workers must be within 1..64, got {settings.workers}")
+    if not 0 <= settings.port <= 65535:
+        raise SettingsError(f"port must be within 0..65535 (0 picks a free one), got {settings.port}")
     _check_limits(settings)
     return settings
 

@@ -44,12 +44,15 @@ FULL = {"detail": "Insufficient Storage"}  # FastAPI's answer to a 507
 MOST = 2000  # creates a test makes before it gives up waiting for the bound
 
 
-@pytest.fixture(scope="module")
-def specs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Only the bitcain spec: the one API that writes state, and a fast load."""
-    folder = tmp_path_factory.mktemp("specs")
+def bitcain_only(folder: Path) -> Path:
+    """`folder` with only the bitcain spec in it: the one API that writes state, and a fast load."""
     shutil.copyfile(ROOT / "specs" / "bitcain.yaml", folder / "bitcain.yaml")
     return folder
+
+
+@pytest.fixture(scope="module")
+def specs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bitcain_only(tmp_path_factory.mktemp("specs"))
 
 
 async def _create(client: TestClient, user: str) -> tuple[int, Any]:
