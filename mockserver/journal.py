@@ -14,31 +14,51 @@ import re
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 import orjson
+import re2
 from multidict import CIMultiDictProxy
 from yarl import URL
 
 REDACTED = "<redacted>"
 MAX_BODY_CHARS = 4096  # the body kept per entry; larger ones are summarized
-ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
-_SECRET_WORDS = re.compile(r"secret|signature|token|password|passphrase|api[-_]?key|private", re.IGNORECASE)
+ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+_SECRET_WORDS = re.compile(r"secret|signature|token|password|passphrase|key|private", re.IGNORECASE)
+_CACHED_NAME_CHARS = 64  # names up to this long are remembered: the cache stays small in bytes too
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-@lru_cache(maxsize=1024)  # the same few header and field names arrive with every request
 def is_secret_name(name: str, credential_fields: frozenset[str] = frozenset()) -> bool:
+    """Whether a header, parameter or member name says its value is a credential: one an API's
+    security schemes read, Authorization, Cookie, or a name containing secret, token,
+    signature, password, passphrase, key or private."""
+    if len(name) > _CACHED_NAME_CHARS:
+        return _names_a_secret(name, credential_fields)
+    return _remembered_verdict(name, credential_fields)
+
+
+def _names_a_secret(name: str, credential_fields: frozenset[str]) -> bool:
     lowered = name.lower()
     return lowered in ALWAYS_SECRET or lowered in credential_fields or bool(_SECRET_WORDS.search(name))
+
+
+_remembered_verdict = lru_cache(maxsize=1024)(_names_a_secret)  # the same few names arrive with every request
+
+
+def readable(value: str) -> str:
+    """A header value as JSON can carry it: bytes that were not UTF-8, which the HTTP parser keeps
+    as lone surrogates, become U+FFFD."""
+    return value if value.isascii() else _SURROGATE.sub("\ufffd", value)
 
 
 def redact_pairs(pairs: Iterable[tuple[str, str]], credential_fields: frozenset[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, value in pairs:
-        kept = REDACTED if is_secret_name(name, credential_fields) else value
+        kept = REDACTED if is_secret_name(name, credential_fields) else readable(value)
         values = out.get(name)
         if values is None:
             out[name] = [kept]
@@ -159,18 +179,53 @@ class Journal:
         return list(reversed(self._entries))
 
 
+MAX_PATTERN_CHARS = 256
+# RE2 takes time linear in the path, times the size of its program: the bound keeps a scan of
+# a full journal of long paths short, whatever the pattern
+MAX_PATTERN_PROGRAM = 400
+_PATTERN_OPTIONS = re2.Options()
+_PATTERN_OPTIONS.log_errors = False  # RE2 would print the pattern it refuses
+_PATTERN_OPTIONS.never_capture = True
+_PATTERN_OPTIONS.max_mem = 64 << 10  # re2 keeps the patterns it compiled (128 at most): 8 MiB at most
+
+
+def path_pattern(pattern: str) -> Any:
+    """A path pattern compiled by RE2, which matches in linear time (no backtracking a client's
+    path could make exponential); ValueError, saying why, for one RE2 refuses or one too large."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise ValueError(f"path: a regular expression is at most {MAX_PATTERN_CHARS} characters")
+    try:
+        compiled = re2.compile(pattern, _PATTERN_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(
+            f"path: not a regular expression RE2 accepts ({reason}); backreferences and lookaround are not supported"
+        ) from None
+    if compiled.programsize > MAX_PATTERN_PROGRAM:
+        raise ValueError(
+            f"path: the regular expression is too complex ({compiled.programsize} RE2 instructions, at most {MAX_PATTERN_PROGRAM})"
+        )
+    return compiled
+
+
 @dataclass(frozen=True, slots=True)
 class Matcher:
-    """Which entries a query or a verification means; every given field must match."""
+    """Which entries a query or a verification means; every given field must match.
+    ValueError, saying why, for a path pattern that cannot be used."""
 
     api: str | None = None
     operation: str | None = None
     method: str | None = None
-    path: str | None = None  # exact path, or a regular expression when it starts with ^
+    path: str | None = None  # exact path, or an RE2 regular expression when it starts with ^
     status: int | None = None
     since: float | None = None  # epoch seconds
     query: Mapping[str, str] | None = None  # name -> value that must be among the parameter's values
     headers: Mapping[str, str] | None = None  # case-insensitive names
+    path_regex: Any = field(init=False, default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.path is not None and self.path.startswith("^"):
+            object.__setattr__(self, "path_regex", path_pattern(self.path))
 
     def matches(self, entry: Entry) -> bool:
         if self.api is not None and entry.api != self.api:
@@ -183,7 +238,7 @@ class Matcher:
             return False
         if self.since is not None and entry.time < self.since:
             return False
-        if self.path is not None and not _path_matches(self.path, entry.path):
+        if self.path is not None and not self._path_matches(entry.path):
             return False
         if self.query and any(value not in entry.query.get(name, []) for name, value in self.query.items()):
             return False
@@ -193,11 +248,7 @@ class Matcher:
                 return False
         return True
 
-
-def _path_matches(pattern: str, path: str) -> bool:
-    if pattern.startswith("^"):
-        try:
-            return re.search(pattern, path) is not None
-        except re.error:
-            return False
-    return pattern == path
+    def _path_matches(self, path: str) -> bool:
+        if self.path_regex is None:
+            return self.path == path
+        return self.path_regex.search(path) is not None

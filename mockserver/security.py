@@ -10,14 +10,18 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import orjson
+import re2
 
-from .settings import Settings
+from .settings import Settings, SettingsError
 from .validation import Violation
 
 CONFIGURED = "<configured>"  # how a credential from settings is shown: only bundled sandbox values are public
@@ -207,60 +211,109 @@ def default_identity(api: str, schemes: Mapping[str, Mapping[str, Any]]) -> dict
 
 MASKED = "<redacted>"
 MASKED_BYTES = MASKED.encode()
-MIN_MASKED_LENGTH = 6  # shorter values are too likely to occur by chance to be masked wherever they appear
+MIN_SECRET_LENGTH = 6  # shorter values are too likely to occur by chance to be masked wherever they appear
 # identity entries that hold secrets (names of security schemes are added per API); other
-# entries are data, such as a client id, a user id or owned portfolio ids
+# entries are data, such as a user id or owned portfolio ids
 _SECRET_ENTRY = re.compile(r"secret|token|password|passphrase|key|signature|private|bearer|auth", re.IGNORECASE)
+# entries among those that name a client rather than prove who it is (a client id, the key a
+# secret signs for): masked when long enough, like secrets, but a short one is no reason to refuse
+_IDENTIFIER_ENTRY = re.compile(r"(?:^|[-_ ])id$|^key$", re.IGNORECASE)
+# a JSON Web Token (base64url of a JSON object, of the claims, the signature), as Treasure's token
+# endpoint issues them: masked wherever it is echoed, like a configured secret
+ISSUED_TOKEN = rb"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"
+_ESCAPE_DEPTH = 3  # escapes of escapes, as in a repr quoted in a JSON message in a JSON log line
+_MASK_OPTIONS = re2.Options()
+_MASK_OPTIONS.log_errors = False  # RE2 would print its errors, and a pattern quotes the secrets
+_MASK_OPTIONS.never_capture = True
+
+
+def _lower_hex(text: str) -> str:
+    return re.sub("%[0-9A-F]{2}", lambda match: match.group().lower(), text)
+
+
+# Every way an answer, the journal or the log may escape text, each working character by character.
+_ESCAPES: tuple[Callable[[str], str], ...] = (
+    lambda text: orjson.dumps(text).decode()[1:-1],  # a JSON string (orjson: non-ASCII as is)
+    lambda text: json.dumps(text)[1:-1],  # a JSON string with \u escapes
+    lambda text: repr(text)[1:-1],  # a Python repr quoted with "
+    lambda text: "".join("\\'" if char == "'" else repr(char)[1:-1] for char in text),  # ... quoted with '
+    lambda text: quote(text, safe=""),  # percent-encoded
+    lambda text: _lower_hex(quote(text, safe="")),
+    lambda text: quote_plus(text, safe=""),  # a form body
+)
+
+
+@lru_cache(maxsize=256)  # one entry per distinct character of the configured secrets
+def _spellings(char: str) -> tuple[str, ...]:
+    """How one character may come out: as is and escaped up to _ESCAPE_DEPTH times, longest first."""
+    found = {char}
+    latest = {char}
+    for _ in range(_ESCAPE_DEPTH):
+        latest = {escape(text) for text in latest for escape in _ESCAPES} - found
+        found |= latest
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def _secret_pattern(secret: str) -> bytes:
+    """An RE2 pattern for the secret in any mix of its characters' spellings (a client may
+    percent-encode some characters and not others)."""
+    parts = []
+    for char in secret:
+        spellings = [re2.escape(spelling) for spelling in _spellings(char)]
+        parts.append(spellings[0] if len(spellings) == 1 else f"(?:{'|'.join(spellings)})")
+    return "".join(parts).encode()
+
+
+def _mask_pattern(secrets: Iterable[str]) -> Any:
+    """One RE2 pattern for every secret (the longest first, so no part of one survives) and every
+    issued token: matched in time linear in the text, whatever the text and the secrets hold."""
+    ordered = sorted({secret for secret in secrets if len(secret) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+    try:
+        return re2.compile(b"|".join([*map(_secret_pattern, ordered), ISSUED_TOKEN]), _MASK_OPTIONS)
+    except re2.error as exc:
+        raise SettingsError(
+            f"the credentials are too many or too long to be masked in what the server says ({len(ordered)} secrets)"
+        ) from exc
+
+
+def _secret_entries(identities: Iterable[Identity], schemes: Iterable[str]) -> Iterator[tuple[Identity, str, str]]:
+    """(identity, entry name, value) of the entries named by a security scheme or named like a secret."""
+    named = {name.lower() for name in schemes}
+    for identity in identities:
+        for name, value in identity.values.items():
+            if name.lower() in named or _SECRET_ENTRY.search(name):
+                yield identity, name, value.decode("utf-8", "surrogateescape")
 
 
 def secret_values(identities: Iterable[Identity], schemes: Iterable[str] = ()) -> set[str]:
     """The secret values of these identities: entries named by a security scheme or named like a secret."""
-    named = {name.lower() for name in schemes}
-    return {
-        value.decode("utf-8", "surrogateescape")
-        for identity in identities
-        for name, value in identity.values.items()
-        if name.lower() in named or _SECRET_ENTRY.search(name)
-    }
+    return {value for _, _, value in _secret_entries(identities, schemes)}
 
 
 class SecretMask:
-    """Replaces every occurrence of known secrets in text, bytes and JSON values with `<redacted>`.
+    """Replaces every occurrence of known secrets and of issued tokens in text, bytes and JSON
+    values with `<redacted>`.
 
     A secret is masked wherever it occurs, also inside a longer value (a client that appends a
-    character to its secret must not have the secret echoed), as written and as JSON escapes it.
-    Values shorter than MIN_MASKED_LENGTH are left alone. Masking is for output only; it makes no
-    decision, so its timing is of no interest."""
+    character to its secret must not have the secret echoed), as written and as JSON, a Python
+    repr or percent-encoding escapes it, or an escape of such an escape. Values shorter than
+    MIN_SECRET_LENGTH are left alone (`secrets_of` refuses such secrets). Masking is for output
+    only; it makes no decision, so its timing is of no interest."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        forms: set[str] = set()
-        for secret in secrets:
-            if len(secret) >= MIN_MASKED_LENGTH:
-                forms.add(secret)
-                forms.add(orjson.dumps(secret).decode()[1:-1])  # as it appears inside a JSON string
-        ordered = sorted(forms, key=len, reverse=True)  # the longest first, so no part of one survives
-        self._forms = ordered
-        self._needles = [form.encode("utf-8", "surrogateescape") for form in ordered]
-        self._text = re.compile("|".join(map(re.escape, ordered))) if ordered else None
-        self._bytes = re.compile(b"|".join(map(re.escape, self._needles))) if ordered else None
-
-    def __bool__(self) -> bool:
-        return bool(self._forms)
-
-    def text(self, value: str) -> str:
-        """Fast when nothing matches: one substring search per secret before any rewriting."""
-        for form in self._forms:
-            if form in value:
-                assert self._text is not None
-                return self._text.sub(MASKED, value)
-        return value
+        self._pattern = _mask_pattern(secrets)
 
     def bytes(self, value: bytes) -> bytes:
-        for needle in self._needles:
-            if needle in value:
-                assert self._bytes is not None
-                return self._bytes.sub(MASKED_BYTES, value)
-        return value
+        """The value itself when nothing matches: one linear search before any rewriting."""
+        if self._pattern.search(value) is None:
+            return value
+        return self._pattern.sub(lambda _: MASKED_BYTES, value)
+
+    def text(self, value: str) -> str:
+        # surrogatepass: header values keep undecodable bytes as lone surrogates, and they survive
+        data = value.encode("utf-8", "surrogatepass")
+        masked = self.bytes(data)
+        return value if masked is data else masked.decode("utf-8", "surrogatepass")
 
     def json(self, value: Any, depth: int = 0) -> Any:
         """A JSON value with every string (member names too) masked."""
@@ -275,14 +328,26 @@ class SecretMask:
         return value
 
 
-NO_SECRETS = SecretMask(())
+NO_SECRETS = SecretMask(())  # issued tokens are masked all the same
 
 
 def secrets_of(apis: Iterable[Any], control_token: str | None = None) -> SecretMask:
     """The mask of a whole server: every API's secrets and the control token. One API's secret
     echoed by another API is a leak all the same. (`apis` are MountedApi; REST ones name their
-    security schemes in `readers`.)"""
+    security schemes in `readers`.) A secret too short to be masked is refused (SettingsError)."""
+    if control_token and len(control_token) < MIN_SECRET_LENGTH:
+        raise SettingsError(_too_short("control_token"))
     found: set[str] = {control_token} if control_token else set()
     for api in apis:
-        found |= secret_values(api.identities, getattr(api, "readers", {}))
+        for identity, name, value in _secret_entries(api.identities, getattr(api, "readers", {})):
+            if len(value) < MIN_SECRET_LENGTH and not _IDENTIFIER_ENTRY.search(name):
+                raise SettingsError(_too_short(f"credentials: {api.name}: {identity.name}: {name}"))
+            found.add(value)
     return SecretMask(found)
+
+
+def _too_short(what: str) -> str:
+    return (
+        f"{what} is shorter than {MIN_SECRET_LENGTH} characters: a secret that short could not be told"
+        " apart from other text, so it could not be kept out of answers, the journal and the log"
+    )

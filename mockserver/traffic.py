@@ -3,11 +3,13 @@ and access log after (`observe`, which wraps each API route's handler when the r
 
 Control requests (/__mock) do not pass here: they are neither faulted nor journalled.
 
-Error messages quote the input they reject (a path, a parameter, a GraphQL variable), so
-whatever a client sent where, no secret of the server comes back out: an error's body and
-headers are masked with every API's secrets and the control token, and so is the path in
-the access log. The journal redacts credential fields by name in everything read out of an
-entry, and the control API masks secret values wherever they are when it reads entries out.
+Error messages quote the input they reject (a path, a parameter, a GraphQL variable), and
+an answer to a request with a body may quote that body (bitcain's CSV ingest report quotes
+the file's cells), so whatever a client sent where, no secret of the server comes back out:
+the body and headers of such answers are masked with every API's secrets, the control token
+and any token the server issued, and so is the path in the access log. The journal redacts
+credential fields by name in everything read out of an entry, and the control API masks
+secret values wherever they are when it reads entries out.
 """
 
 from __future__ import annotations
@@ -50,8 +52,7 @@ def observe(traffic: Traffic, secrets: SecretMask, handler: Handler, tag: RouteT
     credential_fields = api.credential_fields if api is not None else frozenset()
     journal, faults = traffic.journal, traffic.faults
     # A GraphQL answer can quote its input even in a 200 (errors next to data), so every one is
-    # masked (elsewhere only errors are: another 2xx echoes only stored data); and its handler
-    # names the operation it ran in the request (OPERATION_KEY).
+    # masked; and its handler names the operation it ran in the request (OPERATION_KEY).
     graphql = api is not None and api.kind == "graphql"
     keeps_bodies = journal.size > 0
 
@@ -72,7 +73,7 @@ def observe(traffic: Traffic, secrets: SecretMask, handler: Handler, tag: RouteT
                     response = tag.api.error_response(effect.status, f"fault injected through /__mock/faults: {effect.status}")
         if response is None:
             response = await handler(request)
-        if graphql or response.status >= 400:
+        if graphql or response.status >= 400 or (request.body_exists and _may_quote_its_request(response)):
             _mask_response(response, secrets)
         record(request, response.status, started, await _body(request) if keeps_bodies and request.body_exists else None)
         return response
@@ -87,9 +88,15 @@ def observe(traffic: Traffic, secrets: SecretMask, handler: Handler, tag: RouteT
     return observed
 
 
+def _may_quote_its_request(response: web.StreamResponse) -> bool:
+    """A success answer to a request with a body may quote that body, unless it hands the client a
+    credential of its own: an OAuth token answer says `Cache-Control: no-store` (RFC 6749 5.1),
+    and the token it issues is for that client to see. (A 2xx to a request without a body
+    shows stored data only, and is sent as it is.)"""
+    return "no-store" not in response.headers.get("Cache-Control", "")
+
+
 def _mask_response(response: web.StreamResponse, mask: SecretMask) -> None:
-    if not mask:
-        return
     if isinstance(response, web.Response) and isinstance(response.body, bytes):
         masked = mask.bytes(response.body)
         if masked is not response.body:

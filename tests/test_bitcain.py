@@ -696,7 +696,7 @@ async def test_mock_reset_restores_the_seeded_portfolios(client: Any) -> None:
     await create(client, SANDBOX_USER)
     await client.delete(f"{BASE}/{CORE}", params={"user_id": SANDBOX_USER, "force": "true"}, headers=AUTH)
     assert [p["name"] for p in (await listed(client, user_id=SANDBOX_USER))[0]] == ["Growth"]
-    response = await client.post("/__mock/reset")
+    response = await client.post("/__mock/reset", json={})
     assert response.status == 200
     page, _ = await listed(client, user_id=SANDBOX_USER, active_only=False)
     assert [p["portfolio_id"] for p in page] == [CORE, SATELLITE]

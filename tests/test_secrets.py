@@ -306,7 +306,8 @@ def control_probes(k: Keys) -> Iterator[Probe]:
     matcher = {"api": k.bcn_token, "status": k.bcn_token}
     yield Probe("control", "secret in a matcher", "POST", "/__mock/requests/count", (400,), auth, json=matcher)
     yield Probe("control", "secret as a matcher field", "POST", "/__mock/requests/count", (400,), auth, json={k.bcn_token: 1})
-    yield Probe("control", "secret in broken JSON", "POST", "/__mock/requests/count", (400,), auth, data=f'{{"api": "{k.bcn_token}')
+    as_json = {**auth, "Content-Type": "application/json"}
+    yield Probe("control", "secret in broken JSON", "POST", "/__mock/requests/count", (400,), as_json, data=f'{{"api": "{k.bcn_token}')
     fault = {"api": k.bpd_key, "operation": k.bpd_key, "status": k.bpd_key}
     yield Probe("control", "secret in a fault", "POST", "/__mock/faults", (400,), auth, json=fault)
     yield Probe("control", "secret as an API name", "GET", f"/__mock/apis/{k.trs_secret}/spec", (404,), auth)
@@ -488,13 +489,16 @@ async def test_a_wrong_control_token_is_refused_and_not_echoed(make_client: Make
 OTHER_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
+LIVENESS = "/__mock/live"  # open on purpose, for container probes: it says "ok" and nothing else
+
+
 def control_routes(app: Any) -> list[tuple[str, str]]:
-    """(method, concrete path) of every route under /__mock, walked from the router: `*` routes
-    with every method, placeholders filled in."""
+    """(method, concrete path) of every route under /__mock but the liveness probe, walked from
+    the router: `*` routes with every method, placeholders filled in."""
     found = []
     for route in app.router.routes():
         canonical = route.resource.canonical if route.resource is not None else ""
-        if not canonical.startswith("/__mock"):
+        if not canonical.startswith("/__mock") or canonical == LIVENESS:
             continue
         path = re.sub(r"\{[^}]*\}", "mesh", canonical)
         for method in OTHER_METHODS if route.method == "*" else (route.method,):
@@ -509,6 +513,8 @@ async def test_the_control_token_guards_every_control_route(make_client: MakeCli
     expected |= {("POST", "/__mock/requests/count"), ("POST", "/__mock/reset"), ("POST", "/__mock/faults"), ("GET", "/__mock/")}
     expected |= {("GET", "/__mock/apis/mesh/spec"), ("DELETE", "/__mock/mesh")}
     assert expected <= set(routes)
+    live = await client.get(LIVENESS)
+    assert (live.status, await live.json()) == (200, {"status": "ok"})
     same_length = "".join("A" if c != "A" else "B" for c in CONTROL_TOKEN)
     refusals = {
         "no token": {},
