@@ -571,10 +571,10 @@ async def test_configured_businesses_belong_to_their_client(make_client: Any) ->
 
 
 async def test_seeded_businesses_differ(make_client: Any) -> None:
-    settings = {"treasure": [{"bearerAuth": "token", "businesses": [SANDBOX_BUSINESS, CONFIGURED_BUSINESS]}]}
+    settings = {"treasure": [{"bearerAuth": "token-of-both", "businesses": [SANDBOX_BUSINESS, CONFIGURED_BUSINESS]}]}
     client = await make_client(specs=[ROOT / "specs"], credentials=settings)
-    one = await get_history(client, SANDBOX_BUSINESS, headers=bearer("token"), start_date="2019-01-01", end_date="2026-01-01")
-    two = await get_history(client, CONFIGURED_BUSINESS, headers=bearer("token"), start_date="2019-01-01", end_date="2026-01-01")
+    one = await get_history(client, SANDBOX_BUSINESS, headers=bearer("token-of-both"), start_date="2019-01-01", end_date="2026-01-01")
+    two = await get_history(client, CONFIGURED_BUSINESS, headers=bearer("token-of-both"), start_date="2019-01-01", end_date="2026-01-01")
     first, second = (await one.json())["history"], (await two.json())["history"]
     assert first and second and first != second
     assert first[0]["portfolio"]["id"] != second[0]["portfolio"]["id"]
