@@ -13,9 +13,18 @@ The transport follows GraphQL over HTTP: `POST <mount>/graphql` with an `applica
 body (`query`, `operationName`, `variables`, `extensions`), `GET <mount>/graphql` with the
 same as URL parameters for queries (a mutation over GET is 405 with `Allow: POST`). Every
 error is an `errors` list: transport problems are 400/413/415, syntax and validation errors
-400 with `locations`, field errors 200 next to `data` with their `path`. Parsed and validated
-documents are kept in a bounded LRU cache keyed by the query text, so a repeated query costs
-only its execution.
+400 with `locations`, field errors 200 next to `data` with their `path`.
+
+A document's cost is counted before graphql-core validates it (validation compares the fields
+answering under one name pair by pair: 500 copies of one field took a second): its length
+before it is lexed, its tokens while it is parsed, then one walk over the parsed document,
+fragments expanded where they are spread, counts its definitions, selections, the pairs of
+selections that land on one response path, and its depth (`Limits`). A document over a limit
+is a 400 saying which, so that no document holds the event loop for more than about 20 ms.
+Parsed and validated documents (and refusals) are kept in an LRU cache keyed by the query
+text and bounded by the bytes of the parsed trees; answers a vendor declares pure are kept
+too, keyed by the variables the operation declares. Both caches belong to the mounted API,
+so they die with the app that a reload discards.
 """
 
 from __future__ import annotations
@@ -60,7 +69,7 @@ from graphql.validation.validate import ValidationAbortedError
 from .catalog import ApiDescription
 from .cors import is_preflight, preflight_response
 from .errors import LoadError
-from .lru import SizedLru
+from .lru import SizedLru, trimmed
 from .mounted import DescribedApi, Route, add_api_route
 from .sandbox.store import ApiState
 from .sandbox.world import World
@@ -78,22 +87,23 @@ METHODS = ("GET", "POST")
 MAX_QUERY_CHARS = 16_384  # a longer document is refused before it is lexed
 MAX_TOKENS = 1_000  # a document with more tokens (comments included) is refused before it is parsed in full
 MAX_SELECTIONS = 1_000  # selections walked, fragments expanded: bounds validation and the pre-count itself
-MAX_OVERLAPS = 1_000  # pairs of fields answering at one response path, which validation compares pair by pair
+MAX_OVERLAPS = 1_000  # pairs of selections landing on one response path, which validation compares pair by pair
 MAX_DEFINITIONS = 100  # operations and fragments: validation walks each operation with the fragments it spreads
 MAX_DEPTH = 50  # fields nested deeper (through fragments too) are refused: answers stay small and serializable
 MAX_ERRORS = 20  # validation stops after this many errors (each error scans the text for its line and column)
 CACHE_ENTRIES = 512
 CACHE_BYTES = 16 << 20  # the document cache's bound on the bytes of the texts, parsed trees and faults it keeps
 PARSED_BYTES_PER_TOKEN = 600  # a parsed document's bytes per token, nodes included (tracemalloc: at most 560)
-PREPARED_BYTES = 200  # a document cache entry, its text and tree aside
-FAULT_BYTES = 300  # a fault, its message aside
+PREPARED_BYTES = 200  # a document cache entry, its text and tree aside (tracemalloc: about 150)
+FAULT_BYTES = 200  # a fault, its message and locations aside (tracemalloc: about 130)
+LOCATION_BYTES = 64  # one (line, column) of a fault
 TOO_COSTLY = (
     "The document is too costly to validate: graphql-core gave up on it. "
     "Ask for each field once, give repeated fields aliases, or spread fewer fragments."
 )
 ANSWER_ENTRIES = 1024
 ANSWER_BYTES = 4 << 20  # the answer cache's bound on the bytes of the answers and keys it keeps
-ANSWER_ENTRY_BYTES = 600  # an answer cache entry, its texts and body aside
+ANSWER_ENTRY_BYTES = 400  # an answer cache entry, its texts and body aside (tracemalloc: about 280)
 JSON = "application/json"
 
 # Generic error codes (the GraphQL-over-HTTP and Apollo vocabulary); a vendor's `format_error`
@@ -218,7 +228,8 @@ class GraphQLVendor:
 class Limits:
     """What a document may cost. Each bound is checked before the step it protects, so that no
     document holds the event loop for more than about 20 ms: the text's length before it is
-    lexed, the tokens while it is parsed, the selections and overlaps before it is validated."""
+    lexed, the tokens while it is parsed, the definitions, selections, overlaps and depth
+    before it is validated (graphql-core's time grows with each of them)."""
 
     chars: int = MAX_QUERY_CHARS
     tokens: int = MAX_TOKENS
@@ -364,7 +375,7 @@ class Prepared:
         size = PREPARED_BYTES + sys.getsizeof(query)
         if self.document is not None and self.document.loc is not None:
             size += PARSED_BYTES_PER_TOKEN * _tokens(self.document.loc.start_token)
-        return size + sum(FAULT_BYTES + sys.getsizeof(fault.message) for fault in self.faults)
+        return size + sum(FAULT_BYTES + sys.getsizeof(fault.message) + LOCATION_BYTES * len(fault.locations or ()) for fault in self.faults)
 
 
 def _tokens(token: Token | None) -> int:
@@ -671,7 +682,7 @@ class GraphQLApi(DescribedApi):
         if answer is None:
             answer = self._execute(prepared.document, operation_name, variables, context)
             if key is not None:
-                self.answers.put(key, answer)
+                self.answers.put(key, (answer[0], trimmed(answer[1])))
         return self.reply(*answer)
 
     def _answer_key(
@@ -685,7 +696,7 @@ class GraphQLApi(DescribedApi):
         declared = (definition.variable.name.value for definition in operation.variable_definitions or ())
         used = {name: variables[name] for name in declared if name in variables} if variables else {}
         name = operation.name.value if operation.name else None
-        return query, name, orjson.dumps(used, option=orjson.OPT_SORT_KEYS), vendor_key
+        return query, name, trimmed(orjson.dumps(used, option=orjson.OPT_SORT_KEYS)), vendor_key
 
     def _execute(
         self, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, context: Any

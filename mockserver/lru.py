@@ -54,3 +54,10 @@ class SizedLru(Generic[K, V]):
     def clear(self) -> None:
         self._items.clear()
         self._total = 0
+
+
+def trimmed(data: bytes) -> bytes:
+    """A copy of `data` allocated at its length, to keep in a cache: orjson (3.12 and later)
+    returns bytes whose buffer is not trimmed (4 KiB for a few bytes, the next power of two
+    for more), and `sys.getsizeof` sees only their length."""
+    return bytes(memoryview(data))
