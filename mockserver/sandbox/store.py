@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from ..errors import LoadError
+from ..settings import Settings
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -40,7 +41,7 @@ CREATE TABLE IF NOT EXISTS seeded (api TEXT PRIMARY KEY);
 """
 _COLUMNS = ("seq", "api", "kind", "id", "owner", "body")
 _OURS = {"documents", "seeded", "sqlite_sequence"}
-DEFAULT_MAX_BYTES = 64 * 1_048_576  # Settings.max_state_bytes
+DEFAULT_MAX_BYTES = Settings.max_state_bytes
 
 Seeder = Callable[["ApiState"], None]
 
