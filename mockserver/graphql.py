@@ -409,6 +409,10 @@ class DocumentCache:
         return self.items.misses
 
     def get(self, query: str) -> Prepared:
+        """The prepared document; a text over the length limit is refused at once, and not kept."""
+        if len(query) > self.limits.chars:
+            message = f"The document is {len(query)} characters long; the limit is {self.limits.chars}."
+            return Prepared(None, (Fault(PARSE_FAILED, message, ((1, 1),)),))
         prepared = self.items.get(query)
         if prepared is None:
             prepared = self._prepare(query)
@@ -417,9 +421,6 @@ class DocumentCache:
 
     def _prepare(self, query: str) -> Prepared:
         limits = self.limits
-        if len(query) > limits.chars:
-            message = f"The document is {len(query)} characters long; the limit is {limits.chars}."
-            return Prepared(None, (Fault(PARSE_FAILED, message, ((1, 1),)),))
         try:
             document = parse(query, max_tokens=limits.tokens)
         except GraphQLError as error:

@@ -149,6 +149,7 @@ async def test_length_edge(client: Any, calls: dict[str, int]) -> None:
     await answered(client, padded)
     assert f"is {MAX_QUERY_CHARS + 1} characters long" in await refused(client, padded + " ", "InvalidSyntax")
     assert calls == {"parse": 1, "validate": 1}
+    assert len(api_of(client).documents) == 1  # the refused text is not kept
 
 
 async def test_tokens_edge(client: Any, calls: dict[str, int]) -> None:
