@@ -198,9 +198,7 @@ def path_pattern(pattern: str) -> Any:
         compiled = re2.compile(pattern, _PATTERN_OPTIONS)
     except re2.error as exc:
         reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-        raise ValueError(
-            f"path: not a regular expression RE2 accepts ({reason}); backreferences and lookaround are not supported"
-        ) from None
+        raise ValueError(f"path: RE2 refuses this regular expression ({reason}); it has no backreferences or lookaround") from None
     if compiled.programsize > MAX_PATTERN_PROGRAM:
         raise ValueError(
             f"path: the regular expression is too complex ({compiled.programsize} RE2 instructions, at most {MAX_PATTERN_PROGRAM})"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import orjson
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .security import Identity, SecretMask, secret_values
+from .security import Identity, SecretMask, checked_secrets
 from .settings import Settings
 
 _FIELDS = ("http", "api", "operation")
@@ -50,17 +50,13 @@ class MaskingFormatter(logging.Formatter):
 
 
 def configured_secrets(settings: Settings) -> SecretMask:
-    """The control token and every configured credential (the bundled sandbox ones are public)."""
-    identities = [
-        Identity.from_config(raw, index)
-        for entries in settings.credentials.values()
-        for index, raw in enumerate(entries)
-        if isinstance(raw, dict)
-    ]
-    found = secret_values(identities)
-    if settings.control_token:
-        found.add(settings.control_token)
-    return SecretMask(found)
+    """The control token and every configured credential (the bundled sandbox ones are public).
+    SettingsError for one too short to be masked: refused before any server or worker starts."""
+    apis = (
+        (name, [Identity.from_config(raw, index) for index, raw in enumerate(entries) if isinstance(raw, dict)], ())
+        for name, entries in settings.credentials.items()
+    )
+    return SecretMask(checked_secrets(settings.control_token, apis))
 
 
 def _is_not_a_client_error(record: logging.LogRecord) -> bool:

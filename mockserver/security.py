@@ -12,7 +12,7 @@ import binascii
 import hmac
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -276,18 +276,33 @@ def _mask_pattern(secrets: Iterable[str]) -> Any:
         ) from exc
 
 
-def _secret_entries(identities: Iterable[Identity], schemes: Iterable[str]) -> Iterator[tuple[Identity, str, str]]:
-    """(identity, entry name, value) of the entries named by a security scheme or named like a secret."""
-    named = {name.lower() for name in schemes}
-    for identity in identities:
-        for name, value in identity.values.items():
-            if name.lower() in named or _SECRET_ENTRY.search(name):
-                yield identity, name, value.decode("utf-8", "surrogateescape")
+ApiIdentities = tuple[str, Iterable[Identity], Iterable[str]]  # API name, its identities, its security scheme names
 
 
-def secret_values(identities: Iterable[Identity], schemes: Iterable[str] = ()) -> set[str]:
-    """The secret values of these identities: entries named by a security scheme or named like a secret."""
-    return {value for _, _, value in _secret_entries(identities, schemes)}
+def checked_secrets(control_token: str | None, apis: Iterable[ApiIdentities]) -> set[str]:
+    """The control token and every secret of these identities: entries named by a security scheme
+    or named like a secret. SettingsError, naming the entry (never the value), for a secret too
+    short to be masked; a short identifier (a client id) is merely left unmasked."""
+    if control_token and len(control_token) < MIN_SECRET_LENGTH:
+        raise SettingsError(_too_short("control_token"))
+    found: set[str] = {control_token} if control_token else set()
+    for api_name, identities, schemes in apis:
+        named = {name.lower() for name in schemes}
+        for identity in identities:
+            for name, raw in identity.values.items():
+                if name.lower() not in named and not _SECRET_ENTRY.search(name):
+                    continue
+                if len(raw) < MIN_SECRET_LENGTH and not _IDENTIFIER_ENTRY.search(name):
+                    raise SettingsError(_too_short(f"credentials: {api_name}: {identity.name}: {name}"))
+                found.add(raw.decode("utf-8", "surrogateescape"))
+    return found
+
+
+def _too_short(what: str) -> str:
+    return (
+        f"{what} is shorter than {MIN_SECRET_LENGTH} characters: a secret that short could not be told"
+        " apart from other text, so it could not be kept out of answers, the journal and the log"
+    )
 
 
 class SecretMask:
@@ -335,19 +350,4 @@ def secrets_of(apis: Iterable[Any], control_token: str | None = None) -> SecretM
     """The mask of a whole server: every API's secrets and the control token. One API's secret
     echoed by another API is a leak all the same. (`apis` are MountedApi; REST ones name their
     security schemes in `readers`.) A secret too short to be masked is refused (SettingsError)."""
-    if control_token and len(control_token) < MIN_SECRET_LENGTH:
-        raise SettingsError(_too_short("control_token"))
-    found: set[str] = {control_token} if control_token else set()
-    for api in apis:
-        for identity, name, value in _secret_entries(api.identities, getattr(api, "readers", {})):
-            if len(value) < MIN_SECRET_LENGTH and not _IDENTIFIER_ENTRY.search(name):
-                raise SettingsError(_too_short(f"credentials: {api.name}: {identity.name}: {name}"))
-            found.add(value)
-    return SecretMask(found)
-
-
-def _too_short(what: str) -> str:
-    return (
-        f"{what} is shorter than {MIN_SECRET_LENGTH} characters: a secret that short could not be told"
-        " apart from other text, so it could not be kept out of answers, the journal and the log"
-    )
+    return SecretMask(checked_secrets(control_token, ((api.name, api.identities, getattr(api, "readers", {})) for api in apis)))
