@@ -11,6 +11,8 @@ reaches `admit`, the first thing around every route's handler, which answers:
   together over four times that, or there are more than `max_headers` fields;
 - 413 when the body is over `max_body_bytes`, by its Content-Length or, chunked or compressed,
   once read that far; 400 when it cannot be read at all (a broken Content-Encoding);
+- 408 with `Connection: close` when the body does not arrive within `body_read_timeout` seconds
+  of the head (the connection fails the read with `BodyTimeout`, see connections.py);
 - 400 when the target's percent-escapes decode to a NUL or to bytes that are not UTF-8, or when
   a credential header or query parameter of the API is given more than once;
 
@@ -18,12 +20,16 @@ Only requests beyond the ceiling get the parser's plain 400, and so do requests 
 HTTP at all (raw non-ASCII bytes in the request line or a header name, a repeated Host). Refused
 requests are neither faulted nor journalled: they never reached an operation.
 
+The parser's 400 never quotes the request (connections.malformed). How many connections one
+process keeps open at once is `connection_cap`.
+
 `admit` also makes the per-user state limits available to the sandbox handlers while
 they run (`current_limits`): a handler sees the request's data, not the settings.
 """
 
 from __future__ import annotations
 
+import resource
 from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import chain
@@ -42,6 +48,18 @@ from .validation import Violation, echo
 
 CEILING_FACTOR = 2  # the parser's limits, times each setting: beyond them, the parser's own 400
 HEADERS_TOTAL_FACTOR = 4  # all header lines together may take this many times max_header_bytes
+# descriptors kept free of connections: the store, logs, the listening sockets, the event loop's own
+DESCRIPTOR_HEADROOM = 64
+
+
+class BodyTimeout(TimeoutError):
+    """A request body did not arrive within body_read_timeout seconds of its head.
+
+    A TimeoutError, so that aiohttp, draining an unread body after the answer, closes the
+    connection quietly."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the request body did not arrive within {seconds:g} s (setting body_read_timeout)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +110,16 @@ def parser_limits(settings: Settings) -> dict[str, int]:
     }
 
 
+def connection_cap(settings: Settings) -> int:
+    """Connections one process keeps open at once: `max_connections`, at most (and when 0,
+    exactly) what its descriptor limit leaves after a tenth of it, or DESCRIPTOR_HEADROOM
+    when that is more, for everything else (RLIMIT_NOFILE, as `ulimit -n` sets it)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    descriptors = soft if soft != resource.RLIM_INFINITY else 1 << 20
+    automatic = max(descriptors - max(DESCRIPTOR_HEADROOM, descriptors // 10), descriptors // 2)
+    return min(settings.max_connections, automatic) if settings.max_connections else automatic
+
+
 def admit(limits: Limits, handler: Handler, api: MountedApi | None) -> Handler:
     """`handler` behind the checks, in the envelope of `api` (problem+json without one): a
     refused request is answered before anything else sees it. Being the outermost wrapper of
@@ -106,6 +134,8 @@ def admit(limits: Limits, handler: Handler, api: MountedApi | None) -> Handler:
             problem = repeated_credential_problem(request, credentials)
         if problem is not None:
             response: web.StreamResponse = refusal(api, problem)
+            if problem.status == 408:  # the rest of the body may still come: it is not read
+                response.force_close()
         else:
             token = _CURRENT.set(limits)
             try:
@@ -178,8 +208,9 @@ def headers_problem(raw_headers: tuple[tuple[bytes, bytes], ...], limits: Limits
 
 
 async def body_problem(request: web.Request, limits: Limits) -> Problem | None:
-    """A body over the limit (by its Content-Length, or by reading it: chunked, compressed) or
-    one that cannot be read (a broken Content-Encoding), before any handler or the journal reads it.
+    """A body over the limit (by its Content-Length, or by reading it: chunked, compressed), one
+    that cannot be read (a broken Content-Encoding) or that stalls, before any handler or the
+    journal reads it.
 
     aiohttp keeps the body read here for the handler, so every API, whether or not its
     operation reads bodies, refuses such a body the same way."""
@@ -197,6 +228,9 @@ async def body_problem(request: web.Request, limits: Limits) -> Problem | None:
         return Problem(400, message, [Violation("body", "", message, "malformed")])
     except web.HTTPRequestEntityTooLarge:
         pass
+    except BodyTimeout as exc:
+        message = str(exc)
+        return Problem(408, message, [Violation("body", "", message)])
     message = f"request body is larger than the limit of {limits.max_body_bytes} bytes (setting max_body_bytes)"
     return Problem(413, message, [Violation("body", "", message)])
 

@@ -1,8 +1,11 @@
 """Serving: the main site, each API's own port, and live reload of specs and fixtures.
 
-Every site binds with SO_REUSEPORT when reloading is on, so a reload starts the new
-version on the same ports before the old one stops: no request is refused in between.
-A version that fails to load is reported and the previous one keeps serving.
+Each port is bound once (connections.py) and every version of the specs and fixtures serves
+the same sockets. A reload starts the new version on them, then retires the old one: it takes
+no new connection, answers the next request on each of its connections with `Connection:
+close` (the client's next request opens a connection to the new version) and finishes those
+in flight; a connection still idle after RETIRE_SECONDS is closed. So no request is refused or
+dropped across a reload. A version that fails to load is reported and the previous one keeps serving.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from aiohttp import web
 
 from .app import create_app, load_or_fail, new_traffic, open_store
 from .catalog import bundled_dir
-from .limits import parser_limits
+from .connections import Connection, Gate, ListeningSite, Timeouts, close_all, listeners_for, retire
+from .limits import connection_cap, parser_limits
 from .mounted import MountedApi
 from .settings import Settings
 
@@ -28,6 +32,8 @@ Announce = Callable[[str, list[MountedApi], dict[str, str]], None]
 # How long requests in flight at SIGTERM may take: aiohttp waits this long for a handler, then as
 # long again once it cancels it, so a stop takes at most twice this, within `docker stop`'s 10 s.
 DRAIN_SECONDS = 4.0
+RETIRE_SECONDS = 2.0  # how long a retired version waits for its idle connections' next request
+RETIRE_POLL_SECONDS = 0.05
 
 
 @dataclass
@@ -41,10 +47,17 @@ class Version:
 class Server:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # bound before anything else: a busy port fails at once (ListenError, an OSError)
+        self.listeners = listeners_for(settings.host, {"": settings.port, **settings.api_ports})
+        self.ports = {key: sockets[0].getsockname()[1] for key, sockets in self.listeners.items()}  # "" for the main site
         self.store = open_store(settings)
         self.traffic = new_traffic(settings)  # the journal and faults outlive reloads
-        self.ports: dict[str, int] = {}  # "" for the main site, else the API name -> bound port
+        self.gate = Gate(connection_cap(settings))  # one count of connections over every version
+        self.timeouts = Timeouts(settings.header_read_timeout, settings.body_read_timeout)
+        self.handler_options = {"access_log": None, **parser_limits(settings)}
         self.version: Version | None = None
+        self.retiring: set[asyncio.Task[None]] = set()
+        self.stopping = asyncio.Event()
 
     def _apps(self) -> tuple[list[tuple[str, web.Application]], list[MountedApi]]:
         settings = self.settings
@@ -60,17 +73,25 @@ class Server:
     async def start(self) -> Version:
         apps, apis = self._apps()
         version = Version(apis=apis)
-        for key, app in apps:
-            runner = web.AppRunner(
-                app, access_log=None, handle_signals=False, shutdown_timeout=DRAIN_SECONDS, **parser_limits(self.settings)
-            )
-            await runner.setup()
-            port = self.ports.get(key, self.settings.port if key == "" else self.settings.api_ports[key])
-            site = web.TCPSite(runner, self.settings.host, port, reuse_port=self.settings.watch or self.settings.workers > 1 or None)
-            await site.start()
-            self.ports[key] = runner.addresses[0][1]
-            version.runners.append(runner)
+        try:
+            for key, app in apps:
+                runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=DRAIN_SECONDS, **self.handler_options)
+                await runner.setup()
+                version.runners.append(runner)
+                for sock in self.listeners[key]:
+                    await ListeningSite(runner, sock, self._protocol(runner)).start()
+        except BaseException:
+            await self._drain(version.runners)
+            raise
         return version
+
+    def _protocol(self, runner: web.AppRunner) -> Callable[[], Connection]:
+        """The protocol factory of a runner's sites: aiohttp's handler of its server, with the
+        read deadlines and the connection cap."""
+        server, loop = runner.server, asyncio.get_running_loop()
+        assert server is not None  # set up
+        gate, timeouts, options = self.gate, self.timeouts, self.handler_options
+        return lambda: Connection(server, loop=loop, gate=gate, timeouts=timeouts, **options)
 
     async def reload(self) -> bool:
         """Start the new version, then retire the old one; keep the old one if the new one fails."""
@@ -81,10 +102,24 @@ class Server:
             return False
         old, self.version = self.version, fresh
         if old is not None:
-            for runner in old.runners:
-                await runner.cleanup()
+            task = asyncio.create_task(self._retire(old))
+            self.retiring.add(task)
+            task.add_done_callback(self.retiring.discard)
         print("mockserver: reloaded specs and fixtures", file=sys.stderr, flush=True)
         return True
+
+    async def _retire(self, version: Version) -> None:
+        """Stop a replaced version taking connections, then requests; clean it up once its
+        connections are closed, RETIRE_SECONDS have passed or the server stops."""
+        for runner in version.runners:
+            for site in runner.sites:
+                await site.stop()
+            retire(runner)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RETIRE_SECONDS
+        while not self.stopping.is_set() and loop.time() < deadline and _connected(version.runners):
+            await asyncio.sleep(RETIRE_POLL_SECONDS)
+        await self._drain(version.runners)
 
     def watched(self) -> list[Path]:
         paths = list(self.settings.specs or [bundled_dir("specs")])
@@ -97,13 +132,14 @@ class Server:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        host = self.version.runners[0].addresses[0][0]
+        host = self.listeners[""][0].getsockname()[0]
         announce(host, self.version.apis, {name: str(port) for name, port in self.ports.items() if name})
         watcher = asyncio.create_task(self._watch(stop)) if self.settings.watch else None
         await stop.wait()
         if watcher is not None:
             watcher.cancel()
-        drain = asyncio.create_task(self._drain(self.version.runners))
+        self.stopping.set()  # versions being retired stop waiting and drain with this one
+        drain = asyncio.create_task(self._stop(self.version))
         for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal stops without waiting
             loop.add_signal_handler(sig, drain.cancel)
         try:
@@ -115,9 +151,15 @@ class Server:
             print("mockserver: stopped without waiting for the requests in flight", file=sys.stderr, flush=True)
         self.store.close()
 
+    async def _stop(self, version: Version) -> None:
+        """Every port stops accepting at once (the bound sockets close here, the sites serving
+        them in the same turn of the loop), then the requests in flight in every version finish together."""
+        close_all(self.listeners)
+        await asyncio.gather(self._drain(version.runners), *self.retiring)
+
     @staticmethod
     async def _drain(runners: list[web.AppRunner]) -> None:
-        """Every port stops accepting at once (each cleanup closes its sites before its first
+        """Every runner stops accepting at once (each cleanup closes its sites before its first
         await), then the requests in flight on all of them finish together."""
         await asyncio.gather(*(runner.cleanup() for runner in runners))
 
@@ -126,3 +168,7 @@ class Server:
 
         async for _ in awatch(*self.watched(), stop_event=stop, debounce=300):
             await self.reload()
+
+
+def _connected(runners: list[web.AppRunner]) -> bool:
+    return any(runner.server is not None and runner.server.connections for runner in runners)

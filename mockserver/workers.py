@@ -1,13 +1,17 @@
 """`serve --workers N`: N server processes on the same ports, sharing one state store.
 
-The parent forks the workers before any event loop or database exists, so each one
-starts clean. Every worker binds its own listening socket with SO_REUSEPORT and the
-kernel spreads connections between them. The sandbox state lives in SQLite, which
-is safe to share between processes: the `--state` file, or a temporary file that is
-removed when the server stops. The request journal and the faults stay per worker.
+The parent binds every port once (without SO_REUSEPORT, so no other process can join it:
+a second server on a busy port fails with "address already in use"), then forks the workers
+before any event loop or database exists, so each one starts clean. The workers inherit the
+listening sockets and the kernel hands each connection to one of them. The sandbox state
+lives in SQLite, which is safe to share between processes: the `--state` file, or a
+temporary file that is removed when the server stops. The request journal and the faults
+stay per worker.
 
-A port given as 0 is chosen once by the parent, so all workers share it. When a
-worker dies, the others are stopped and the server exits with an error: an
+SIGTERM and SIGINT reach the parent's handlers from before the first fork, and are passed on
+to every worker once. Each worker holds the read end of a pipe only the parent can write to:
+when the parent dies, even by SIGKILL, the pipe closes and the worker stops as on SIGTERM.
+When a worker dies, the others are stopped and the server exits with an error: an
 orchestrator restarting one clean process is clearer than a half-alive group.
 """
 
@@ -17,42 +21,109 @@ import contextlib
 import dataclasses
 import os
 import signal
-import socket
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .connections import Listeners, close_all, inherit, listeners_for
 from .settings import Settings
 
 Worker = Callable[[Settings, Callable[[str], None]], int]
 
 
+class Group:
+    """The worker processes, and whether the server is stopping (a signal, or a worker that died)."""
+
+    def __init__(self) -> None:
+        self.pids: list[int] = []
+        self.stopping = False
+        self._signalled: set[int] = set()
+        signal.signal(signal.SIGTERM, self._forward)
+        signal.signal(signal.SIGINT, self._forward)
+
+    def _forward(self, signum: int, _: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """SIGTERM to every worker not yet told (a second one would cut its drain short)."""
+        self.stopping = True
+        for pid in self.pids:
+            if pid not in self._signalled:
+                self._signalled.add(pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+
+    def supervise(self) -> int:
+        """Wait for every worker; when one exits on its own, stop the others. The exit code
+        is 1 when a worker died unasked, else the worst a worker returned."""
+        worst = 0
+        alive = set(self.pids)
+        if self.stopping:  # a signal came while workers were forked: tell the ones it missed
+            self.stop()
+        while alive:
+            pid, status = os.wait()
+            alive.discard(pid)
+            code = os.waitstatus_to_exitcode(status)
+            if not self.stopping:
+                print(f"mockserver: worker {pid} exited ({code}); stopping the others", file=sys.stderr, flush=True)
+                worst = 1
+                self.stop()
+            worst = worst or max(code, 0)
+        return worst
+
+
 def serve_workers(settings: Settings, run_worker: Worker) -> int:
-    """Fork `settings.workers` processes running `run_worker`; print the first one's banner once all are listening."""
-    with _shared_state(settings) as state, _reserved_ports(settings) as ports:
+    """Fork `settings.workers` processes running `run_worker`; print the first one's banner once all are listening.
+
+    Raises ListenError (an OSError) when a port cannot be listened on, before any fork."""
+    group = Group()
+    with _shared_state(settings) as state:
+        listeners = listeners_for(settings.host, {"": settings.port, **settings.api_ports})
+        ports = {key: sockets[0].getsockname()[1] for key, sockets in listeners.items()}
         shared = dataclasses.replace(settings, state=state, port=ports[""], api_ports={k: v for k, v in ports.items() if k})
-        readers, pids = [], []
-        for index in range(settings.workers):
-            reader, writer = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the worker
-                os.close(reader)
-                os._exit(_worker_main(shared, run_worker, writer, announce=index == 0))
-            os.close(writer)
-            readers.append(reader)
-            pids.append(pid)
-        ready = [_read_all(reader) for reader in readers]  # each worker closes its pipe once it listens (or exits)
-        if not all(ready):
-            _stop(pids)
-            print("mockserver: a worker failed to start", file=sys.stderr)
-            return 1
+        lifeline, parent_end = os.pipe()  # the parent never writes: the workers see EOF when it is gone
+        try:
+            readers = []
+            for index in range(settings.workers):
+                if group.stopping:
+                    break
+                reader, writer = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # the worker
+                    os.close(reader)
+                    os.close(parent_end)
+                    os._exit(_worker_main(shared, run_worker, listeners, lifeline, writer, announce=index == 0))
+                os.close(writer)
+                readers.append(reader)
+                group.pids.append(pid)
+            close_all(listeners)  # the workers hold them now
+            os.close(lifeline)
+            return _when_ready(group, readers)
+        finally:
+            os.close(parent_end)
+
+
+def _when_ready(group: Group, readers: list[int]) -> int:
+    """Print the banner once every worker listens, then supervise them."""
+    ready = [_read_all(reader) for reader in readers]  # each worker closes its pipe once it listens (or exits)
+    if ready and all(ready):
         print(ready[0].strip(), flush=True)
-        return _supervise(pids)
+    elif not group.stopping:
+        print("mockserver: a worker failed to start", file=sys.stderr, flush=True)
+        group.stop()
+        group.supervise()
+        return 1
+    return group.supervise()
 
 
-def _worker_main(settings: Settings, run_worker: Worker, writer: int, announce: bool) -> int:
-    """Run one worker; tell the parent it listens by closing the pipe after writing its banner."""
+def _worker_main(settings: Settings, run_worker: Worker, listeners: Listeners, lifeline: int, writer: int, announce: bool) -> int:
+    """Run one worker on the parent's sockets; tell the parent it listens by closing the pipe after writing its banner."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handlers are not the worker's
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _stop_with_parent(lifeline)
+    inherit(listeners)
     pipe = os.fdopen(writer, "w")
 
     def ready(banner: str) -> None:
@@ -66,48 +137,19 @@ def _worker_main(settings: Settings, run_worker: Worker, writer: int, announce: 
         return 1
 
 
+def _stop_with_parent(lifeline: int) -> None:
+    """SIGTERM this process once the parent's end of `lifeline` closes (the parent is gone)."""
+
+    def watch() -> None:
+        os.read(lifeline, 1)  # returns at EOF: nobody ever writes
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _read_all(fd: int) -> str:
     with os.fdopen(fd) as pipe:
         return pipe.read()
-
-
-def _supervise(pids: list[int]) -> int:
-    """Forward SIGINT/SIGTERM to the workers (they drain, then exit); stop all when one exits on its own."""
-    stopping = False
-
-    def forward(signum: int, _: object) -> None:
-        nonlocal stopping
-        stopping = True
-        _signal_all(pids, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    worst = 0
-    alive = set(pids)
-    while alive:
-        pid, status = os.wait()
-        alive.discard(pid)
-        code = os.waitstatus_to_exitcode(status)
-        if not stopping:
-            print(f"mockserver: worker {pid} exited ({code}); stopping the others", file=sys.stderr, flush=True)
-            stopping = True
-            worst = worst or 1
-            _signal_all(alive, signal.SIGTERM)
-        worst = worst or (code if code > 0 else 0)
-    return worst
-
-
-def _signal_all(pids: list[int] | set[int], signum: int) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
-
-
-def _stop(pids: list[int]) -> None:
-    _signal_all(pids, signal.SIGTERM)
-    for pid in pids:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
 
 
 @contextlib.contextmanager
@@ -118,29 +160,3 @@ def _shared_state(settings: Settings) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="mockserver-state-") as folder:
         yield Path(folder) / "state.sqlite"
-
-
-@contextlib.contextmanager
-def _reserved_ports(settings: Settings) -> Iterator[dict[str, int]]:
-    """Every port the workers bind ("" is the main site); a 0 is resolved to one free port shared by all.
-
-    The reserving socket is bound with SO_REUSEPORT but never listens, so it takes no
-    connections; it keeps the port from being taken by someone else until the workers bind."""
-    wanted = {"": settings.port, **settings.api_ports}
-    held: list[socket.socket] = []
-    try:
-        ports = {}
-        for key, port in wanted.items():
-            if port:
-                ports[key] = port
-                continue
-            family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-            reserve = socket.socket(family, socket.SOCK_STREAM)
-            held.append(reserve)
-            reserve.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            reserve.bind((settings.host, 0))
-            ports[key] = reserve.getsockname()[1]
-        yield ports
-    finally:
-        for reserve in held:
-            reserve.close()
