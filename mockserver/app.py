@@ -131,7 +131,7 @@ def new_traffic(settings: Settings) -> Traffic:
 
 def open_store(settings: Settings) -> Store:
     """The state store: a file with `--state`, else in memory."""
-    return Store(settings.state)
+    return Store(settings.state, settings.max_state_bytes)
 
 
 async def _close_store(app: web.Application) -> None:
