@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from ..envelopes import Problem, Reply, json_reply
+from ..lru import trimmed
 from ..sandbox.accounts import Holding, identity_rng, pick_holdings, symbols_of
 from ..sandbox.market import ASSETS, price_usd, round_price
 from ..sandbox.shares import apportion
@@ -111,7 +112,7 @@ def _portfolio_body(world: World, user_id: str, offset: int, now: datetime) -> b
     body = cache.get(key)
     if body is None:
         content = build_portfolio(world, user_id, offset, now)
-        body = orjson.dumps({"content": content, "status": "ok", "message": "", "errorHash": _OK_HASH, "errorType": ""})
+        body = trimmed(orjson.dumps({"content": content, "status": "ok", "message": "", "errorHash": _OK_HASH, "errorType": ""}))
         cache.put(key, body)
     return body
 
