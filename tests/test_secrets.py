@@ -12,27 +12,33 @@
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import hmac
+import io
 import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 import requests
 import yaml
 from multidict import CIMultiDict
 
-from mockserver.security import MASKED, AuthRequest, Identity, SchemeReader, SecretMask, SecurityPlan, identity_with
-from mockserver.settings import Settings
+from mockserver.app import create_app
+from mockserver.security import MASKED, NO_SECRETS, AuthRequest, Identity, SchemeReader, SecretMask, SecurityPlan, identity_with
+from mockserver.settings import Settings, SettingsError, load_settings
 from mockserver.vendors import omniex, treasure
 
 from .conftest import MakeClient
-from .helpers import running_server
+from .helpers import MESH_AUTH, ROOT, running_server
 
 # --- the secrets -----------------------------------------------------------------------------
 # URL-safe characters only, so that a secret reads the same in a path, a query string and JSON.
@@ -68,7 +74,7 @@ class Keys:
     bpd_key: str
 
     def __repr__(self) -> str:
-        return "Keys(configured)" if self.control else "Keys(sandbox)"
+        return "Keys(sandbox)" if not self.control else "Keys(escaped)" if "\\" in self.control else "Keys(configured)"
 
     def secrets(self) -> dict[str, str]:
         """Label -> value of every secret (identifiers, such as client ids, are not secrets)."""
@@ -111,6 +117,50 @@ SANDBOX_KEYS = Keys(
 )
 
 
+def awkward(head: str, tail: str) -> str:
+    """A secret holding what every escape changes (quotes, a backslash, a space, <, &, +, non-ASCII)
+    between two tags no escape changes, so that it is found however it is spelled."""
+    return f"{head}\"\\' <&+\u00e9{tail}"
+
+
+ESCAPED = {
+    "control_token": awkward("CtlHd", "CtlTl"),
+    "credentials": {
+        "mesh": [{"Client-Id": "mesh-id-4471", "Client-Secret": awkward("MshHd", "MshTl")}],
+        "omniex": [{"key": "onx-key-2290", "secret": awkward("OnxHd", "OnxTl")}],
+        "treasure": [
+            {
+                "name": "desk",
+                "client_id": "trs-client-0815",
+                "client_secret": awkward("TrsHd", "TrsTl"),
+                "bearerAuth": awkward("TrtHd", "TrtTl"),
+            }
+        ],
+        "bitcain": [{"name": "desk", "HTTPBearer": awkward("BcnHd", "BcnTl")}],
+        "bitpanda": [{"name": "desk", "x-api-key": awkward("BpdHd", "BpdTl")}],
+    },
+}
+_escaped = ESCAPED["credentials"]
+ESCAPED_KEYS = Keys(
+    str(ESCAPED["control_token"]),
+    _escaped["mesh"][0]["Client-Id"],
+    _escaped["mesh"][0]["Client-Secret"],
+    _escaped["omniex"][0]["key"],
+    _escaped["omniex"][0]["secret"],
+    _escaped["treasure"][0]["client_id"],
+    _escaped["treasure"][0]["client_secret"],
+    _escaped["treasure"][0]["bearerAuth"],
+    _escaped["bitcain"][0]["HTTPBearer"],
+    _escaped["bitpanda"][0]["x-api-key"],
+)
+TAG = 5  # the length of an awkward secret's tags
+
+
+def spelled_anyhow(secret: str) -> re.Pattern[str]:
+    """An awkward secret however an answer escapes what lies between its tags."""
+    return re.compile(re.escape(secret[:TAG]) + r"[\s\S]{0,200}?" + re.escape(secret[-TAG:]))
+
+
 def near(secret: str) -> str:
     """The secret with its last character changed: wrong, but close."""
     return secret[:-1] + ("x" if secret[-1] != "x" else "y")
@@ -121,6 +171,7 @@ def near(secret: str) -> str:
 MESH = "/mesh/api/v1/holdings/portfolio"
 ONX = "/omniex/edge/v1beta/portfolios"
 TRS_TOKEN_URL = "/treasure/v1/oauth/token"
+FORM = "application/x-www-form-urlencoded"
 TRS_HISTORY = "/treasure/v1/businesses/urn:uuid:9b397b0d-69bc-b09f-9d82-0e02637042fc/portfolio_history"
 TRS_RANGE = {"start_date": "2022-01-01", "end_date": "2022-03-01"}
 BCN = "/bitcain/api/v1/portfolio"
@@ -192,7 +243,7 @@ def omniex_probes(k: Keys) -> Iterator[Probe]:
     yield Probe("omniex", "secret as include", "GET", ONX, (400,), signed, {"include": k.onx_secret})
     yield Probe("omniex", "secret as id", "GET", ONX, (200,), signed, {"id": k.onx_secret})
     yield Probe("omniex", "secret in an unknown parameter", "GET", ONX, (400,), signed, {"token": k.onx_secret})
-    detail = f"{ONX}/{k.onx_secret}"
+    detail = f"{ONX}/{quote(k.onx_secret, safe='')}"  # signed as sent
     yield Probe("omniex", "secret in the path", "GET", detail, (400,), omniex_headers("GET", detail, k.onx_key, k.onx_secret))
     body = json.dumps({"secret": k.onx_secret, "note": k.onx_secret}).encode()
     headers = {**omniex_headers("GET", ONX, k.onx_key, k.onx_secret, body), "Content-Type": "application/json"}
@@ -220,8 +271,13 @@ def treasure_probes(k: Keys) -> Iterator[Probe]:
         json={"client_id": [k.trs_secret], "client_secret": "x"},
     )
     form = f"client_id={k.trs_client}&client_secret={k.trs_secret}&grant_type=client_credentials"
-    yield Probe("treasure", "form body", "POST", TRS_TOKEN_URL, (415,), {"Content-Type": "application/x-www-form-urlencoded"}, data=form)
+    yield Probe("treasure", "form body", "POST", TRS_TOKEN_URL, (415,), {"Content-Type": FORM}, data=form)
     yield Probe("treasure", "text body", "POST", TRS_TOKEN_URL, (415,), {"Content-Type": "text/plain"}, data=form)
+    encoded = {"Content-Type": "text/plain"}
+    yield Probe("treasure", "percent-encoded text body", "POST", TRS_TOKEN_URL, (415,), encoded, data=urlencode(client))
+    yield Probe(
+        "treasure", "percent-encoded form body", "POST", TRS_TOKEN_URL, (415,), {**encoded, "Content-Type": FORM}, data=urlencode(client)
+    )
     broken = f'{{"client_id": "{k.trs_client}", "client_secret": "{k.trs_secret}'
     yield Probe("treasure", "broken JSON", "POST", TRS_TOKEN_URL, (400,), {"Content-Type": "application/json"}, data=broken)
     basic = base64.b64encode(f"{k.trs_client}:{k.trs_secret}".encode()).decode()
@@ -259,6 +315,28 @@ def bitcain_probes(k: Keys) -> Iterator[Probe]:
     yield Probe(
         "bitcain", "token in a CSV upload", "POST", f"{BCN}/ingest/csv", (422,), bearer, files={"file": (k.bcn_token, csv, "text/csv")}
     )
+    report = coinbase_rows(
+        [
+            ["ID", "Timestamp", "Transaction Type", "Asset", "Quantity Transacted"],
+            [k.bcn_token, "2024-01-05 14:03:11 UTC", "Buy", k.bcn_token, "1"],
+        ]
+    )
+    yield Probe(
+        "bitcain",
+        "token in the cells of a CSV the report quotes",
+        "POST",
+        f"{BCN}/ingest/csv",
+        (200,),
+        bearer,
+        {"dry_run": "true"},
+        files={"file": (k.bcn_token, report, "text/csv")},
+    )
+
+
+def coinbase_rows(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode()
 
 
 def bitpanda_probes(k: Keys) -> Iterator[Probe]:
@@ -273,7 +351,7 @@ def bitpanda_probes(k: Keys) -> Iterator[Probe]:
     yield Probe(
         "bitpanda", "key as an enum variable", "POST", BPD, (400,), key, json={"query": BPD_QUERY, "variables": {"period": k.bpd_key}}
     )
-    literal = f'{{ user {{ portfolio(startDate: "{k.bpd_key}", timePeriod: DAILY) {{ items {{ timestamp }} }} }} }}'
+    literal = f"{{ user {{ portfolio(startDate: {json.dumps(k.bpd_key)}, timePeriod: DAILY) {{ items {{ timestamp }} }} }} }}"
     yield Probe("bitpanda", "key as a string literal", "POST", BPD, (200,), key, json={"query": literal})
     enum = f"{{ user {{ portfolio(timePeriod: {k.bpd_key}) {{ items {{ timestamp }} }} }} }}"
     yield Probe("bitpanda", "key as an enum literal", "POST", BPD, (400,), key, json={"query": enum})
@@ -327,6 +405,7 @@ class Run:
     places: dict[str, tuple[str, str]] = field(default_factory=dict)  # place -> (sink, text)
     statuses: dict[str, tuple[int, tuple[int, ...]]] = field(default_factory=dict)  # probe -> (got, expected)
     allowed: dict[str, set[str]] = field(default_factory=dict)  # secret -> places it belongs in (an issued token in its answer)
+    spellings: dict[str, re.Pattern[str]] = field(default_factory=dict)  # awkward secret -> how to find it however escaped
 
     def __repr__(self) -> str:
         return f"Run({self.keys!r}, {len(self.places)} places searched)"
@@ -338,8 +417,12 @@ class Run:
             for place, (where, text) in self.places.items()
             if where == sink
             for label, needle in self.needles.items()
-            if needle in text and place not in self.allowed.get(needle, set())
+            if self.found(needle, text) and place not in self.allowed.get(needle, set())
         ]
+
+    def found(self, needle: str, text: str) -> bool:
+        spelled = self.spellings.get(needle)
+        return needle in text if spelled is None else spelled.search(text) is not None
 
 
 def record(run: Run, sink: str, place: str, response: requests.Response) -> None:
@@ -353,23 +436,30 @@ def broad_run(base: str, keys: Keys, log_path: Path, published: tuple[str, ...])
     run = Run(keys, dict(keys.secrets()))
     for label, value in keys.secrets().items():
         run.needles[f"{label} (one character off)"] = near(value)
-    control = {"Authorization": f"Bearer {keys.control}"} if keys.control else {}
+    if keys is ESCAPED_KEYS:
+        run.spellings = {value: spelled_anyhow(value) for value in run.needles.values()}
+    control = {"Authorization": f"Bearer {keys.control}".encode()} if keys.control else {}
     with requests.Session() as http:
-        for probe in probes(keys):
-            signature = probe.headers.get("ONX-API-SIGNATURE", "")
-            if re.fullmatch(r"[0-9a-f]{96}", signature):
-                run.needles[f"the signature of {probe.api} {probe.name!r}"] = signature
-            response = http.request(
+
+        def send(probe: Probe) -> requests.Response:
+            """The probe, its text sent as UTF-8 (requests would send headers and text bodies as Latin-1)."""
+            return http.request(
                 probe.method,
                 base + probe.path,
-                headers=probe.headers,
+                headers={name: value.encode() for name, value in probe.headers.items()},
                 params=probe.params,
                 json=probe.json,
-                data=probe.data,
+                data=probe.data.encode() if isinstance(probe.data, str) else probe.data,
                 files=probe.files,
                 allow_redirects=False,
                 timeout=10,
             )
+
+        for probe in probes(keys):
+            signature = probe.headers.get("ONX-API-SIGNATURE", "")
+            if re.fullmatch(r"[0-9a-f]{96}", signature):
+                run.needles[f"the signature of {probe.api} {probe.name!r}"] = signature
+            response = send(probe)
             place = f"the answer to {probe.api} {probe.name!r}"
             record(run, f"answer:{probe.api}", place, response)
             run.statuses[f"{probe.api} {probe.name!r}"] = (response.status_code, probe.status)
@@ -382,11 +472,11 @@ def broad_run(base: str, keys: Keys, log_path: Path, published: tuple[str, ...])
         token = run.needles["the treasure access token issued to 'token'"]
         tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
         run.needles["a tampered treasure token"] = tampered
-        for name, value, status in (("issued token", token, 200), ("tampered token", tampered, 401)):
-            response = http.get(base + TRS_HISTORY, headers={"Authorization": f"Bearer {value}"}, params=TRS_RANGE, timeout=10)
-            record(run, "answer:treasure", f"the answer to treasure {name!r}", response)
-            run.statuses[f"treasure {name!r}"] = (response.status_code, (status,))
-        api_requests = sum(1 for probe in probes(keys) if not probe.path.startswith("/__mock")) + 2
+        for probe in issued_token_probes(token, tampered):
+            response = send(probe)
+            record(run, f"answer:{probe.api}", f"the answer to {probe.api} {probe.name!r}", response)
+            run.statuses[f"{probe.api} {probe.name!r}"] = (response.status_code, probe.status)
+        api_requests = sum(1 for probe in [*probes(keys), *issued_token_probes(token, tampered)] if not probe.path.startswith("/__mock"))
         run.statuses["journal"] = (len(journal_entries(http, base, control)), (api_requests,))
         for path in (
             "/__mock/",
@@ -405,23 +495,39 @@ def broad_run(base: str, keys: Keys, log_path: Path, published: tuple[str, ...])
     return run
 
 
-def journal_entries(http: requests.Session, base: str, control: dict[str, str]) -> list[dict[str, Any]]:
+def issued_token_probes(token: str, tampered: str) -> list[Probe]:
+    """A token Treasure issued, put to use, tampered with, and echoed where a configured secret
+    would be masked: an error, a path (the log, the journal), a text body (the journal)."""
+    bearer = {"Authorization": f"Bearer {token}"}
+    path = f"/treasure/v1/businesses/{token}/portfolio_history"
+    text = {"Content-Type": "text/plain"}
+    return [
+        Probe("treasure", "issued token", "GET", TRS_HISTORY, (200,), bearer, TRS_RANGE),
+        Probe("treasure", "tampered token", "GET", TRS_HISTORY, (401,), {"Authorization": f"Bearer {tampered}"}, TRS_RANGE),
+        Probe("treasure", "issued token as a date", "GET", TRS_HISTORY, (400,), bearer, {**TRS_RANGE, "start_date": token}),
+        Probe("treasure", "issued token as the business", "GET", path, (400,), bearer, TRS_RANGE),
+        Probe("bitcain", "issued token in a text body", "POST", f"{BCN}/", (401,), text, data=f"token={token}"),
+    ]
+
+
+def journal_entries(http: requests.Session, base: str, control: dict[str, Any]) -> list[dict[str, Any]]:
     """The journal, before the control reads (which are not journalled anyway)."""
     return list(http.get(f"{base}/__mock/requests", params={"limit": "100000"}, headers=control, timeout=10).json()["requests"])
 
 
-@pytest.fixture(scope="module", params=["configured", "sandbox"])
+@pytest.fixture(scope="module", params=["configured", "sandbox", "escaped"])
 def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """One server per kind of credentials, its log in a file: configured credentials and a control
-    token (every value is then a secret), or the bundled sandbox credentials (which the catalog and
-    the specs publish on purpose)."""
+    token (every value is then a secret), the same with secrets that every escape changes, or the
+    bundled sandbox credentials (which the catalog and the specs publish on purpose)."""
     folder = tmp_path_factory.mktemp(request.param)
     log_path = folder / "server.log"
-    if request.param == "configured":
-        config = folder / "mockserver.yaml"
-        config.write_text(yaml.safe_dump(CONFIGURED))
-        with running_server("--log-format", "json", "--config", str(config), log_path=log_path) as base:
-            return broad_run(base, CONFIGURED_KEYS, log_path, ())
+    if request.param in ("configured", "escaped"):
+        config, keys = (CONFIGURED, CONFIGURED_KEYS) if request.param == "configured" else (ESCAPED, ESCAPED_KEYS)
+        path = folder / "mockserver.yaml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        with running_server("--log-format", "json", "--config", str(path), log_path=log_path) as base:
+            return broad_run(base, keys, log_path, ())
     with running_server("--log-format", "json", log_path=log_path) as base:
         return broad_run(base, SANDBOX_KEYS, log_path, ("/__mock/apis",))
 
@@ -908,3 +1014,91 @@ def test_masking_leaves_text_without_secrets_alone() -> None:
     assert mask.bytes(json.dumps({"a": 'quo"te-value'}).encode()) == json.dumps({"a": MASKED}).encode()
     assert mask.text("short") == "short"  # too short to mask wherever it appears
     assert mask.json({"s3cret-value": ["s3cret-value", 1, None]}) == {MASKED: [MASKED, 1, None]}
+
+
+def test_masking_finds_a_secret_however_it_is_escaped() -> None:
+    awkward_secret = ESCAPED_KEYS.mesh_secret
+    mask = SecretMask([awkward_secret])
+    spellings = {
+        "JSON": json.dumps(awkward_secret, ensure_ascii=False),
+        "JSON with \\u escapes": json.dumps(awkward_secret),
+        "a repr": repr(awkward_secret),
+        "a repr in JSON": json.dumps(repr(awkward_secret)),
+        "JSON in JSON": json.dumps(json.dumps(awkward_secret)),
+        "percent-encoded": quote(awkward_secret, safe=""),
+        "percent-encoded, lower-case hex": re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(), quote(awkward_secret, safe="")),
+        "percent-encoded in part": quote(awkward_secret, safe="\"' <&"),
+        "a form field": urlencode({"secret": awkward_secret}),
+    }
+    for how, spelled in spellings.items():
+        masked = mask.text(f"before {spelled} after")
+        assert spelled_anyhow(awkward_secret).search(masked) is None, how
+        assert masked.startswith("before ") and masked.endswith(" after") and MASKED in masked, how
+    assert mask.text("caf\udcff " + awkward_secret) == "caf\udcff " + MASKED  # undecodable header bytes survive
+    issued = treasure.issue_token(TRS_CLIENT, 0, int(time.time()))
+    assert NO_SECRETS.text(f"start_date {issued!r} is not a date") == f"start_date '{MASKED}' is not a date"
+
+
+@pytest.mark.parametrize("name", ["key", "access_key", "X-Access-Key", "Ocp-Apim-Subscription-Key", "X-Api-Key", "Secret-Key"])
+async def test_the_journal_redacts_every_name_containing_key(client: Any, name: str) -> None:
+    """The README: credential fields and names containing secret, token, signature, password or
+    key are `<redacted>` in everything read out of the journal: headers, query and JSON bodies."""
+    await client.get(MESH, params={"UserId": "alice", name: "kept-out-of-the-query"}, headers={**MESH_AUTH, name: "kept-out-of-headers"})
+    body = {"client_id": SANDBOX_KEYS.trs_client, "client_secret": SANDBOX_KEYS.trs_secret, name: "kept-out-of-the-body"}
+    await client.post(TRS_TOKEN_URL, json=body, headers={"X-Trace": "t-1"})
+    listed = await client.get("/__mock/requests")
+    text = await listed.text()
+    token_call, mesh_call = (await listed.json())["requests"]
+    assert mesh_call["headers"][name] == [MASKED] and mesh_call["query"][name] == [MASKED]
+    assert token_call["body"][name] == MASKED
+    assert "kept-out" not in text
+    assert token_call["headers"]["X-Trace"] == ["t-1"]  # no credential: kept
+
+
+SHORT = "abcde"  # one character too short to be masked
+
+
+@pytest.mark.parametrize(
+    ("settings", "entry"),
+    [
+        ({"control_token": SHORT}, "control_token"),
+        ({"credentials": {"mesh": [{"Client-Id": "mesh-id-1", "Client-Secret": SHORT}]}}, "credentials: mesh: identity-1: Client-Secret"),
+        ({"credentials": {"omniex": [{"key": "onx-1", "secret": SHORT}]}}, "credentials: omniex: identity-1: secret"),
+        (
+            {"credentials": {"treasure": [{"name": "desk", "client_id": "c-1", "client_secret": SHORT}]}},
+            "credentials: treasure: desk: client_secret",
+        ),
+        ({"credentials": {"bitcain": [{"name": "desk", "HTTPBearer": SHORT}]}}, "credentials: bitcain: desk: HTTPBearer"),
+        ({"credentials": {"bitpanda": [{"name": "desk", "x-api-key": SHORT}]}}, "credentials: bitpanda: desk: x-api-key"),
+    ],
+)
+def test_a_secret_too_short_to_mask_is_refused_at_start(settings: dict[str, Any], entry: str) -> None:
+    """It could not be told apart from other text, so it would be echoed unmasked: the server
+    refuses to start, naming the entry and never its value."""
+    with pytest.raises(SettingsError) as refused:
+        create_app(load_settings(settings, environ={}))
+    assert str(refused.value).startswith(f"{entry} is shorter than 6 characters")
+    assert SHORT not in str(refused.value)
+
+
+async def test_short_identifiers_are_no_reason_to_refuse(make_client: MakeClient) -> None:
+    """A client id or the key a secret signs for names a client: it is not a secret."""
+    credentials = {"mesh": [{"Client-Id": "my-id", "Client-Secret": "mesh-secret-1"}], "omniex": [{"key": "k-1", "secret": "onx-secret-1"}]}
+    client = await make_client(credentials=credentials)
+    response = await client.get(MESH, params={"UserId": "a"}, headers={"X-Client-Id": "my-id", "X-Client-Secret": "mesh-secret-1"})
+    assert response.status == 200
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_command_line_refuses_a_short_secret_in_one_line(tmp_path: Path, workers: str) -> None:
+    """Before any server or worker starts: one line on stderr, exit code 2."""
+    config = tmp_path / "mockserver.yaml"
+    config.write_text(yaml.safe_dump({"credentials": {"bitcain": [{"name": "desk", "HTTPBearer": SHORT}]}}))
+    command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0", "--workers", workers, "--config", str(config)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "mockserver: credentials: bitcain: desk: HTTPBearer is shorter than 6 characters: a secret that short could not be told"
+        " apart from other text, so it could not be kept out of answers, the journal and the log"
+    ]
+    assert "listening" not in result.stdout
