@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import orjson
 
 from ..envelopes import Problem, Reply, json_reply
-from ..lru import SizedLru
+from ..lru import SizedLru, trimmed
 from ..sandbox.accounts import identity_rng
 from ..sandbox.market import price_usd
 from ..sandbox.world import World
@@ -186,7 +186,7 @@ def _full_listing(world: World, identity: Identity, include: str | None) -> byte
 
 
 def _listing(portfolios: list[dict[str, Any]], include: str | None) -> bytes:
-    return orjson.dumps({"data": [_view(p, include) for p in portfolios], "meta": {}})
+    return trimmed(orjson.dumps({"data": [_view(p, include) for p in portfolios], "meta": {}}))
 
 
 def _uuid(rng: Any) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from ..envelopes import Problem, Reply, json_reply
+from ..lru import trimmed
 from ..pipeline import summarize
 from ..sandbox.shares import apportion
 from ..sandbox.treasury import DOCUMENT_BUSINESS, PRODUCTS, UNFUNDED_BUSINESS, WELL_KNOWN, business_profile, snapshots
@@ -359,7 +360,9 @@ def _history_body(world: World, business: str, start: date, end: date) -> bytes:
         assert profile is not None  # checked by the handler
         days = snapshots(profile, world.seed, start, end, key[-1])
         history = [_snapshot(profile.portfolio_id, day, values) for day, values in days]
-        body = orjson.dumps({"business_id": business, "start_date": start.isoformat(), "end_date": end.isoformat(), "history": history})
+        body = trimmed(
+            orjson.dumps({"business_id": business, "start_date": start.isoformat(), "end_date": end.isoformat(), "history": history})
+        )
         cache.put(key, body)
     return body
 
