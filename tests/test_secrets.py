@@ -16,6 +16,7 @@ import csv
 import hashlib
 import hmac
 import io
+import itertools
 import json
 import re
 import subprocess
@@ -76,6 +77,23 @@ class Keys:
     def __repr__(self) -> str:
         return "Keys(sandbox)" if not self.control else "Keys(escaped)" if "\\" in self.control else "Keys(configured)"
 
+    @classmethod
+    def of(cls, config: dict[str, Any]) -> Keys:
+        """The keys of a configuration shaped like CONFIGURED."""
+        mesh, omniex, trs, bcn, bpd = (config["credentials"][api][0] for api in ("mesh", "omniex", "treasure", "bitcain", "bitpanda"))
+        return cls(
+            config["control_token"],
+            mesh["Client-Id"],
+            mesh["Client-Secret"],
+            omniex["key"],
+            omniex["secret"],
+            trs["client_id"],
+            trs["client_secret"],
+            trs["bearerAuth"],
+            bcn["HTTPBearer"],
+            bpd["x-api-key"],
+        )
+
     def secrets(self) -> dict[str, str]:
         """Label -> value of every secret (identifiers, such as client ids, are not secrets)."""
         named = {
@@ -90,19 +108,7 @@ class Keys:
         return {label: value for label, value in named.items() if value}
 
 
-_creds = CONFIGURED["credentials"]
-CONFIGURED_KEYS = Keys(
-    CONTROL_TOKEN,
-    _creds["mesh"][0]["Client-Id"],
-    _creds["mesh"][0]["Client-Secret"],
-    _creds["omniex"][0]["key"],
-    _creds["omniex"][0]["secret"],
-    _creds["treasure"][0]["client_id"],
-    _creds["treasure"][0]["client_secret"],
-    _creds["treasure"][0]["bearerAuth"],
-    _creds["bitcain"][0]["HTTPBearer"],
-    _creds["bitpanda"][0]["x-api-key"],
-)
+CONFIGURED_KEYS = Keys.of(CONFIGURED)
 SANDBOX_KEYS = Keys(
     "",
     "mock-client-id",
@@ -123,36 +129,26 @@ def awkward(head: str, tail: str) -> str:
     return f"{head}\"\\' <&+\u00e9{tail}"
 
 
-ESCAPED = {
-    "control_token": awkward("CtlHd", "CtlTl"),
-    "credentials": {
-        "mesh": [{"Client-Id": "mesh-id-4471", "Client-Secret": awkward("MshHd", "MshTl")}],
-        "omniex": [{"key": "onx-key-2290", "secret": awkward("OnxHd", "OnxTl")}],
-        "treasure": [
-            {
-                "name": "desk",
-                "client_id": "trs-client-0815",
-                "client_secret": awkward("TrsHd", "TrsTl"),
-                "bearerAuth": awkward("TrtHd", "TrtTl"),
-            }
-        ],
-        "bitcain": [{"name": "desk", "HTTPBearer": awkward("BcnHd", "BcnTl")}],
-        "bitpanda": [{"name": "desk", "x-api-key": awkward("BpdHd", "BpdTl")}],
-    },
-}
-_escaped = ESCAPED["credentials"]
-ESCAPED_KEYS = Keys(
-    str(ESCAPED["control_token"]),
-    _escaped["mesh"][0]["Client-Id"],
-    _escaped["mesh"][0]["Client-Secret"],
-    _escaped["omniex"][0]["key"],
-    _escaped["omniex"][0]["secret"],
-    _escaped["treasure"][0]["client_id"],
-    _escaped["treasure"][0]["client_secret"],
-    _escaped["treasure"][0]["bearerAuth"],
-    _escaped["bitcain"][0]["HTTPBearer"],
-    _escaped["bitpanda"][0]["x-api-key"],
-)
+IDENTIFIERS = ("Client-Id", "key", "client_id", "name")
+
+
+def with_awkward_secrets(config: dict[str, Any]) -> dict[str, Any]:
+    """The configuration with every secret replaced by an awkward one (identifiers and names kept)."""
+    tags = itertools.count()
+
+    def swap() -> str:
+        number = next(tags)
+        return awkward(f"Hd{number:02}x", f"Tl{number:02}x")
+
+    credentials = {
+        api: [{name: value if name in IDENTIFIERS else swap() for name, value in entry.items()} for entry in entries]
+        for api, entries in config["credentials"].items()
+    }
+    return {"control_token": swap(), "credentials": credentials}
+
+
+ESCAPED = with_awkward_secrets(CONFIGURED)
+ESCAPED_KEYS = Keys.of(ESCAPED)
 TAG = 5  # the length of an awkward secret's tags
 
 
