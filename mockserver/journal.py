@@ -3,8 +3,12 @@
 Writing an entry costs next to nothing: it keeps the request's own URL and headers objects
 (the parser built them already). Everything read out of an entry is redacted, worked out on
 its first read: credential headers and query parameters (every one an API's security schemes
-read, plus the usual suspects). Body members whose names say they are secret are redacted
-when the entry is written, as a body is summarized then anyway.
+read, plus the usual suspects), and header bytes that were not UTF-8 shown as U+FFFD. Body
+members whose names say they are secret are redacted when the entry is written, as a body is
+summarized then anyway.
+
+A matcher's path pattern is an RE2 regular expression: any client can plant paths, so no
+pattern may backtrack over them (RE2 matches in time linear in the path).
 """
 
 from __future__ import annotations
