@@ -203,6 +203,11 @@ class Connection(RequestHandler):
         """Answer the next request with `Connection: close` (a reload replaced this version)."""
         self._retiring = True
 
+    @property
+    def busy(self) -> bool:
+        """A request is being handled, or waits for its turn."""
+        return self._request_in_progress or bool(self._messages)
+
     def finish_response(
         self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None
     ) -> Coroutine[Any, Any, tuple[web.StreamResponse, bool]]:
@@ -270,7 +275,15 @@ class ListeningSite(web.BaseSite):
 
 def retire(runner: web.BaseRunner) -> None:
     """Each connection of a runner answers its next request with `Connection: close`."""
+    for connection in _connections(runner):
+        connection.retire()
+
+
+def lingering(runners: list[web.AppRunner], idle_too: bool) -> bool:
+    """Whether the runners have a connection to wait for: one with a request in flight, or any when `idle_too`."""
+    return any(idle_too or connection.busy for runner in runners for connection in _connections(runner))
+
+
+def _connections(runner: web.BaseRunner) -> list[Connection]:
     server = runner.server
-    for connection in server.connections if server is not None else ():
-        if isinstance(connection, Connection):
-            connection.retire()
+    return [connection for connection in server.connections if isinstance(connection, Connection)] if server is not None else []

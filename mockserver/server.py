@@ -22,7 +22,7 @@ from aiohttp import web
 
 from .app import create_app, load_or_fail, new_traffic, open_store
 from .catalog import bundled_dir
-from .connections import Connection, Gate, ListeningSite, Timeouts, close_all, listeners_for, retire
+from .connections import Connection, Gate, ListeningSite, Timeouts, close_all, lingering, listeners_for, retire
 from .limits import connection_cap, parser_limits
 from .mounted import MountedApi
 from .settings import Settings
@@ -110,14 +110,15 @@ class Server:
 
     async def _retire(self, version: Version) -> None:
         """Stop a replaced version taking connections, then requests; clean it up once its
-        connections are closed, RETIRE_SECONDS have passed or the server stops."""
+        connections are closed, or only idle ones are left after RETIRE_SECONDS, or the server
+        stops. A request in flight finishes however long it takes (a latency fault included)."""
         for runner in version.runners:
             for site in runner.sites:
                 await site.stop()
             retire(runner)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + RETIRE_SECONDS
-        while not self.stopping.is_set() and loop.time() < deadline and _connected(version.runners):
+        while not self.stopping.is_set() and lingering(version.runners, idle_too=loop.time() < deadline):
             await asyncio.sleep(RETIRE_POLL_SECONDS)
         await self._drain(version.runners)
 
@@ -132,9 +133,10 @@ class Server:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        watcher = asyncio.create_task(self._watch(stop)) if self.settings.watch else None
+        await asyncio.sleep(0)  # the watcher's first step sets up its watches: a change after the banner is seen
         host = self.listeners[""][0].getsockname()[0]
         announce(host, self.version.apis, {name: str(port) for name, port in self.ports.items() if name})
-        watcher = asyncio.create_task(self._watch(stop)) if self.settings.watch else None
         await stop.wait()
         if watcher is not None:
             watcher.cancel()
@@ -168,7 +170,3 @@ class Server:
 
         async for _ in awatch(*self.watched(), stop_event=stop, debounce=300):
             await self.reload()
-
-
-def _connected(runners: list[web.AppRunner]) -> bool:
-    return any(runner.server is not None and runner.server.connections for runner in runners)

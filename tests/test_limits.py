@@ -296,6 +296,26 @@ async def test_a_header_value_is_never_echoed(limited: Limited) -> None:
     assert b"X-Client-Secret" in response.body  # the header is named
 
 
+SECRET = b"sk_sand_mock_secret"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /mesh/ HTTP/1.1\r\nX-Client-Secret " + SECRET,  # a header line with no colon
+        b"GET /mesh/ HTTP/1.1\r\nX-Client-Secret: " + SECRET + b"\x01",  # a control byte in a value
+        b"GET /mesh/ HTTP/1.1\r\nX-Client-Secret\xff: " + SECRET,  # a raw non-ASCII byte in a name
+        b"GET /mesh/ HTTP/1.1\r\nX-Pad: " + SECRET + b"p" * 40_000,  # over the parser's ceiling
+        b"GET /mesh/?key=" + SECRET + b"\x01 HTTP/1.1",  # a control byte in the target
+        b"G\x01T /mesh/?key=" + SECRET + b" HTTP/1.1",  # a control byte in the method
+    ],
+)
+async def test_the_parsers_400_never_echoes_the_request(port: int, head: bytes) -> None:
+    response = await exchange(port, head + b"\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    assert_parser_refusal(response)
+    assert response.body.startswith(b"Bad Request: ") and b"sk_sand" not in response.body
+
+
 # --- state per user --------------------------------------------------------------------------------
 
 

@@ -6,9 +6,12 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -109,3 +112,70 @@ def test_stopping_the_parent_stops_every_worker(stop: signal.Signals, tmp_path: 
     finally:
         process.kill()
         process.wait()
+
+
+@contextmanager
+def workers_server(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """`serve --port 0 --workers 2 --quiet ARGS`, its banner not read yet; killed at the end."""
+    command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0", "--workers", "2", "--quiet", *args]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def children(pid: int) -> set[int]:
+    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie (its parent died and nobody reaps it here)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def within(seconds: float, check: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_workers_stop_when_the_parent_is_killed() -> None:
+    with workers_server() as process:
+        assert process.stdout is not None
+        base = process.stdout.readline().split("listening on ")[1].strip()
+        pids = children(process.pid)
+        assert len(pids) == 2 and {exchange(base, "GET", "/__mock/health")[0]} <= pids
+        process.kill()  # SIGKILL: the parent can pass nothing on
+        process.wait()
+        assert within(20, lambda: all(gone(pid) for pid in pids))
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=5)
+
+
+def test_sigterm_while_the_workers_start_stops_them_all() -> None:
+    with workers_server() as process:
+        assert within(20, lambda: len(children(process.pid)) == 2)  # forked; loading the specs takes them a while
+        pids = children(process.pid)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        assert within(20, lambda: all(gone(pid) for pid in pids))
+
+
+@pytest.mark.parametrize("mode", [("--workers", "2"), ("--watch",)], ids=["workers", "watch"])
+def test_a_second_server_on_a_busy_port_fails_with_address_in_use(mode: tuple[str, ...]) -> None:
+    """No SO_REUSEPORT: a second server (restarted, or any other) cannot share the port and split its traffic."""
+    with running_server("--quiet", *mode) as base:
+        port = base.rsplit(":", 1)[1]
+        command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", port, "--quiet", *mode]
+        second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0 and "address already in use" in second.stderr.lower(), second.stderr
+        assert exchange(base, "GET", "/__mock/health")[1] == 200
