@@ -235,8 +235,8 @@ def _lower_hex(text: str) -> str:
 _ESCAPES: tuple[Callable[[str], str], ...] = (
     lambda text: orjson.dumps(text).decode()[1:-1],  # a JSON string (orjson: non-ASCII as is)
     lambda text: json.dumps(text)[1:-1],  # a JSON string with \u escapes
-    lambda text: repr(text)[1:-1],  # a Python repr quoted with "
-    lambda text: "".join("\\'" if char == "'" else repr(char)[1:-1] for char in text),  # ... quoted with '
+    lambda text: repr(text)[1:-1],  # a Python repr
+    lambda text: "".join("\\'" if char == "'" else repr(char)[1:-1] for char in text),  # one that escapes '
     lambda text: quote(text, safe=""),  # percent-encoded
     lambda text: _lower_hex(quote(text, safe="")),
     lambda text: quote_plus(text, safe=""),  # a form body
@@ -292,9 +292,10 @@ def checked_secrets(control_token: str | None, apis: Iterable[ApiIdentities]) ->
             for name, raw in identity.values.items():
                 if name.lower() not in named and not _SECRET_ENTRY.search(name):
                     continue
-                if len(raw) < MIN_SECRET_LENGTH and not _IDENTIFIER_ENTRY.search(name):
+                value = raw.decode("utf-8", "surrogateescape")
+                if len(value) < MIN_SECRET_LENGTH and not _IDENTIFIER_ENTRY.search(name):
                     raise SettingsError(_too_short(f"credentials: {api_name}: {identity.name}: {name}"))
-                found.add(raw.decode("utf-8", "surrogateescape"))
+                found.add(value)
     return found
 
 
