@@ -142,6 +142,7 @@ def _vendor_authentication(plan: OperationPlan, request: web.Request, body: byte
         body,
         api.identities,
         api.settings,
+        api.world,
     )
     return api.vendor.authenticate(view)
 

@@ -21,6 +21,7 @@ from urllib.parse import quote, quote_plus
 import orjson
 import re2
 
+from .sandbox.world import World
 from .settings import Settings, SettingsError
 from .validation import Violation
 
@@ -119,6 +120,7 @@ class AuthRequest:
     body: bytes
     identities: Sequence[Identity]
     settings: Settings
+    world: World = field(default_factory=World)  # whose caches a vendor's check may keep keyed objects in
 
 
 @dataclass(slots=True)

@@ -317,7 +317,11 @@ async def test_two_apps_do_not_share_their_omniex_caches(make_client: Any) -> No
     first, second = await make_client(), await make_client()
     for include in ("", "?include=integrations"):
         assert (await get(first, f"{BASE}/portfolios{include}"))[0] == 200
-    assert {name: len(cache) for name, cache in omniex_caches(first).items()} == {"omniex.books": 1, "omniex.listings": 2}
+    assert {name: len(cache) for name, cache in omniex_caches(first).items()} == {
+        "omniex.keyed": 1,
+        "omniex.books": 1,
+        "omniex.listings": 2,
+    }
     assert omniex_caches(second) == {}  # the second app worked nothing out yet, and finds nothing of the first's
     assert (await get(second, f"{BASE}/portfolios/{MASTER_ID}"))[0] == 200
     assert len(omniex_caches(second)["omniex.books"]) == 1
@@ -336,8 +340,10 @@ async def test_the_omniex_caches_hold_at_most_their_bytes(make_client: Any) -> N
         status, body = await get(client, f"{BASE}/portfolios", key=f"key-{n}", secret=f"secret-{n}")
         assert status == 200 and body["data"][0]["name"] == big["name"]
     caches = omniex_caches(client)
-    for cache in caches.values():  # 20 books would weigh 30 MB and 20 listings 5 MB
-        assert 1 <= len(cache) < 20  # some kept, the oldest dropped
+    assert len(caches["omniex.keyed"]) == 20  # each key's HMAC, small
+    for name in ("omniex.books", "omniex.listings"):  # 20 books would weigh 30 MB and 20 listings 5 MB
+        assert 1 <= len(caches[name]) < 20  # some kept, the oldest dropped
+    for cache in caches.values():
         assert cache._total == sum(cache._size_of(key, entry) for key, entry in cache._items.items()) <= cache.size
     book = next(iter(caches["omniex.books"]._items.values()))[1]
     assert caches["omniex.books"]._size_of(None, (None, book)) >= 5 * len(orjson.dumps(book))  # weighed as parsed, not as text

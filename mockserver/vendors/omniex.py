@@ -54,9 +54,9 @@ FUND_NAMES = ("Global Macro Fund", "Treasury Reserve", "Digital Growth Fund", "M
 TRADED = ("BTC", "ETH", "SOL", "USDC", "LINK", "ADA", "UNI")
 STAKEABLE = frozenset({"ETH", "SOL", "ADA"})
 _EIGHT_PLACES = Decimal("0.00000001")
-_BOOK_LIMIT = 256
 _ENTRIES = 1024  # per cache; the bytes each holds bound it first
 _ENTRY_OVERHEAD = 200  # an entry's key tuple, dict slot and object headers
+_KEYED_SIZE = 1024  # an HMAC object: its inner and outer SHA-384 states and their wrappers
 _INT64_DIGITS = len(str(2**63 - 1))
 
 
@@ -78,20 +78,20 @@ def signature(keyed: hmac.HMAC, method: str, path: str, body: bytes, timestamp: 
 
 T = TypeVar("T")
 _UNKNOWN_KEY = hmac.new(b"\x00unknown key", digestmod="sha384")  # an unknown key's request is still signed and compared
-_KEYED: dict[int, tuple[Identity, hmac.HMAC]] = {}  # id(identity) -> (the identity, keyed with its secret)
 
 
-def _keyed(identity: Identity | None) -> hmac.HMAC:
-    """HMAC-SHA384 keyed with the identity's secret, made once and copied for each message (keying costs about as
-    much as hashing one). Found by the identity object (kept, so its id stays its own), never by the secret."""
+def _keyed(world: World, identity: Identity | None) -> hmac.HMAC:
+    """HMAC-SHA384 keyed with the identity's secret, made once per identity of this world and copied for each
+    message (keying costs about as much as hashing one). Found by the identity object, never by the secret."""
     if identity is None:
         return _UNKNOWN_KEY
-    found = _KEYED.get(id(identity))
-    if found is None or found[0] is not identity:
-        if len(_KEYED) >= _BOOK_LIMIT:
-            _KEYED.clear()
-        found = _KEYED[id(identity)] = (identity, hmac.new(identity.values.get("secret", b""), digestmod="sha384"))
-    return found[1]
+    keyed = world.caches.lru("omniex.keyed", _ENTRIES, _ENTRIES * _KEYED_SIZE, _keyed_size)
+    secret = identity.values.get("secret", b"")
+    return _remembered(keyed, identity, None, lambda: hmac.new(secret, digestmod="sha384"))
+
+
+def _keyed_size(_key: Any, _entry: tuple[Identity, hmac.HMAC]) -> int:
+    return _KEYED_SIZE
 
 
 def authenticate(request: AuthRequest) -> AuthOutcome:
@@ -105,7 +105,7 @@ def authenticate(request: AuthRequest) -> AuthOutcome:
     if problem:
         return AuthOutcome(None, 400, problem, [Violation("header", TIMESTAMP_HEADER, problem, "timestamp")])
     identity = identity_with(request.identities, "key", headers[KEY_HEADER].encode("utf-8", "surrogateescape"))
-    keyed = _keyed(identity)
+    keyed = _keyed(request.world, identity)
     given = headers[SIGNATURE_HEADER].encode("utf-8", "surrogateescape")
     mount_prefix = _first_segment(request.mount)
     unprefixed = request.path[len(mount_prefix) :] if request.path.startswith(mount_prefix + "/") else request.path
