@@ -80,7 +80,7 @@ def bind(host: str, port: int) -> list[socket.socket]:
 
     Raises ListenError (an OSError) for a port in use, a host that does not resolve, or a
     port out of range."""
-    where = f"{host or '*'}:{port}"
+    where = f"[{host}]:{port}" if ":" in host else f"{host or '*'}:{port}"
     if not 0 <= port <= 65535:
         raise ListenError(errno.EINVAL, f"cannot listen on {where}: a port is within 0..65535")
     try:
@@ -188,7 +188,8 @@ class Connection(RequestHandler):
         count = self._request_count
         super().data_received(data)
         if self._request_count != count:  # one head or more is complete
-            self._disarm()
+            if self._timer is not None:
+                self._disarm()
             body = self._messages[-1][1] if self._messages else None
             if body is not None and not body.is_eof():
                 self._body = body
@@ -227,6 +228,7 @@ class Connection(RequestHandler):
         self._timer = self._loop.call_later(seconds, callback)
 
     def _disarm(self) -> None:
+        """No deadline (a body is under one only while its timer runs)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -7,6 +7,7 @@ defaults through a `mockserver serve` process, whose parser is set to a ceiling 
 from __future__ import annotations
 
 import json
+import resource
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from mockserver.app import create_app, load_or_fail
-from mockserver.limits import CEILING_FACTOR, HEADERS_TOTAL_FACTOR, current_limits, parser_limits
+from mockserver.limits import CEILING_FACTOR, HEADERS_TOTAL_FACTOR, connection_cap, current_limits, parser_limits
 from mockserver.mounted import MountedApi
 from mockserver.sandbox.ledger import seed_entries
 from mockserver.sandbox.store import Store
@@ -314,6 +315,14 @@ async def test_the_parsers_400_never_echoes_the_request(port: int, head: bytes) 
     response = await exchange(port, head + b"\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
     assert_parser_refusal(response)
     assert response.body.startswith(b"Bad Request: ") and b"sk_sand" not in response.body
+
+
+def test_the_connection_cap_is_the_setting_at_most_what_the_descriptors_allow() -> None:
+    """(A real server under a descriptor limit: tests/test_slow_clients.py.)"""
+    automatic = connection_cap(load_settings({}, environ={}))
+    assert 0 < automatic < resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    assert connection_cap(load_settings({"max_connections": 5}, environ={})) == 5
+    assert connection_cap(load_settings({"max_connections": 1_000_000}, environ={})) == automatic
 
 
 # --- state per user --------------------------------------------------------------------------------

@@ -8,8 +8,7 @@ import http.client
 import json
 import shutil
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,6 +17,7 @@ import pytest
 import requests
 
 from .helpers import ROOT, running_server
+from .test_workers import within
 
 QUERY = json.dumps({"query": "{ __typename }"})
 HEADERS = {"Content-Type": "application/json", "x-api-key": "mock-api-key"}
@@ -46,15 +46,6 @@ def watched(tmp_path: Path) -> Iterator[Watched]:
     log = tmp_path / "server.log"
     with running_server("--quiet", "--watch", "--specs", str(specs), "--fixtures", str(fixtures), log_path=log) as base:
         yield Watched(base, log, specs / "mesh.yaml")
-
-
-def within(seconds: float, check: Callable[[], bool]) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 @dataclass(eq=False)  # a thread is hashed by identity

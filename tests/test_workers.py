@@ -140,6 +140,7 @@ def gone(pid: int) -> bool:
 
 
 def within(seconds: float, check: Callable[[], bool]) -> bool:
+    """Whether `check` comes true within `seconds` (asked every 50 ms)."""
     deadline = time.monotonic() + seconds
     while not check():
         if time.monotonic() > deadline:
