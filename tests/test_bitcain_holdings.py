@@ -478,3 +478,17 @@ async def test_the_sandbox_clock_decides_what_is_held(make_client: Any) -> None:
     assert await get(early, "history") == []
     performance = await get(early, "history/performance")
     assert performance["total_data_points"] == 0 and performance["starting_value"] == "0"
+
+
+@pytest.mark.parametrize("quantity", ["1e999999999", "-1E+999999999", "1e-999999999"])
+async def test_a_quantity_beyond_the_decimal_context_is_a_rejected_row(client: Any, quantity: str) -> None:
+    text = (
+        "ID,Timestamp,Transaction Type,Asset,Quantity Transacted,Price Currency,Price at Transaction,Subtotal,"
+        "Total (inclusive of fees and/or spread),Fees and/or Spread,Notes\n"
+        f"x1,2024-01-02 10:00:00 UTC,Buy,BTC,{quantity},USD,$40000,$4000,$4010,$10,\n"
+    )
+    report = await ingest(client, text.encode())
+    assert report["rows_total"] == 1
+    assert report["rows_rejected"] + report["rows_imported"] == 1
+    if quantity != "1e-999999999":
+        assert report["rejected"] == [{"line": 2, "id": "x1", "reason": f"Quantity Transacted {quantity!r} is too large"}]

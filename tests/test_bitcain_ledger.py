@@ -77,7 +77,7 @@ def test_amounts_read_signs_symbols_and_separators(text: str, value: Decimal | N
     assert coinbase_csv.amount(text, "x") == value
 
 
-@pytest.mark.parametrize("text", ["abc", "NaN", "1e99", "$$"])
+@pytest.mark.parametrize("text", ["abc", "NaN", "1e99", "$$", "1e999999999", "-1E+999999999"])
 def test_amounts_that_are_not_numbers(text: str) -> None:
     with pytest.raises(coinbase_csv.RowError):
         coinbase_csv.amount(text, "x")

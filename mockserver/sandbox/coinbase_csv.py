@@ -166,7 +166,7 @@ def amount(text: str, column: str) -> Decimal | None:
         raise RowError(f"{column} {text!r} is not a number") from None
     if not value.is_finite():
         raise RowError(f"{column} {text!r} is not a number")
-    if abs(value) > LARGEST:
+    if value.copy_abs() > LARGEST:  # copy_abs: abs() rounds to the context, and 1e999999999 overflows it
         raise RowError(f"{column} {text!r} is too large")
     return value * sign
 
