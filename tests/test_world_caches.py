@@ -42,3 +42,19 @@ async def test_the_mesh_cache_holds_at_most_its_bytes_whatever_the_user_ids(make
     for key, body in cache._items.items():
         small.put(key, body)
     assert len(small) < len(cache) and small._total <= 100_000
+
+
+BITCAIN = "/bitcain/api/v1/portfolio"
+BITCAIN_USER = "a169451c-8525-4352-b8ca-070dd449a1a5"
+
+
+async def test_bitcain_views_are_kept_per_app_and_weighed(make_client: Any) -> None:
+    first, second = await make_client(), await make_client()
+    listed = await first.get(f"{BITCAIN}/", params={"user_id": BITCAIN_USER, "active_only": "false"})
+    assert listed.status == 200 and len(await listed.json()) == 2
+    caches = _caches(first)
+    assert len(caches["bitcain.stored"]) == 2 and len(caches["bitcain.views"]) == 2
+    for cache in (caches["bitcain.stored"], caches["bitcain.views"]):
+        assert cache._total == sum(cache._size_of(key, value) for key, value in cache._items.items()) <= cache.size
+        assert all(cache._size_of(key, value) > len(key if isinstance(key, bytes) else key[0]) for key, value in cache._items.items())
+    assert "bitcain.views" not in _caches(second)

@@ -17,11 +17,12 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ..lru import SizedLru
+from ..lru import trimmed
 from ..seeding import stable_seed
 from .ledger import iso, parse_iso
 from .shares import apportion
 from .valuation import ZERO, Position, Timeline, money, position_values, price, text, total, units
+from .world import World
 
 KIND = "portfolio"
 VENUE = "portfolio"
@@ -118,31 +119,42 @@ class Stored(NamedTuple):
     is_active: bool
 
 
-# stored documents by their JSON bytes: one entry per version of a document
-_STORED: SizedLru[bytes, Stored] = SizedLru(1024, 8 << 20, lambda raw, _: len(raw))
-# only the current tick's views are worth keeping: a few hundred documents, at most 8 MiB
-_VIEWS: SizedLru[tuple[bytes, datetime, int], bytes] = SizedLru(512, 8 << 20, lambda key, body: len(key[0]) + len(body))
+# stored documents by their JSON bytes: one entry per version of a document (at most 8 MiB), and the
+# views of the current tick: a few hundred documents, at most 8 MiB; both on the world, so they die with the app
+_STORED_BOUNDS = (1024, 8 << 20)
+_VIEW_BOUNDS = (512, 8 << 20)
+_ENTRY_OVERHEAD = 200  # the key tuple or NamedTuple, the dict slot, object headers
 
 
-def stored(raw: bytes) -> Stored:
+def stored(world: World, raw: bytes) -> Stored:
     """Owner and state of a stored document (its JSON bytes), read once per document version."""
-    found = _STORED.get(raw)
+    cache = world.caches.lru("bitcain.stored", *_STORED_BOUNDS, _weigh_stored)
+    found = cache.get(raw)
     if found is None:
         doc = orjson.loads(raw)
         found = Stored(doc["user_id"], doc["is_active"])
-        _STORED.put(raw, found)
+        cache.put(raw, found)
     return found
 
 
-def view_json(raw: bytes, now: datetime, seed: int) -> bytes:
+def view_json(world: World, raw: bytes, now: datetime) -> bytes:
     """The serialized view of a stored document at `now`, worked out once per document version
     and instant: reads of an unchanged portfolio within a clock tick share it."""
-    key = (raw, now, seed)
-    body = _VIEWS.get(key)
+    cache = world.caches.lru("bitcain.views", *_VIEW_BOUNDS, _weigh_view)
+    key = (raw, now)
+    body = cache.get(key)
     if body is None:
-        body = orjson.dumps(view(orjson.loads(raw), now, seed))
-        _VIEWS.put(key, body)
+        body = trimmed(orjson.dumps(view(orjson.loads(raw), now, world.seed)))
+        cache.put(key, body)
     return body
+
+
+def _weigh_stored(raw: bytes, found: Stored) -> int:
+    return len(raw) + len(found.user_id) + _ENTRY_OVERHEAD
+
+
+def _weigh_view(key: tuple[bytes, datetime], body: bytes) -> int:
+    return len(key[0]) + len(body) + _ENTRY_OVERHEAD
 
 
 def rebalance(doc: dict[str, Any], now: datetime, seed: int) -> None:

@@ -904,7 +904,7 @@ def _now(call: Call) -> datetime:
 def _owned_raw(call: Call, portfolio_id: str, user_id: str | None) -> bytes | None:
     """The stored portfolio (its JSON bytes) when it exists and, with `user_id`, belongs to that user."""
     raw = call.state.get_raw(portfolios.KIND, portfolio_id)
-    if raw is None or (user_id is not None and portfolios.stored(raw).user_id != user_id):
+    if raw is None or (user_id is not None and portfolios.stored(call.world, raw).user_id != user_id):
         return None
     return raw
 
@@ -940,10 +940,10 @@ def _decimal_value(raw: Any) -> Decimal | None:
 def list_portfolios(call: Call) -> Reply:
     query = call.params["query"]
     active_only, limit, offset = query.get("active_only", True), query.get("limit", 50), query.get("offset", 0)
-    now, seed = _now(call), call.world.seed
+    now = _now(call)
     raws = call.state.find_raw(portfolios.KIND, owner=query["user_id"])
-    shown = [raw for raw in raws if not active_only or portfolios.stored(raw).is_active]
-    page = b",".join(portfolios.view_json(raw, now, seed) for raw in shown[offset : offset + limit])
+    shown = [raw for raw in raws if not active_only or portfolios.stored(call.world, raw).is_active]
+    page = b",".join(portfolios.view_json(call.world, raw, now) for raw in shown[offset : offset + limit])
     return Reply(200, b"[" + page + b"]", headers={"X-Total-Count": str(len(shown))})
 
 
@@ -1007,7 +1007,7 @@ def get_portfolio(call: Call) -> Reply:
     raw = _owned_raw(call, call.params["path"]["portfolio_id"], call.params["query"].get("user_id"))
     if raw is None:
         return detail(404, "Portfolio not found")
-    return Reply(200, portfolios.view_json(raw, _now(call), call.world.seed))
+    return Reply(200, portfolios.view_json(call.world, raw, _now(call)))
 
 
 def update_portfolio(call: Call) -> Reply:
