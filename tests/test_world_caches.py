@@ -50,6 +50,8 @@ BITCAIN_USER = "a169451c-8525-4352-b8ca-070dd449a1a5"
 
 async def test_bitcain_views_are_kept_per_app_and_weighed(make_client: Any) -> None:
     first, second = await make_client(), await make_client()
+    active = await first.get(f"{BITCAIN}/", params={"user_id": BITCAIN_USER})
+    assert active.status == 200 and len(await active.json()) == 1  # each portfolio's state read: one is inactive
     listed = await first.get(f"{BITCAIN}/", params={"user_id": BITCAIN_USER, "active_only": "false"})
     assert listed.status == 200 and len(await listed.json()) == 2
     caches = _caches(first)
