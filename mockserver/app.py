@@ -126,7 +126,7 @@ def _refuse_shared_control_token(settings: Settings, apis: list[MountedApi]) -> 
 
 
 def new_traffic(settings: Settings) -> Traffic:
-    return Traffic(Journal(settings.journal_size), Faults())
+    return Traffic(Journal(settings.journal_size, settings.journal_bytes), Faults())
 
 
 def open_store(settings: Settings) -> Store:

@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--state", type=Path, metavar="FILE", help="keep the sandbox state in this SQLite file (default: in memory)")
     serve.add_argument("--journal-size", type=int, help="requests the journal keeps (default 1000; 0 turns it off)")
+    serve.add_argument("--journal-bytes", type=int, help="bytes the journal's requests may hold together (default 16 MiB)")
     serve.add_argument("--control-token", help="demand Authorization: Bearer <token> on /__mock")
     serve.add_argument("--quiet", action="store_true", default=None, help="no access log line per request")
     serve.add_argument("--log-format", choices=("text", "json"), help="access log as text (default) or JSON lines")
@@ -115,6 +116,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "signature_window_seconds",
         "state",
         "journal_size",
+        "journal_bytes",
         "control_token",
         "quiet",
         "log_format",

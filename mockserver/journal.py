@@ -112,6 +112,7 @@ class Entry:
     credential_fields: frozenset[str]
     _query: dict[str, list[str]] | None = None
     _headers: dict[str, list[str]] | None = None
+    weight: int = 0  # the bytes it holds (entry_weight)
 
     @property
     def path(self) -> str:
@@ -147,13 +148,38 @@ class Entry:
         }
 
 
-class Journal:
-    """The newest `size` entries; older ones fall off, so memory does not grow with traffic."""
+ENTRY_OVERHEAD = 600  # an entry's slots, its time and id, the URL object, the headers' proxy
+HEADER_OVERHEAD = 120  # per header: its name and value objects and the multidict's item
+PARSED_FACTOR = 8  # a JSON body kept parsed takes up to this many times its text
 
-    def __init__(self, size: int) -> None:
+
+def entry_weight(url: URL, headers: CIMultiDictProxy[str], body: Any) -> int:
+    """The bytes an entry holds: the target (its text, and its parts once parsed), each header (and its
+    redacted copy, made when read out), the body as kept (parsed JSON weighs more than its text)."""
+    weight = ENTRY_OVERHEAD + 3 * len(url.raw_path_qs)
+    weight += sum(2 * (len(name) + len(value)) + HEADER_OVERHEAD for name, value in headers.items())
+    if isinstance(body, str):
+        weight += len(body)
+    elif body is not None:
+        weight += PARSED_FACTOR * len(orjson.dumps(body))
+    return weight
+
+
+class Journal:
+    """The newest `size` entries that fit in `max_bytes`; older ones fall off, so memory does not grow
+    with traffic, however large the requests (a full entry holds up to about 200 KB: 64 KiB of headers
+    counted twice, an 8 KiB target, a parsed 4 KiB body)."""
+
+    def __init__(self, size: int, max_bytes: int) -> None:
         self.size = size
-        self._entries: deque[Entry] = deque(maxlen=size)
+        self.max_bytes = max_bytes
+        self._entries: deque[Entry] = deque()
+        self._bytes = 0
         self._ids = itertools.count(1)
+
+    @property
+    def held_bytes(self) -> int:
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -173,11 +199,17 @@ class Journal:
         if self.size <= 0:
             return
         duration_ms = (time.perf_counter() - started) * 1000
+        weight = entry_weight(url, headers, body)
         entry = Entry(next(self._ids), time.time(), method, url, headers, body, api, operation, status, duration_ms, credential_fields)
+        entry.weight = weight
         self._entries.append(entry)
+        self._bytes += weight
+        while len(self._entries) > self.size or self._bytes > self.max_bytes:
+            self._bytes -= self._entries.popleft().weight
 
     def clear(self) -> None:
         self._entries.clear()
+        self._bytes = 0
 
     def newest_first(self) -> list[Entry]:
         return list(reversed(self._entries))

@@ -54,6 +54,7 @@ class Settings:
     # SQLite file of the sandbox state (what users create); None keeps it in memory
     state: Path | None = None
     journal_size: int = 1000  # requests kept by the journal; 0 turns it off
+    journal_bytes: int = 16 * 1_048_576  # and what they hold together (journal.entry_weight)
     control_token: str | None = None  # when set, /__mock demands `Authorization: Bearer <token>`
     # Host names (besides loopback names and addresses) under which /__mock and the dashboard answer
     allowed_hosts: list[str] = field(default_factory=list)
@@ -96,6 +97,7 @@ _SCALARS = {
     "max_connections": int,
     "signature_window_seconds": int,
     "journal_size": int,
+    "journal_bytes": int,
     "workers": int,
     "log_format": str,
 }
@@ -223,6 +225,7 @@ _LIMIT_RANGES = {
     "max_portfolios_per_user": (0, 1_000_000),
     "max_ledger_entries_per_user": (0, 10_000_000),
     "max_state_bytes": (1_048_576, 1 << 40),
+    "journal_bytes": (262_144, 1 << 30),
     "header_read_timeout": (0.1, 3600),
     "body_read_timeout": (0.1, 3600),
     "max_connections": (0, 1_000_000),

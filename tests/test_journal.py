@@ -3,10 +3,13 @@ clients planted, and header bytes that are not UTF-8, which the journal must sti
 
 from __future__ import annotations
 
+import gc
 import socket
 import time
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,6 +18,7 @@ import requests
 
 from mockserver.journal import MAX_PATTERN_CHARS, MAX_PATTERN_PROGRAM, Matcher
 from mockserver.pytest_plugin import MockServerClient
+from mockserver.traffic import TRAFFIC
 
 from .helpers import MESH_AUTH, PORTFOLIO, running_server
 
@@ -125,3 +129,27 @@ def test_a_header_that_is_not_utf8_reads_out_of_the_journal(server: Server) -> N
     assert server.count({"headers": {"x-note": "caf\ufffd\ufffd ok"}}).json() == {"count": 1}
     assert MockServerClient(server.base).journal(api="mesh")[0]["headers"]["X-Note"] == ["caf\ufffd\ufffd ok"]
     assert "Traceback" not in server.log.read_text()
+
+
+async def test_the_journal_holds_at_most_its_bytes_and_weighs_what_it_keeps(make_client: Any) -> None:
+    client = await make_client(journal_bytes=262_144, journal_size=1000)
+    journal = client.app[TRAFFIC].journal
+    tracemalloc.start()
+    try:
+        for number in range(40):  # 40 requests of about 30 KB of headers each: over 1 MB if all were kept
+            headers = {**MESH_AUTH, **{f"X-Pad-{n}": "p" * 1000 for n in range(30)}}
+            response = await client.get(PORTFOLIO, params={"UserId": f"u{number}"}, headers=headers)
+            assert response.status == 200
+        listed = await client.get("/__mock/requests", params={"limit": "1000"})  # read out: the redacted copies are made
+        kept = [entry["query"]["UserId"] for entry in (await listed.json())["requests"]]
+        weighed = journal.held_bytes
+        gc.collect()
+        holding = tracemalloc.get_traced_memory()[0]
+        journal.clear()
+        gc.collect()
+        held = holding - tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert 0 < len(kept) < 40 and weighed <= 262_144
+    assert kept[0] == ["u39"] and kept == [[f"u{n}"] for n in range(39, 39 - len(kept), -1)]  # the newest
+    assert held <= weighed <= 3 * held, (held, weighed)  # what it counts covers what it holds, and not wildly more
