@@ -3,6 +3,7 @@ clients planted, and header bytes that are not UTF-8, which the journal must sti
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import socket
 import time
@@ -153,3 +154,21 @@ async def test_the_journal_holds_at_most_its_bytes_and_weighs_what_it_keeps(make
     assert 0 < len(kept) < 40 and weighed <= 262_144
     assert kept[0] == ["u39"] and kept == [[f"u{n}"] for n in range(39, 39 - len(kept), -1)]  # the newest
     assert held <= weighed <= 3 * held, (held, weighed)  # what it counts covers what it holds, and not wildly more
+
+
+async def test_a_path_pattern_is_matched_off_the_event_loop(make_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = await make_client()
+    threads: list[str] = []
+    original = asyncio.to_thread
+
+    async def to_thread(function: Any) -> Any:
+        threads.append("pattern")
+        return await original(function)
+
+    monkeypatch.setattr("mockserver.control.asyncio.to_thread", to_thread)
+    assert (await client.get(PORTFOLIO, params={"UserId": "alice"}, headers=MESH_AUTH)).status == 200
+    by_pattern = await client.get("/__mock/requests", params={"path": "^/mesh/.*portfolio$"})
+    assert by_pattern.status == 200 and (await by_pattern.json())["total"] == 1
+    assert threads == ["pattern"]
+    exact = await client.get("/__mock/requests", params={"path": PORTFOLIO})  # an exact path is compared inline
+    assert (await exact.json())["total"] == 1 and threads == ["pattern"]
