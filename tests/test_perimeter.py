@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import socket
 import subprocess
 from typing import Any
 
@@ -238,8 +239,17 @@ def test_the_health_check_passes_with_a_control_token_on_the_port_of_the_environ
         command = healthcheck_command()
         probe = subprocess.run(command, env={**os.environ, "MOCKSERVER_PORT": port}, capture_output=True, timeout=30, check=False)
         assert probe.returncode == 0, probe.stderr
-        elsewhere = subprocess.run(command, env={**os.environ, "MOCKSERVER_PORT": "1"}, capture_output=True, timeout=30, check=False)
+        elsewhere = subprocess.run(
+            command, env={**os.environ, "MOCKSERVER_PORT": str(closed_port())}, capture_output=True, timeout=30, check=False
+        )
         assert elsewhere.returncode != 0  # the check does fail when nothing answers
         foreign = requests.get(f"{base}/__mock/live", headers={"Host": "mockserver.internal:8080"}, timeout=10)
         assert (foreign.status_code, foreign.json()) == (200, {"status": "ok"})
         assert requests.get(f"{base}/__mock/health", headers={"Host": "mockserver.internal:8080"}, timeout=10).status_code == 403
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (one the kernel just handed out and took back)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
