@@ -1,12 +1,13 @@
 """`serve --workers N`: N server processes on the same ports, sharing one state store.
 
-The parent binds every port once (without SO_REUSEPORT, so no other process can join it:
-a second server on a busy port fails with "address already in use"), then forks the workers
-before any event loop or database exists, so each one starts clean. The workers inherit the
-listening sockets and the kernel hands each connection to one of them. The sandbox state
-lives in SQLite, which is safe to share between processes: the `--state` file, or a
-temporary file that is removed when the server stops. The request journal and the faults
-stay per worker.
+The parent makes the state file (schema and WAL, once, so that workers opening it together
+never find it locked) and binds every port once, without SO_REUSEPORT, so no other process
+can join it: a second server on a busy port fails with "address already in use". Then it
+forks the workers before any event loop or open database exists, so each one starts clean.
+The workers inherit the listening sockets and the kernel hands each connection to one of
+them. The sandbox state lives in SQLite, which is safe to share between processes: the
+`--state` file, or a temporary file that is removed when the server stops. The request
+journal and the faults stay per worker.
 
 SIGTERM and SIGINT reach the parent's handlers from before the first fork, and are passed on
 to every worker once. Each worker holds the read end of a pipe only the parent can write to:
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .connections import Listeners, close_all, inherit, listeners_for
+from .sandbox.store import Store
 from .settings import Settings
 
 Worker = Callable[[Settings, Callable[[str], None]], int]
@@ -80,6 +82,7 @@ def serve_workers(settings: Settings, run_worker: Worker) -> int:
     Raises ListenError (an OSError) when a port cannot be listened on, before any fork."""
     group = Group()
     with _shared_state(settings) as state:
+        Store(state, settings.max_state_bytes).close()
         listeners = listeners_for(settings.host, {"": settings.port, **settings.api_ports})
         ports = {key: sockets[0].getsockname()[1] for key, sockets in listeners.items()}
         shared = dataclasses.replace(settings, state=state, port=ports[""], api_ports={k: v for k, v in ports.items() if k})
