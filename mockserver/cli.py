@@ -17,7 +17,7 @@ from .catalog import GRAPHQL_SUFFIXES, OPENAPI_SUFFIXES
 from .errors import LoadError
 from .logs import configure_logging
 from .mounted import MountedApi
-from .sandbox.store import StateFull, Store
+from .sandbox.store import StateFull
 from .server import Server
 from .settings import Settings, SettingsError, load_settings
 from .workers import serve_workers
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--body-timeout", dest="body_read_timeout", type=float, help="seconds a request's body may take to arrive (default 30)"
     )
+    serve.add_argument("--keepalive-timeout", type=float, help="seconds an idle kept-alive connection stays open (default 75)")
     serve.add_argument("--max-connections", type=int, help="connections open at once (default 0: below the descriptor limit)")
     serve.add_argument(
         "--allowed-host",
@@ -112,6 +113,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "header_read_timeout",
         "body_read_timeout",
         "max_connections",
+        "keepalive_timeout",
         "allowed_hosts",
         "signature_window_seconds",
         "state",
@@ -171,8 +173,6 @@ def serve(settings: Settings) -> int:
         print(exposed_warning(settings.host), file=sys.stderr, flush=True)
     try:
         if settings.workers > 1:
-            if settings.state is not None:
-                Store(settings.state, settings.max_state_bytes).close()  # refused once, here, rather than by every worker
             return serve_workers(settings, run_server)
         return run_server(settings, lambda text: print(text, flush=True))
     except OSError as exc:  # a port in use, an address this machine does not have

@@ -54,7 +54,7 @@ class Server:
         self.traffic = new_traffic(settings)  # the journal and faults outlive reloads
         self.gate = Gate(connection_cap(settings))  # one count of connections over every version
         self.timeouts = Timeouts(settings.header_read_timeout, settings.body_read_timeout)
-        self.handler_options = {"access_log": None, **parser_limits(settings)}
+        self.handler_options = {"access_log": None, "keepalive_timeout": settings.keepalive_timeout, **parser_limits(settings)}
         self.version: Version | None = None
         self.retiring: set[asyncio.Task[None]] = set()
         self.stopping = asyncio.Event()

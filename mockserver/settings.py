@@ -46,6 +46,9 @@ class Settings:
     # byte, its body within body_read_timeout; beyond max_connections open at once, new ones are closed
     header_read_timeout: float = 10.0
     body_read_timeout: float = 30.0
+    # an idle kept-alive connection is closed after this long (nginx's default; aiohttp's own is an
+    # hour), so idle clients cannot hold the connection cap's slots
+    keepalive_timeout: float = 75.0
     max_connections: int = 0  # 0: below the process's descriptor limit (limits.connection_cap)
     # how far a signed request's timestamp may be from the server clock, either way
     signature_window_seconds: int = 30
@@ -62,7 +65,7 @@ class Settings:
     log_format: str = "text"  # or "json"
     api_ports: dict[str, int] = field(default_factory=dict)  # API name -> its own port, production paths
     watch: bool = False  # reload specs and fixtures when they change
-    workers: int = 1  # server processes sharing the port (SO_REUSEPORT) and the state store
+    workers: int = 1  # server processes sharing the parent's listening sockets and the state store
     config: Path | None = None
 
     def frozen_clock(self) -> datetime | None:
@@ -94,6 +97,7 @@ _SCALARS = {
     "max_state_bytes": int,
     "header_read_timeout": float,
     "body_read_timeout": float,
+    "keepalive_timeout": float,
     "max_connections": int,
     "signature_window_seconds": int,
     "journal_size": int,
@@ -228,6 +232,7 @@ _LIMIT_RANGES = {
     "journal_bytes": (262_144, 1 << 30),
     "header_read_timeout": (0.1, 3600),
     "body_read_timeout": (0.1, 3600),
+    "keepalive_timeout": (0.1, 3600),
     "max_connections": (0, 1_000_000),
 }
 

@@ -17,7 +17,7 @@ import pytest
 from .helpers import ROOT, running_server
 from .test_http_fuzz import APIS, WRITES, RawResponse, assert_raw_envelope
 
-TIMEOUTS = ("--header-timeout", "0.5", "--body-timeout", "0.5")
+TIMEOUTS = ("--header-timeout", "0.5", "--body-timeout", "0.5", "--keepalive-timeout", "2")
 HEALTH = b"GET /__mock/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
@@ -107,6 +107,15 @@ def test_a_kept_alive_connection_may_wait_longer_than_the_header_timeout(port: i
         time.sleep(1.0)  # twice the header timeout
         sock.sendall(HEALTH)
         assert response(sock).status == 200
+
+
+def test_an_idle_kept_alive_connection_is_closed_after_the_keepalive_timeout(port: int) -> None:
+    with connect(port) as sock:
+        sock.sendall(HEALTH)
+        assert response(sock).status == 200
+        started = time.monotonic()
+        assert until_closed(sock) == b""  # closed by the server, without a word
+        assert time.monotonic() - started >= 1.5  # by the keep-alive timeout (2 s), not the header timeout (0.5 s)
 
 
 def test_a_head_split_in_two_in_time_is_served(port: int) -> None:

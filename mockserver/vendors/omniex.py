@@ -34,6 +34,7 @@ CODE_BY_STATUS = {
     403: "ACCESS_DENIED",
     404: "RESOURCE_NOT_FOUND",
     405: "METHOD_UNSUPPORTED",
+    408: "PARAMETER_INVALID",  # the body did not arrive in time
     413: "PARAMETER_INVALID",  # the request as a whole is refused: its body, target or headers are too large
     414: "PARAMETER_INVALID",
     431: "PARAMETER_INVALID",
