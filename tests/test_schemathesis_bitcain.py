@@ -52,9 +52,14 @@ def map_body(context: Any, body: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def bitcain_url() -> Iterator[str]:
+def server_url() -> Iterator[str]:
     with running_server() as url:
-        yield url + "/bitcain"
+        yield url
+
+
+@pytest.fixture(scope="module")
+def bitcain_url(server_url: str) -> str:
+    return server_url + "/bitcain"
 
 
 # Schema-valid requests the sandbox rightly refuses. Each takes the case, the status and the body.
@@ -122,8 +127,14 @@ def test_bitcain_negative_data(case: schemathesis.Case, bitcain_url: str, sessio
     assert response.status_code < 500, f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
 
 
-def test_bitcain_stateful_links(bitcain_url: str, session: requests.Session) -> None:
+def test_bitcain_stateful_links(server_url: str, bitcain_url: str, session: requests.Session) -> None:
     class Workflow(stateful.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            """Each scenario starts from the sandbox's initial state. Hypothesis replays a scenario to
+            shrink it and expects the same answers (a name taken by an earlier scenario would turn a
+            201 into a 409, leave a bundle empty, and the replay fails as FlakyStrategyDefinition)."""
+            assert session.post(server_url + "/__mock/reset", json={}, timeout=10).status_code == 200
+
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             return {"base_url": bitcain_url, "session": session}
 
@@ -131,7 +142,8 @@ def test_bitcain_stateful_links(bitcain_url: str, session: requests.Session) -> 
             recorder = getattr(self, "recorder", None)
             case.validate_response(response, transport_kwargs=kwargs or None, recorder=recorder)
             if case.operation.definition.raw.get("operationId") == "create_portfolio":
-                assert response.status_code in (201, 409, 422), response.text
+                # a NUL in user_id is refused before the operation runs: see tests/fuzzing.py
+                assert response.status_code in (201, 409, 422) or fuzzing.refuses_nul(case, response), response.text
 
     Workflow.run(settings=fuzzing.stateful_settings(max_examples=15, steps=6))
 
