@@ -11,6 +11,7 @@ dropped across a reload. A version that fails to load is reported and the previo
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -121,6 +122,11 @@ class Server:
         while not self.stopping.is_set() and lingering(version.runners, idle_too=loop.time() < deadline):
             await asyncio.sleep(RETIRE_POLL_SECONDS)
         await self._drain(version.runners)
+        version.runners.clear()
+        version.apis.clear()
+        # a version is a large graph with cycles (plans <-> runtime): collected now, its memory is
+        # reused by the next reload, rather than versions piling up until a full collection runs
+        gc.collect()
 
     def watched(self) -> list[Path]:
         paths = list(self.settings.specs or [bundled_dir("specs")])
