@@ -4,6 +4,8 @@ flight when its version is replaced gets its answer."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import http.client
 import json
 import shutil
@@ -15,6 +17,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+
+from mockserver.connections import close_all
+from mockserver.plan import ApiRuntime
+from mockserver.server import Server
+from mockserver.settings import load_settings
 
 from .helpers import ROOT, running_server
 from .test_workers import within
@@ -114,3 +121,27 @@ def test_a_request_in_flight_during_a_reload_gets_its_answer(watched: Watched) -
     slow.join(30)
     assert answers == [200]
     assert still_in_flight  # the version was replaced while the request waited
+
+
+async def test_reloads_leave_no_earlier_version_behind(tmp_path: Path) -> None:
+    """Every reload compiles a new version; once it is retired, nothing keeps the old one (or its
+    caches) reachable: after ten reloads only the serving version's APIs are alive."""
+    specs = tmp_path / "specs"
+    shutil.copytree(ROOT / "specs", specs)
+    server = Server(load_settings({"specs": [specs], "port": 0}, environ={}))
+    server.version = await server.start()
+    try:
+        for number in range(10):
+            with (specs / "mesh.yaml").open("a") as spec:
+                spec.write(f"\n# reload {number}\n")  # new bytes: checked and compiled afresh
+            assert await server.reload()
+        while server.retiring:
+            await asyncio.gather(*server.retiring)
+        gc.collect()
+        alive = [api for api in gc.get_objects() if isinstance(api, ApiRuntime)]
+        assert {id(api) for api in alive} <= {id(api) for api in server.version.apis}
+    finally:
+        server.stopping.set()
+        await server._drain(server.version.runners)
+        server.store.close()
+        close_all(server.listeners)

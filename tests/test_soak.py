@@ -26,3 +26,27 @@ def test_a_short_soak_passes() -> None:
     assert re.search(r"^\s+ok\s+descriptors flat: ", completed.stdout, re.MULTILINE), output
     assert "FAIL" not in completed.stdout, output
     assert completed.stdout.rstrip().endswith("verdict: PASS"), output
+
+
+def test_a_short_cache_busting_soak_with_reloads_meets_only_expected_answers() -> None:
+    # every request a user, id, range or document never seen before, and a reload every two seconds
+    command = [
+        sys.executable,
+        str(SOAK),
+        "--duration",
+        "6",
+        "--interval",
+        "2",
+        "--concurrency",
+        "4",
+        "--bust-caches",
+        "--reload-every",
+        "2",
+    ]
+    completed = subprocess.run([*command, "--rss-tolerance-mib", "200"], cwd=ROOT, capture_output=True, text=True, timeout=90, check=False)
+    output = completed.stdout + completed.stderr
+    assert "every cache busted, a reload every 2s" in completed.stdout, output
+    assert "--watch --specs" in completed.stdout, output  # the server watches the soak's copy of the specs
+    assert re.search(r"^\s+ok\s+unexpected statuses: 0$", completed.stdout, re.MULTILINE), output
+    assert re.search(r"^\s+ok\s+connection errors other than injected drops: 0$", completed.stdout, re.MULTILINE), output
+    assert completed.returncode == 0 and completed.stdout.rstrip().endswith("verdict: PASS"), output
