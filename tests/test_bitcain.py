@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mockserver.sandbox.portfolios import new_portfolio_id
+from mockserver.vendors.bitcain.portfolios import new_portfolio_id
 
 from .helpers import ROOT
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from mockserver.sandbox import coinbase_csv
-from mockserver.sandbox.ledger import Entry, build_book, seed_entries
-from mockserver.sandbox.performance import summarize
+from mockserver.vendors.bitcain import csv_ingest as coinbase_csv
+from mockserver.vendors.bitcain.ledger import Entry, build_book, seed_entries
+from mockserver.vendors.bitcain.performance import summarize
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 1, 15, 15, tzinfo=UTC)

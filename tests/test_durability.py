@@ -33,8 +33,8 @@ import orjson
 import pytest
 import requests
 
-from mockserver.sandbox.portfolios import new_portfolio_id
 from mockserver.sandbox.store import StateFull, Store
+from mockserver.vendors.bitcain.portfolios import new_portfolio_id
 
 from .helpers import ROOT
 

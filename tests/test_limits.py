@@ -18,10 +18,10 @@ from aiohttp.test_utils import TestClient
 from mockserver.app import create_app, load_or_fail
 from mockserver.limits import CEILING_FACTOR, HEADERS_TOTAL_FACTOR, connection_cap, current_limits, parser_limits
 from mockserver.mounted import MountedApi
-from mockserver.sandbox.ledger import seed_entries
 from mockserver.sandbox.store import Store
 from mockserver.settings import load_settings
 from mockserver.vendors.bitcain import SANDBOX_USER
+from mockserver.vendors.bitcain.ledger import seed_entries
 
 from .helpers import running_server
 from .test_http_fuzz import (

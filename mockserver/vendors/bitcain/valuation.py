@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
-from .market import price_usd, round_price
+from ...sandbox.market import price_usd, round_price
 
 CENT = Decimal("0.01")
 SATOSHI = Decimal("0.00000001")

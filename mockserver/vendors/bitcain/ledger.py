@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .accounts import identity_rng
-from .market import ASSETS
+from ...sandbox.accounts import identity_rng
+from ...sandbox.market import ASSETS
 from .valuation import CENT, ZERO, Position, Timeline, money, price, units
 
 INCOMING = frozenset({"buy", "receive", "reward", "convert_in"})

@@ -17,12 +17,12 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ..lru import trimmed
-from ..seeding import stable_seed
+from ...lru import trimmed
+from ...sandbox.shares import apportion
+from ...sandbox.world import World
+from ...seeding import stable_seed
 from .ledger import iso, parse_iso
-from .shares import apportion
 from .valuation import ZERO, Position, Timeline, money, position_values, price, text, total, units
-from .world import World
 
 KIND = "portfolio"
 VENUE = "portfolio"

@@ -25,11 +25,17 @@ from typing import Any
 
 import orjson
 
-from ..envelopes import Problem, Reply, json_reply, reason
-from ..limits import current_limits
-from ..sandbox import coinbase_csv, portfolios
-from ..sandbox.accounts import identity_rng
-from ..sandbox.ledger import (
+from ...envelopes import Problem, Reply, json_reply, reason
+from ...limits import current_limits
+from ...sandbox.accounts import identity_rng
+from ...sandbox.shares import apportion
+from ...sandbox.store import ApiState
+from ...security import Identity
+from ...validation import Violation
+from .. import Call, Vendor
+from . import csv_ingest as coinbase_csv
+from . import portfolios
+from .ledger import (
     BACKFILL_PAGE_SIZE,
     EXCHANGES,
     SUPPORTED_ASSETS,
@@ -41,10 +47,8 @@ from ..sandbox.ledger import (
     seed_entries,
     sort_entries,
 )
-from ..sandbox.performance import summarize
-from ..sandbox.shares import apportion
-from ..sandbox.store import ApiState
-from ..sandbox.valuation import (
+from .performance import summarize
+from .valuation import (
     ZERO,
     Position,
     Timeline,
@@ -59,9 +63,6 @@ from ..sandbox.valuation import (
     total,
     units,
 )
-from ..security import Identity
-from ..validation import Violation
-from . import Call, Vendor
 
 LEDGER = "ledger"
 SEQUENCE = "sequence"
