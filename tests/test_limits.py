@@ -20,8 +20,8 @@ from mockserver.limits import CEILING_FACTOR, HEADERS_TOTAL_FACTOR, connection_c
 from mockserver.mounted import MountedApi
 from mockserver.sandbox.store import Store
 from mockserver.settings import load_settings
-from mockserver.vendors.bitcain import SANDBOX_USER
 from mockserver.vendors.bitcain.ledger import seed_entries
+from mockserver.vendors.bitcain.seed import SANDBOX_USER
 
 from .helpers import running_server
 from .test_http_fuzz import (

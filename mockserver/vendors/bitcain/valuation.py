@@ -58,6 +58,11 @@ def quantity_text(value: Decimal) -> str:
     return f"{value.quantize(SATOSHI):f}"
 
 
+def percent_text(part: Decimal, whole: Decimal) -> str:
+    """`part` as a percentage of `whole`, to two decimals ("0.00" when `whole` is zero)."""
+    return text((part / whole * 100).quantize(CENT)) if whole else "0.00"
+
+
 def position_values(quantities: Quantities, at: datetime, seed: int) -> dict[Position, Decimal]:
     """Each position's value in USD at `at`, to the cent (positions of zero quantity are left out)."""
     prices: dict[str, Decimal] = {}

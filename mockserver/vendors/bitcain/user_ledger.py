@@ -1,0 +1,64 @@
+"""The token's user and their ledger as the handlers see it: stored entries, or the seeded ones.
+
+A user's ledger is the seeded one (`seed_entries`) until something is written for them;
+from then on it is a JSON document of kind `ledger` in the store, keyed and owned by the
+user, holding the entries and their FIFO lots.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from functools import lru_cache
+
+from ...security import Identity
+from .. import Call
+from . import clock
+from .ledger import Book, Entry, build_book, iso, seed_entries, sort_entries
+from .valuation import Position, position_values
+
+LEDGER = "ledger"
+_USER_NAMESPACE = uuid.UUID("6f1c7d0e-2b8a-4c55-9e3d-0a4b5c6d7e8f")
+
+
+def user_of(identity: Identity | None) -> str:
+    """The token's user: its configured `user_id`, or a UUID derived from the identity's name."""
+    if identity is None:
+        return ""
+    configured = identity.data.get("user_id")
+    return str(configured) if configured else str(uuid.uuid5(_USER_NAMESPACE, identity.name))
+
+
+@lru_cache(maxsize=256)
+def seeded_entries(seed: int, user: str) -> tuple[Entry, ...]:
+    """The user's seeded entries (the same for the same seed and user)."""
+    return tuple(seed_entries(seed, user))
+
+
+class Ledger:
+    """The token user's entries (stored, or the seeded ones) and their FIFO book as of now."""
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.user = user_of(call.identity)
+        self.now = clock.now(call)
+        self.seed = call.world.seed
+        self.doc = call.state.get(LEDGER, self.user)
+        self.entries = [Entry.from_doc(item) for item in self.doc["entries"]] if self.doc else list(seeded_entries(self.seed, self.user))
+        self.book: Book = build_book(self.entries, self.now)
+
+    def save(self, entries: list[Entry] | None = None, **marks: str) -> None:
+        """Store the ledger (materializing the seeded one on its first write), with its lots rebuilt."""
+        if entries is not None:
+            self.entries = sort_entries(entries)
+            self.book = build_book(self.entries, self.now)
+        doc = dict(self.doc or {"user_id": self.user})
+        doc.update(marks)
+        doc["entries"] = [entry.to_doc() for entry in self.entries]
+        doc["lots"] = [lot.to_doc() for lot in self.book.lots]
+        doc["updated_at"] = iso(self.now)
+        self.call.state.put(LEDGER, self.user, doc, owner=self.user)
+        self.doc = doc
+
+    def values(self) -> dict[Position, Decimal]:
+        return position_values(self.book.holdings(), self.now, self.seed)
