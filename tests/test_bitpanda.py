@@ -16,10 +16,10 @@ from graphql import build_schema
 import mockserver.graphql
 from mockserver.app import create_app, load
 from mockserver.errors import LoadError
-from mockserver.sandbox import custody
 from mockserver.sandbox.market import price_usd, round_price
 from mockserver.settings import SettingsError, load_settings
 from mockserver.traffic import TRAFFIC
+from mockserver.vendors.bitpanda import holdings as custody
 
 from .helpers import ROOT
 

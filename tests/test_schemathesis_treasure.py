@@ -29,8 +29,8 @@ import requests
 import schemathesis
 import yaml
 
-from mockserver.sandbox.treasury import DOCUMENT_BUSINESS
 from mockserver.vendors.treasure import accepts_json
+from mockserver.vendors.treasure.model import DOCUMENT_BUSINESS
 
 from . import fuzzing
 from .helpers import ROOT, running_server

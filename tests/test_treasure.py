@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from mockserver.appkeys import APIS
-from mockserver.sandbox.treasury import apportion
+from mockserver.sandbox.shares import apportion
 from mockserver.security import Identity
 from mockserver.vendors.treasure import CODE_BY_STATUS, issue_token
 

@@ -3,7 +3,7 @@
 Authentication is AppSync's API key: the `x-api-key` header, compared in constant time with
 every configured key (`credentials.bitpanda`: a list of `{"x-api-key": ..., "name": ...,
 "forbidden": false}`; default: the sandbox key `mock-api-key`). Every key is its own user,
-whose holdings follow from (seed, "bitpanda", key) alone (sandbox/custody.py), so answers
+whose holdings follow from (seed, "bitpanda", key) alone (holdings.py), so answers
 are the same across restarts and need no stored state. Errors have AppSync's shape:
 `errorType` and `message`, plus `path`, `locations`, `data` and `errorInfo` for errors
 that come from the GraphQL document.
@@ -19,8 +19,8 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from ..errors import LoadError
-from ..graphql import (
+from ...errors import LoadError
+from ...graphql import (
     BAD_REQUEST,
     BAD_VARIABLES,
     FORBIDDEN,
@@ -41,10 +41,10 @@ from ..graphql import (
     GraphQLVendor,
     Refusal,
 )
-from ..sandbox import custody
-from ..sandbox.custody import DATA_START_HOUR, FIAT, Holdings, hour_text, nearest_hour, plain, rate_text, value_in
-from ..sandbox.world import World
-from ..security import CONFIGURED, Identity, identity_with
+from ...sandbox.world import World
+from ...security import CONFIGURED, Identity, identity_with
+from . import holdings as custody
+from .holdings import DATA_START_HOUR, FIAT, Holdings, hour_text, nearest_hour, plain, rate_text, value_in
 
 API = "bitpanda"
 HEADER = "x-api-key"

@@ -21,15 +21,15 @@ from typing import Any
 
 import orjson
 
-from ..envelopes import Problem, Reply, json_reply
-from ..lru import trimmed
-from ..pipeline import summarize
-from ..sandbox.shares import apportion
-from ..sandbox.treasury import DOCUMENT_BUSINESS, PRODUCTS, UNFUNDED_BUSINESS, WELL_KNOWN, business_profile, snapshots
-from ..sandbox.world import World, weigh_key_and_body
-from ..security import ANONYMOUS, AuthOutcome, AuthRequest, Identity, SchemeReader, identity_with
-from ..validation import Violation
-from . import Call, Vendor
+from ...envelopes import Problem, Reply, json_reply
+from ...lru import trimmed
+from ...pipeline import summarize
+from ...sandbox.shares import apportion
+from ...sandbox.world import World, weigh_key_and_body
+from ...security import ANONYMOUS, AuthOutcome, AuthRequest, Identity, SchemeReader, identity_with
+from ...validation import Violation
+from .. import Call, Vendor
+from .model import DOCUMENT_BUSINESS, PRODUCTS, UNFUNDED_BUSINESS, WELL_KNOWN, business_profile, snapshots
 
 TOKEN = "createAccessToken"
 HISTORY = "getPortfolioHistory"

@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal
 from functools import lru_cache
 
-from ..seeding import stable_seed
-from .accounts import identity_rng
-from .market import price_usd, round_price, walk
+from ...sandbox.accounts import identity_rng
+from ...sandbox.market import price_usd, round_price, walk
+from ...seeding import stable_seed
 
 HOUR_NS = 3_600 * 10**9
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

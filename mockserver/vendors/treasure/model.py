@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from ..seeding import stable_seed
-from .accounts import identity_rng
-from .shares import apportion
+from ...sandbox.accounts import identity_rng
+from ...sandbox.shares import apportion
+from ...seeding import stable_seed
 
 PRODUCTS = ("managed_money_market", "managed_treasuries", "managed_income")
 # (annual return over the money market rate, typical monthly deviation)
