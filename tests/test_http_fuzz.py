@@ -35,7 +35,7 @@ from mockserver.mounted import MountedApi
 from mockserver.sandbox.store import Store
 from mockserver.security import Identity
 from mockserver.settings import load_settings
-from mockserver.vendors.treasure import TOKEN_LIFETIME, issue_token
+from mockserver.vendors.treasure.tokens import TOKEN_LIFETIME, issue_token
 
 from .helpers import running_server
 

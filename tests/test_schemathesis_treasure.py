@@ -29,7 +29,7 @@ import requests
 import schemathesis
 import yaml
 
-from mockserver.vendors.treasure import accepts_json
+from mockserver.vendors.treasure.history import accepts_json
 from mockserver.vendors.treasure.model import DOCUMENT_BUSINESS
 
 from . import fuzzing

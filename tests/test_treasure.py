@@ -20,7 +20,8 @@ import yaml
 from mockserver.appkeys import APIS
 from mockserver.sandbox.shares import apportion
 from mockserver.security import Identity
-from mockserver.vendors.treasure import CODE_BY_STATUS, issue_token
+from mockserver.vendors.treasure.errors import CODE_BY_STATUS
+from mockserver.vendors.treasure.tokens import issue_token
 
 from .helpers import ROOT, running_server
 

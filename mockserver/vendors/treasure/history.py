@@ -1,0 +1,112 @@
+"""Treasure's portfolio history endpoint: the handler of `getPortfolioHistory` and its answer.
+
+A client sees the well-known businesses plus the `businesses` of its credentials entry; the
+answer is monthly snapshots from the model, serialized once per (business, range, day).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import orjson
+
+from ...envelopes import Problem, Reply
+from ...lru import trimmed
+from ...sandbox.shares import apportion
+from ...sandbox.world import World, weigh_key_and_body
+from ...security import Identity
+from .. import Call
+from .errors import fail, treasure_envelope
+from .model import PRODUCTS, WELL_KNOWN, business_profile, snapshots
+
+HISTORY = "getPortfolioHistory"
+_JSON_RANGES = frozenset({"*/*", "application/*", "application/json"})
+
+
+def accepts_json(accept: str | None) -> bool:
+    """Whether an Accept header admits application/json (no header, or an empty one, admits anything)."""
+    if not accept or not accept.strip():
+        return True
+    for media_range in accept.split(","):
+        media_type, *params = (part.strip().lower() for part in media_range.split(";"))
+        if media_type in _JSON_RANGES and _quality(params) > 0:
+            return True
+    return False
+
+
+def _quality(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 1.0  # a malformed weight is ignored, as if absent
+    return 1.0
+
+
+def visible_businesses(identity: Identity | None) -> frozenset[str]:
+    """The well-known businesses and the client's own (lowercase ids)."""
+    own = identity.data.get("businesses") if identity is not None else None
+    configured = (str(item).lower() for item in own) if isinstance(own, list) else ()
+    return frozenset([*WELL_KNOWN, *configured])
+
+
+def history_handler(call: Call) -> Reply:
+    dates = _date_range(call.params["query"])
+    if isinstance(dates, Problem):
+        return treasure_envelope(dates)
+    start, end = dates
+    if not accepts_json(call.params["header"].get("Accept")):
+        message = "header 'Accept' admits no JSON; this API answers application/json"
+        return treasure_envelope(fail(406, message, "header", "Accept", "unsupported"))
+    business = call.params["path"]["business_id"].lower()
+    if business not in visible_businesses(call.identity):
+        return treasure_envelope(fail(404, f"business {business} not found", "path", "business_id", "not_found"))
+    if business_profile(business, call.world.seed) is None:
+        message = f"business {business} has no portfolio history"
+        return treasure_envelope(fail(404, message, "path", "business_id", "no_history"))
+    return Reply(200, _history_body(call.world, business, start, end))
+
+
+def _date_range(query: dict[str, Any]) -> tuple[date, date] | Problem:
+    """start_date and end_date, in order. Their format is checked already, but year 0000 passes it and is no date."""
+    days = []
+    for name in ("start_date", "end_date"):
+        try:
+            days.append(date.fromisoformat(query[name]))
+        except ValueError:
+            return fail(400, f"query parameter {name!r}: {query[name]!r} is before 0001-01-01", "query", name, "range")
+    start, end = days
+    if start > end:
+        return fail(400, f"start_date {start} is after end_date {end}", "query", "start_date", "range")
+    return start, end
+
+
+def _history_body(world: World, business: str, start: date, end: date) -> bytes:
+    """Serialized once per (business, range, day) of this world: the answer cannot change within that key.
+    At most 1,024 of them and 8 MiB with their keys."""
+    cache = world.caches.lru("treasure.history", 1024, 8 << 20, weigh_key_and_body)
+    key = (business, start, end, world.now().date())
+    body = cache.get(key)
+    if body is None:
+        profile = business_profile(business, world.seed)
+        assert profile is not None  # checked by the handler
+        days = snapshots(profile, world.seed, start, end, key[-1])
+        history = [_snapshot(profile.portfolio_id, day, values) for day, values in days]
+        body = trimmed(
+            orjson.dumps({"business_id": business, "start_date": start.isoformat(), "end_date": end.isoformat(), "history": history})
+        )
+        cache.put(key, body)
+    return body
+
+
+def _snapshot(portfolio_id: str, day: date, values: tuple[int, ...]) -> dict[str, Any]:
+    """One snapshot: the products held, their values (cents -> currency) and percentages (two decimals, summing to 100)."""
+    held = [(product, cents) for product, cents in zip(PRODUCTS, values, strict=True) if cents]
+    shares = apportion(10_000, [cents for _, cents in held])
+    products = [
+        {"product": product, "percentage": share / 100, "value": cents / 100} for (product, cents), share in zip(held, shares, strict=True)
+    ]
+    return {"date": day.isoformat(), "portfolio": {"id": portfolio_id, "products": products, "total_value": sum(values) / 100}}
