@@ -38,6 +38,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from .limits import BodyTimeout
+from .settings import Settings
 
 log = logging.getLogger("mockserver")
 BACKLOG = 128  # aiohttp's own default for a site
@@ -70,9 +71,17 @@ def inherit(listeners: Listeners) -> None:
     _inherited.update(listeners)
 
 
-def listeners_for(host: str, ports: dict[str, int]) -> Listeners:
-    """The sockets this process serves: inherited from its parent, else bound now."""
-    return dict(_inherited) if _inherited else {key: bind(host, port) for key, port in ports.items()}
+def listeners_for(settings: Settings) -> Listeners:
+    """The sockets this process serves, the main site's and each API's own port's: inherited
+    from its parent, else bound now."""
+    if _inherited:
+        return dict(_inherited)
+    return {key: bind(settings.host, port) for key, port in {"": settings.port, **settings.api_ports}.items()}
+
+
+def bound_ports(listeners: Listeners) -> dict[str, int]:
+    """The port each site listens on (a 0 asked for is the one the kernel chose)."""
+    return {key: sockets[0].getsockname()[1] for key, sockets in listeners.items()}
 
 
 def bind(host: str, port: int) -> list[socket.socket]:

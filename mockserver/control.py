@@ -282,9 +282,11 @@ async def _matching(journal: Journal, matcher: Matcher) -> list[Entry]:
     RE2 is linear but a full journal of long paths still takes a while, and it releases the GIL,
     so other requests go on meanwhile."""
     entries = journal.newest_first()
-    if matcher.path_regex is None:
+
+    def select() -> list[Entry]:
         return [entry for entry in entries if matcher.matches(entry)]
-    return await asyncio.to_thread(lambda: [entry for entry in entries if matcher.matches(entry)])
+
+    return select() if matcher.path_regex is None else await asyncio.to_thread(select)
 
 
 async def reset(request: web.Request) -> web.Response:

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from .app import create_app, load_or_fail, new_traffic, open_store
 from .catalog import bundled_dir
-from .connections import Connection, Gate, ListeningSite, Timeouts, close_all, lingering, listeners_for, retire
+from .connections import Connection, Gate, ListeningSite, Timeouts, bound_ports, close_all, lingering, listeners_for, retire
 from .limits import connection_cap, parser_limits
 from .mounted import MountedApi
 from .settings import Settings
@@ -49,8 +49,8 @@ class Server:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         # bound before anything else: a busy port fails at once (ListenError, an OSError)
-        self.listeners = listeners_for(settings.host, {"": settings.port, **settings.api_ports})
-        self.ports = {key: sockets[0].getsockname()[1] for key, sockets in self.listeners.items()}  # "" for the main site
+        self.listeners = listeners_for(settings)
+        self.ports = bound_ports(self.listeners)  # "" for the main site
         self.store = open_store(settings)
         self.traffic = new_traffic(settings)  # the journal and faults outlive reloads
         self.gate = Gate(connection_cap(settings))  # one count of connections over every version

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .connections import Listeners, close_all, inherit, listeners_for
+from .connections import Listeners, bound_ports, close_all, inherit, listeners_for
 from .sandbox.store import Store
 from .settings import Settings
 
@@ -83,8 +83,8 @@ def serve_workers(settings: Settings, run_worker: Worker) -> int:
     group = Group()
     with _shared_state(settings) as state:
         Store(state, settings.max_state_bytes).close()
-        listeners = listeners_for(settings.host, {"": settings.port, **settings.api_ports})
-        ports = {key: sockets[0].getsockname()[1] for key, sockets in listeners.items()}
+        listeners = listeners_for(settings)
+        ports = bound_ports(listeners)
         shared = dataclasses.replace(settings, state=state, port=ports[""], api_ports={k: v for k, v in ports.items() if k})
         lifeline, parent_end = os.pipe()  # the parent never writes: the workers see EOF when it is gone
         try:
