@@ -10,14 +10,13 @@ from aiohttp import web
 from .appkeys import APIS, SETTINGS, STORE
 from .catalog import ApiDescription, bundled_dir, discover
 from .control import add_control_routes
-from .envelopes import Problem, problem_json
+from .envelopes import problem_json
 from .errors import LoadError
 from .faults import Faults
 from .fixtures import load_fixtures
 from .journal import Journal
 from .limits import Limits, admit
-from .mounted import ROUTE_GATE, Handler, MountedApi, RouteTag
-from .pipeline import to_response
+from .mounted import ROUTE_GATE, MountedApi, RouteTag
 from .plan import Report, compile_api
 from .sandbox.store import Store
 from .sandbox.world import World
@@ -25,8 +24,8 @@ from .security import secrets_of
 from .settings import Settings, SettingsError
 from .traffic import SECRETS, TRAFFIC, Traffic, observe
 from .unrouted import AnyTarget, unrouted
-from .validation import Violation
 from .vendors import vendor_for
+from .vocabulary import Problem, RouteHandler, Violation, to_response
 
 
 def load(
@@ -93,7 +92,7 @@ def create_app(
     traffic = traffic or new_traffic(settings)
     secrets = secrets_of(apis, settings.control_token)
 
-    def gate(handler: Handler, tag: RouteTag | None) -> Handler:
+    def gate(handler: RouteHandler, tag: RouteTag | None) -> RouteHandler:
         # no aiohttp middleware: what every request passes is wrapped around each route's handler
         # once, so a request pays for the checks it needs and not for a layer of calls per middleware
         return admit(limits, observe(traffic, secrets, handler, tag), tag.api if tag is not None else None)

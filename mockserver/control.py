@@ -31,15 +31,15 @@ from aiohttp import web
 
 from .appkeys import APIS, SETTINGS
 from .dashboard import dashboard_page, dashboard_redirect
-from .envelopes import Problem, json_reply, problem_json
+from .envelopes import problem_json
 from .faults import FaultError
 from .journal import Entry, Journal, Matcher
-from .mounted import Handler, MountedApi
-from .pipeline import to_response
+from .mounted import MountedApi
 from .sandbox.store import StateFull
 from .security import NO_SECRETS, SecretMask
 from .traffic import CONTROL_PREFIX, SECRETS, TRAFFIC
-from .validation import Violation, echo
+from .validation import echo
+from .vocabulary import Problem, RouteHandler, Violation, as_sent, json_reply, to_response
 
 DEFAULT_LIMIT = 100
 SPEC_TYPES = {".yaml": "application/yaml", ".yml": "application/yaml", ".json": "application/json", ".graphql": "application/graphql"}
@@ -49,13 +49,13 @@ CONTROL_MEDIA_TYPE = "application/json"
 _HOST = re.compile(r"(?:\[(?P<ipv6>[0-9a-f:.]+)\]|(?P<name>[^:\[\]]*))(?::[0-9]*)?")
 
 
-def add_control_routes(app: web.Application, admit: Callable[[Handler], Handler]) -> None:
+def add_control_routes(app: web.Application, admit: Callable[[RouteHandler], RouteHandler]) -> None:
     """Every /__mock route, its handler behind `admit` (the request limits) and, but for
     liveness, behind the perimeter."""
     settings = app[SETTINGS]
     hosts = allowed_host_names(settings.allowed_hosts)
 
-    def gated(handler: Handler) -> Handler:
+    def gated(handler: RouteHandler) -> RouteHandler:
         return admit(_perimeter(handler, hosts, settings.control_token))
 
     routes = app.router
@@ -78,9 +78,9 @@ def add_control_routes(app: web.Application, admit: Callable[[Handler], Handler]
 # --- the perimeter
 
 
-def _perimeter(handler: Handler, hosts: frozenset[str], token: str | None) -> Handler:
+def _perimeter(handler: RouteHandler, hosts: frozenset[str], token: str | None) -> RouteHandler:
     """`handler` behind the Host, token and media type checks (the module's docstring)."""
-    secret = _as_sent(token) if token else None
+    secret = as_sent(token) if token else None
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         problem = _host_problem(request, hosts)
@@ -151,13 +151,7 @@ def _authorized(request: web.Request, token: bytes) -> bool:
     word, _, given = request.headers.get("Authorization", "").partition(" ")
     if word.lower() != "bearer":
         given = request.query.get("token", "") if request.path.rstrip("/") == CONTROL_PREFIX else ""  # the dashboard page's link
-    return hmac.compare_digest(_as_sent(given.strip()), token)
-
-
-def _as_sent(text: str) -> bytes:
-    """The bytes of a header value (or of an environment variable): UTF-8, and any byte that is
-    not UTF-8 as it was, back from the surrogate it was decoded to."""
-    return text.encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(as_sent(given.strip()), token)
 
 
 def _media_type_problem(request: web.Request) -> Problem | None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from .vocabulary import as_sent
+
 MAX_PARTS = 100  # a form with thousands of tiny parts is refused rather than collected
 
 
@@ -92,4 +94,4 @@ def parse_multipart(content_type: str, raw: bytes) -> dict[str, str | Upload]:
 def _as_latin1(header: str) -> str:
     """The header's bytes read as Latin-1, as Starlette reads them: aiohttp decodes header values as
     UTF-8 (bytes that are not become surrogates), which the parser could not encode back to Latin-1."""
-    return header.encode("utf-8", "surrogateescape").decode("latin-1")
+    return as_sent(header).decode("latin-1")

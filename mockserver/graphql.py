@@ -73,11 +73,11 @@ from .lru import SizedLru, trimmed
 from .mounted import DescribedApi, Route, add_api_route
 from .sandbox.store import ApiState
 from .sandbox.world import World
-from .security import Identity
 from .seeding import stable_seed
 from .settings import Settings
 from .traffic import OPERATION_KEY
 from .validation import MAX_BODY_DEPTH, deeper_than
+from .vocabulary import Identity
 
 log = logging.getLogger("mockserver")
 

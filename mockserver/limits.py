@@ -40,11 +40,11 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
 from .cors import add_cors_headers
-from .envelopes import Problem, problem_json
-from .mounted import Handler, MountedApi
-from .pipeline import to_response
+from .envelopes import problem_json
+from .mounted import MountedApi
 from .settings import Settings
-from .validation import Violation, echo
+from .validation import echo
+from .vocabulary import Problem, RouteHandler, Violation, as_sent, to_response
 
 CEILING_FACTOR = 2  # the parser's limits, times each setting: beyond them, the parser's own 400
 HEADERS_TOTAL_FACTOR = 4  # all header lines together may take this many times max_header_bytes
@@ -120,7 +120,7 @@ def connection_cap(settings: Settings) -> int:
     return min(settings.max_connections, automatic) if settings.max_connections else automatic
 
 
-def admit(limits: Limits, handler: Handler, api: MountedApi | None) -> Handler:
+def admit(limits: Limits, handler: RouteHandler, api: MountedApi | None) -> RouteHandler:
     """`handler` behind the checks, in the envelope of `api` (problem+json without one): a
     refused request is answered before anything else sees it. Being the outermost wrapper of
     every route, it also adds the CORS headers to whatever is answered."""
@@ -168,7 +168,7 @@ def target_problem(raw_target: str) -> Problem | None:
     for location, part in (("path", path), ("query", query)):
         if "%" not in part:
             continue
-        decoded = unquote_to_bytes(part.encode("utf-8", "surrogateescape"))
+        decoded = unquote_to_bytes(as_sent(part))
         if b"\x00" in decoded:
             message = f"the {location} holds a percent-encoded NUL (%00)"
             return Problem(400, message, [Violation(location, "", message, "malformed")])
@@ -263,4 +263,4 @@ def refusal(api: MountedApi | None, problem: Problem) -> web.Response:
 
 def _size(text: str) -> int:
     """Bytes of a value as the parser received it (non-UTF-8 bytes arrive as surrogates)."""
-    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogateescape"))
+    return len(text) if text.isascii() else len(as_sent(text))

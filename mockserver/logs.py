@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 import orjson
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .security import Identity, SecretMask, checked_secrets
+from .security import SecretMask, checked_secrets
 from .settings import Settings
+from .vocabulary import Identity
 
 _FIELDS = ("http", "api", "operation")
 

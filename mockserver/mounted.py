@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from aiohttp import web
 
 from .catalog import ApiDescription
-from .security import Identity
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from .vocabulary import Identity, RouteHandler
 
 
 class Route(NamedTuple):
@@ -81,9 +79,9 @@ class RouteTag(NamedTuple):
     operation: str | None  # None for an API's catch-all route
 
 
-RouteGate = Callable[[Handler, RouteTag | None], Handler]  # wraps a route's handler in what every request passes
+RouteGate = Callable[[RouteHandler, RouteTag | None], RouteHandler]  # wraps a route's handler in what every request passes
 ROUTE_GATE = web.AppKey[RouteGate]("route_gate")
 
 
-def add_api_route(app: web.Application, method: str, path: str, handler: Handler, api: MountedApi, operation: str | None) -> None:
+def add_api_route(app: web.Application, method: str, path: str, handler: RouteHandler, api: MountedApi, operation: str | None) -> None:
     app.router.add_route(method, path, app[ROUTE_GATE](handler, RouteTag(api, operation)))

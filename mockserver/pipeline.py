@@ -7,7 +7,7 @@ through another stage, and no input reaches the client as a 500.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -15,28 +15,18 @@ from aiohttp import web
 from multidict import MultiDict
 
 from .cors import is_preflight, preflight_response
-from .envelopes import Problem, Reply
 from .request_memo import Validated, Verdict
 from .responses import Preferences, read_preferences
 from .sandbox.store import StateFull
-from .security import AuthOutcome, AuthRequest, Identity
+from .security import AuthOutcome, AuthRequest
 from .seeding import stable_seed
-from .validation import Violation
-from .vendors import Call
+from .vocabulary import Call, Identity, Problem, Reply, RouteHandler, Violation, to_response
 
 if TYPE_CHECKING:
     from .plan import ApiRuntime, OperationPlan
 
 log = logging.getLogger("mockserver")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _EMPTY: Mapping[str, str] = MultiDict()
-
-
-def to_response(reply: Reply) -> web.Response:
-    headers = reply.headers
-    if reply.content_type:
-        headers = {**headers, "Content-Type": reply.content_type}
-    return web.Response(body=reply.body, status=reply.status, headers=headers)
 
 
 def problem_response(api: ApiRuntime, problem: Problem) -> web.Response:
@@ -278,12 +268,12 @@ async def api_fallback(api: ApiRuntime, request: web.Request) -> web.Response:
     return problem_response(api, Problem(405, message, [Violation("request", "method", message)], {"Allow": allow}))
 
 
-def operation_handler(plan: OperationPlan) -> Handler:
+def operation_handler(plan: OperationPlan) -> RouteHandler:
     """`run_operation` bound to its plan: no coroutine of its own per request."""
     return partial(run_operation, plan)
 
 
-def fallback_handler(runtime: ApiRuntime) -> Handler:
+def fallback_handler(runtime: ApiRuntime) -> RouteHandler:
     async def handle(request: web.Request) -> web.StreamResponse:
         if is_preflight(request):
             methods = allowed_methods(runtime, request.path)

@@ -11,7 +11,6 @@ import orjson
 from aiohttp import web
 
 from .catalog import ApiDescription
-from .envelopes import Envelope, Problem, Reply
 from .fixtures import MATCH_LOCATIONS, FixtureEntry
 from .mounted import DescribedApi, Route, add_api_route
 from .pipeline import fallback_handler, operation_handler, problem_response
@@ -20,10 +19,11 @@ from .responses import CONTROL_QUERY_KEYS, ResponseBook, examples_of
 from .sandbox.store import ApiState
 from .sandbox.world import World
 from .schemas import SchemaBook, pointer
-from .security import CONFIGURED, Identity, SchemeReader, SecurityPlan, default_identity, reader_for
+from .security import CONFIGURED, SchemeReader, SecurityPlan, default_identity, reader_for
 from .settings import Settings
 from .validation import BodyChecker, ParamChecker
-from .vendors import Handler, Vendor
+from .vendors import Vendor
+from .vocabulary import Envelope, Identity, Problem, Reply, SandboxHandler
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _TEMPLATE_VAR = re.compile(r"\{([^{}/]+)\}")
@@ -53,7 +53,7 @@ class OperationPlan:
     body: BodyChecker | None
     security: SecurityPlan
     responses: ResponseBook
-    handler: Handler | None
+    handler: SandboxHandler | None
     path_regex: re.Pattern[str]  # matches concrete paths relative to the mount
     summary: str = ""
     fixtures: list[tuple[FixtureEntry, Reply]] = field(default_factory=list)

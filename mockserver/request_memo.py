@@ -26,10 +26,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .envelopes import Reply
 from .lru import SizedLru
 from .responses import Preferences
-from .security import Identity
+from .vocabulary import Identity, Reply
 
 MEMO_ENTRIES = 2048  # per API
 MEMO_BYTES = 2 << 20  # per API: keys, finished bodies and parsed parameters together (roughly, see _weight)

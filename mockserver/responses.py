@@ -14,10 +14,10 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
-from .envelopes import Reply
 from .generate import generate
 from .schemas import SchemaBook
-from .validation import Violation, echo
+from .validation import echo
+from .vocabulary import Reply, Violation
 
 PREFER_KEYS = ("code", "example", "dynamic", "seed")
 CONTROL_QUERY_KEYS = frozenset(f"__{key}" for key in PREFER_KEYS)

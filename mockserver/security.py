@@ -23,24 +23,9 @@ import re2
 
 from .sandbox.world import World
 from .settings import Settings, SettingsError
-from .validation import Violation
+from .vocabulary import Identity, Violation, as_sent
 
 CONFIGURED = "<configured>"  # how a credential from settings is shown: only bundled sandbox values are public
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """One set of sandbox credentials: scheme name -> accepted value."""
-
-    values: Mapping[str, bytes]  # every text entry: scheme name (or vendor credential name) -> value
-    forbidden: bool = False
-    name: str = ""
-    data: Mapping[str, Any] = field(default_factory=dict)  # the whole entry, for vendor extras (owned ids, ...)
-
-    @classmethod
-    def from_config(cls, raw: Mapping[str, Any], index: int) -> Identity:
-        values = {str(k): str(v).encode() for k, v in raw.items() if k not in ("forbidden", "name") and isinstance(v, (str, int))}
-        return cls(values, bool(raw.get("forbidden")), str(raw.get("name") or f"identity-{index + 1}"), dict(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +160,7 @@ class SecurityPlan:
             wrong = []
             for reader in alternative:
                 expected = identity.values.get(reader.scheme)
-                given = (presented[reader.scheme] or "").encode("utf-8", "surrogateescape")
+                given = as_sent(presented[reader.scheme] or "")
                 if expected is None or not hmac.compare_digest(given, expected):
                     wrong.append(reader)
             if not wrong and found is None:

@@ -23,8 +23,9 @@ from aiohttp import web
 
 from .faults import Faults
 from .journal import Journal, body_summary
-from .mounted import Handler, RouteTag
+from .mounted import RouteTag
 from .security import SecretMask
+from .vocabulary import RouteHandler
 
 CONTROL_PREFIX = "/__mock"
 OPERATION_KEY = web.RequestKey("mock_operation", str)  # set by handlers that know better than their route (GraphQL)
@@ -42,7 +43,7 @@ TRAFFIC = web.AppKey("traffic", Traffic)
 SECRETS = web.AppKey("secrets", SecretMask)  # every API's secrets and the control token (security.secrets_of)
 
 
-def observe(traffic: Traffic, secrets: SecretMask, handler: Handler, tag: RouteTag | None) -> Handler:
+def observe(traffic: Traffic, secrets: SecretMask, handler: RouteHandler, tag: RouteTag | None) -> RouteHandler:
     """`handler` with the faults injected before it, and its answer masked, journalled and logged after it.
 
     Everything that does not change per request is worked out here, once per route."""

@@ -14,10 +14,9 @@ from typing import Any
 from aiohttp import hdrs, web
 from yarl import URL
 
-from .envelopes import Problem, problem_json
-from .mounted import Handler
-from .pipeline import to_response
-from .validation import Violation, echo
+from .envelopes import problem_json
+from .validation import echo
+from .vocabulary import Problem, RouteHandler, Violation, to_response
 
 
 async def unrouted(request: web.Request) -> web.Response:
@@ -28,7 +27,7 @@ async def unrouted(request: web.Request) -> web.Response:
 class AnyTarget(web.AbstractResource):
     """A resource that takes every target and method, for `handler`."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: RouteHandler) -> None:
         super().__init__()
         self._route = web.ResourceRoute(hdrs.METH_ANY, handler, self)
 

@@ -20,6 +20,7 @@ import orjson
 
 from .forms import FormError, Upload, parse_multipart
 from .schemas import SchemaBook, pointer
+from .vocabulary import Violation
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _MAX_ECHO = 64
@@ -29,23 +30,6 @@ MAX_BODY_VIOLATIONS = 50  # a huge invalid array must not produce a huge error b
 # JSON bodies nested deeper are refused before their schema is checked: the schema engine and
 # the serializer of error bodies both stop near 255 levels, and no API here nests beyond a few
 MAX_BODY_DEPTH = 64
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    location: str  # query, path, header, cookie, body, request
-    name: str  # parameter name, or a JSON pointer into the body
-    message: str
-    # why, for envelopes that carry a code: missing, empty, type, malformed, unsupported or invalid
-    reason: str = "invalid"
-    # for envelopes that describe the rule (FastAPI's): the JSON Schema keyword that failed
-    # ("type" for a coercion failure), its value in the schema, and the value received
-    keyword: str = ""
-    expected: Any = None
-    value: Any = None
-
-    def as_dict(self) -> dict[str, str]:
-        return {"in": self.location, "name": self.name, "message": self.message}
 
 
 def echo(value: str) -> str:

@@ -33,9 +33,9 @@ from aiohttp.test_utils import TestClient
 from mockserver.app import create_app, load_or_fail
 from mockserver.mounted import MountedApi
 from mockserver.sandbox.store import Store
-from mockserver.security import Identity
 from mockserver.settings import load_settings
 from mockserver.vendors.treasure.tokens import TOKEN_LIFETIME, issue_token
+from mockserver.vocabulary import Identity
 
 from .helpers import running_server
 

@@ -14,13 +14,13 @@ import pytest
 from aiohttp.test_utils import TestClient, make_mocked_request
 
 from mockserver.appkeys import APIS
-from mockserver.envelopes import Reply
 from mockserver.plan import ApiRuntime
 from mockserver.request_memo import RequestMemo, Validated
 from mockserver.responses import NO_PREFERENCES
-from mockserver.security import Identity, SecurityPlan
+from mockserver.security import SecurityPlan
 from mockserver.validation import ParamChecker
 from mockserver.vendors import omniex
+from mockserver.vocabulary import Identity, Reply
 
 from .helpers import MESH_AUTH, PORTFOLIO, ROOT, TEST_SPECS
 

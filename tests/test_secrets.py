@@ -34,9 +34,10 @@ import yaml
 from multidict import CIMultiDict
 
 from mockserver.app import create_app
-from mockserver.security import MASKED, NO_SECRETS, AuthRequest, Identity, SchemeReader, SecretMask, SecurityPlan, identity_with
+from mockserver.security import MASKED, NO_SECRETS, AuthRequest, SchemeReader, SecretMask, SecurityPlan, identity_with
 from mockserver.settings import Settings, SettingsError, load_settings
 from mockserver.vendors import omniex, treasure
+from mockserver.vocabulary import Identity
 
 from .conftest import MakeClient
 from .helpers import MESH_AUTH, ROOT, running_server

@@ -19,9 +19,9 @@ import yaml
 
 from mockserver.appkeys import APIS
 from mockserver.sandbox.shares import apportion
-from mockserver.security import Identity
 from mockserver.vendors.treasure.errors import CODE_BY_STATUS
 from mockserver.vendors.treasure.tokens import issue_token
+from mockserver.vocabulary import Identity
 
 from .helpers import ROOT, running_server
 

@@ -8,7 +8,8 @@ import aiohttp
 import pytest
 
 from mockserver.schemas import SchemaBook
-from mockserver.validation import BodyChecker, ParamChecker, Violation
+from mockserver.validation import BodyChecker, ParamChecker
+from mockserver.vocabulary import Violation
 
 AUTH = {"X-Api-Key": "widget-key"}
 LIST = "/widgets/v2/widgets"

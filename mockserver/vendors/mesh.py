@@ -14,14 +14,13 @@ from typing import Any
 
 import orjson
 
-from ..envelopes import Problem, Reply, json_reply
 from ..lru import trimmed
 from ..sandbox.accounts import Holding, identity_rng, pick_holdings, symbols_of
 from ..sandbox.market import ASSETS, price_usd, round_price
 from ..sandbox.shares import apportion
 from ..sandbox.world import World, weigh_key_and_body
-from ..validation import Violation
-from . import Call, Vendor
+from ..vocabulary import Call, Problem, Reply, Violation, json_reply
+from . import Vendor
 
 PORTFOLIO = "GET /api/v1/holdings/portfolio"
 MAX_OFFSET_SECONDS = 14 * 3600  # the widest real time zone offset

@@ -18,14 +18,13 @@ from typing import Any, TypeVar
 
 import orjson
 
-from ..envelopes import Problem, Reply, json_reply
 from ..lru import SizedLru, trimmed
 from ..sandbox.accounts import identity_rng
 from ..sandbox.market import price_usd
 from ..sandbox.world import World
-from ..security import AuthOutcome, AuthRequest, Identity, identity_with
-from ..validation import Violation
-from . import Call, Vendor
+from ..security import AuthOutcome, AuthRequest, identity_with
+from ..vocabulary import Call, Identity, Problem, Reply, Violation, as_sent, json_reply
+from . import Vendor
 
 KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = "ONX-API-KEY", "ONX-API-TIMESTAMP", "ONX-API-SIGNATURE"
 CODE_BY_STATUS = {
@@ -105,9 +104,9 @@ def authenticate(request: AuthRequest) -> AuthOutcome:
     problem = _timestamp_problem(timestamp, request.settings.signature_window_seconds)
     if problem:
         return AuthOutcome(None, 400, problem, [Violation("header", TIMESTAMP_HEADER, problem, "timestamp")])
-    identity = identity_with(request.identities, "key", headers[KEY_HEADER].encode("utf-8", "surrogateescape"))
+    identity = identity_with(request.identities, "key", as_sent(headers[KEY_HEADER]))
     keyed = _keyed(request.world, identity)
-    given = headers[SIGNATURE_HEADER].encode("utf-8", "surrogateescape")
+    given = as_sent(headers[SIGNATURE_HEADER])
     mount_prefix = _first_segment(request.mount)
     unprefixed = request.path[len(mount_prefix) :] if request.path.startswith(mount_prefix + "/") else request.path
     matches = False

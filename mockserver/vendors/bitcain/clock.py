@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .. import Call
+from ...vocabulary import Call
 
 
 def now(call: Call) -> datetime:

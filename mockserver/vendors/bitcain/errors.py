@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ...envelopes import Problem, Reply, json_reply, reason
+from ...vocabulary import Problem, Reply, json_reply, reason
 from .validation_errors import in_model_order, pydantic_error, unreadable_body
 
 CHALLENGE = "Bearer"  # FastAPI's HTTPBearer challenge, exactly

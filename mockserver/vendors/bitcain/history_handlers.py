@@ -14,8 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ...envelopes import Reply, json_reply
-from .. import Call
+from ...vocabulary import Call, Reply, json_reply
 from . import clock, portfolios
 from .errors import detail
 from .ledger import iso

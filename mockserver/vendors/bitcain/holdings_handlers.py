@@ -10,10 +10,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from ...envelopes import Reply, json_reply
 from ...sandbox.accounts import identity_rng
 from ...sandbox.shares import apportion
-from .. import Call
+from ...vocabulary import Call, Reply, json_reply
 from .errors import detail
 from .ledger import EXCHANGES, SUPPORTED_ASSETS, iso
 from .user_ledger import Ledger

@@ -12,9 +12,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from ...envelopes import Reply, json_reply
 from ...limits import current_limits
-from .. import Call
+from ...vocabulary import Call, Reply, json_reply
 from . import clock, csv_ingest
 from .errors import validation_reply
 from .ledger import BACKFILL_PAGE_SIZE, EXCHANGES, SUPPORTED_ASSETS, Book, build_book, iso, remote_coinbase_ledger

@@ -15,9 +15,8 @@ from typing import Any
 
 import orjson
 
-from ...envelopes import Reply, json_reply
 from ...limits import current_limits
-from .. import Call
+from ...vocabulary import Call, Reply, json_reply
 from . import clock, portfolios
 from .errors import detail, validation_reply
 from .ledger import SUPPORTED_ASSETS, iso

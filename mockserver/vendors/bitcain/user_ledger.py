@@ -11,8 +11,7 @@ import uuid
 from decimal import Decimal
 from functools import lru_cache
 
-from ...security import Identity
-from .. import Call
+from ...vocabulary import Call, Identity
 from . import clock
 from .ledger import Book, Entry, build_book, iso, seed_entries, sort_entries
 from .valuation import Position, position_values

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ...validation import Violation
+from ...vocabulary import Violation
 
 CSV_FIELD = "file"  # the form field of the CSV upload
 

@@ -19,6 +19,7 @@ from datetime import datetime
 
 from ...graphql import Fault, GraphQLRequest, GraphQLSetup, GraphQLVendor, Refusal
 from ...security import identity_with
+from ...vocabulary import as_sent
 from .errors import appsync_error
 from .holdings import holdings_for
 from .keys import HEADER, MISSING_KEY, UNKNOWN_KEY, credential_listing, identities_from
@@ -43,7 +44,7 @@ def graphql_vendor(setup: GraphQLSetup) -> GraphQLVendor:
         key = request.headers.get(HEADER, "")
         if not key.strip():
             return Refusal(401, (Fault("UnauthorizedException", MISSING_KEY),))
-        identity = identity_with(identities, HEADER, key.encode("utf-8", "surrogateescape"))
+        identity = identity_with(identities, HEADER, as_sent(key))
         if identity is None:
             return Refusal(401, (Fault("UnauthorizedException", UNKNOWN_KEY),))
         return Viewer(identity, holdings[id(identity)], setup.world)

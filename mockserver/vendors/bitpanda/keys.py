@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...errors import LoadError
-from ...security import CONFIGURED, Identity
+from ...security import CONFIGURED
+from ...vocabulary import Identity
 
 HEADER = "x-api-key"
 SANDBOX_KEY = "mock-api-key"

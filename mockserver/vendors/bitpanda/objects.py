@@ -13,7 +13,7 @@ from typing import Any
 from graphql import GraphQLResolveInfo
 
 from ...sandbox.world import World
-from ...security import Identity
+from ...vocabulary import Identity
 from .holdings import CustodyAsset, Holdings, hour_text, instant_ns, nearest_hour, plain, value_in
 
 TOTAL_CURRENCY = "GBP"

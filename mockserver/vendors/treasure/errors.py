@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ...envelopes import Problem, Reply, json_reply
-from ...validation import Violation
+from ...vocabulary import Problem, Reply, Violation, json_reply
 
 CHALLENGE = 'Bearer realm="mockserver"'  # the engine's challenge, also for 401s it does not add one to
 CODE_BY_STATUS = {

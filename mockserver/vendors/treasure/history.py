@@ -11,12 +11,10 @@ from typing import Any
 
 import orjson
 
-from ...envelopes import Problem, Reply
 from ...lru import trimmed
 from ...sandbox.shares import apportion
 from ...sandbox.world import World, weigh_key_and_body
-from ...security import Identity
-from .. import Call
+from ...vocabulary import Call, Identity, Problem, Reply
 from .errors import fail, treasure_envelope
 from .model import PRODUCTS, WELL_KNOWN, business_profile, snapshots
 

@@ -20,10 +20,8 @@ from typing import Any
 
 import orjson
 
-from ...envelopes import Problem, Reply, json_reply
-from ...security import ANONYMOUS, AuthOutcome, AuthRequest, Identity, SchemeReader, identity_with
-from ...validation import Violation
-from .. import Call
+from ...security import ANONYMOUS, AuthOutcome, AuthRequest, SchemeReader, identity_with
+from ...vocabulary import Call, Identity, Problem, Reply, Violation, as_sent, json_reply
 from .errors import fail
 
 TOKEN = "createAccessToken"
@@ -66,16 +64,12 @@ def _client_credentials(request: AuthRequest) -> AuthOutcome:
     client_id, secret = (body.get("client_id"), body.get("client_secret")) if isinstance(body, dict) else (None, None)
     if not (isinstance(client_id, str) and isinstance(secret, str) and client_id and secret):
         return ANONYMOUS
-    identity, known_id = _client(request.identities, _raw(client_id), _raw(secret))
+    identity, known_id = _client(request.identities, as_sent(client_id), as_sent(secret))
     if identity is not None:
         return AuthOutcome(identity)
     if known_id:
         return _refused(fail(401, "client_secret is not valid for this client_id", "body", "/client_secret", "credentials"))
     return _refused(fail(401, "client_id is not a known client", "body", "/client_id", "credentials"))
-
-
-def _raw(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
 
 
 def _client(identities: Sequence[Identity], client_id: bytes, secret: bytes) -> tuple[Identity | None, bool]:
@@ -95,7 +89,7 @@ def _bearer(request: AuthRequest) -> AuthOutcome:
     token = BEARER.read(request.headers, request.query, {})
     if token is None:
         return _refused(fail(401, f"Missing {BEARER.label}", "header", "Authorization", "missing"))
-    identity, claims = _token_owner(_raw(token), request.identities, request.settings.seed)
+    identity, claims = _token_owner(as_sent(token), request.identities, request.settings.seed)
     if identity is None:
         return _refused(fail(401, f"{BEARER.label} is not valid", "header", "Authorization", "token"))
     problem = _lifetime_problem(claims, time.time()) if claims is not None else None
@@ -131,7 +125,7 @@ def _token_owner(token: bytes, identities: Sequence[Identity], seed: int) -> tup
     if claims is None:
         return None, None
     signing_input, _, signature = token.rpartition(b".")
-    subject = _raw(claims["sub"])
+    subject = as_sent(claims["sub"])
     found = None
     for identity in identities:
         owns = hmac.compare_digest(identity.values.get("client_id", b""), subject)
