@@ -14,7 +14,7 @@ import yaml
 from mockserver.appkeys import APIS
 from mockserver.lru import SizedLru
 
-from .helpers import ROOT
+from ..helpers import ROOT
 
 BASE = "/omniex/edge/v1beta"
 SPEC = yaml.safe_load((ROOT / "specs" / "omniex.yaml").read_text())

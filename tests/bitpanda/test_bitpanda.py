@@ -21,7 +21,7 @@ from mockserver.settings import SettingsError, load_settings
 from mockserver.traffic import TRAFFIC
 from mockserver.vendors.bitpanda import holdings as custody
 
-from .helpers import ROOT
+from ..helpers import ROOT
 
 URL = "/bitpanda/graphql"
 KEY = "mock-api-key"
@@ -780,7 +780,7 @@ def test_generated_queries_never_fail_inside() -> None:
     hypothesis_graphql = pytest.importorskip("hypothesis_graphql")
     import requests
 
-    from .helpers import running_server
+    from ..helpers import running_server
 
     with running_server() as base, requests.Session() as http:
 

@@ -21,8 +21,8 @@ import requests
 import schemathesis
 import yaml
 
-from . import fuzzing
-from .helpers import ROOT, running_server
+from .. import fuzzing
+from ..helpers import ROOT, running_server
 
 BITCAIN_SPEC = ROOT / "specs" / "bitcain.yaml"
 TOKEN = "mock-bitcain-token"

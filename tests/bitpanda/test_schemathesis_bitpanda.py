@@ -53,8 +53,8 @@ from schemathesis.checks import not_a_server_error
 
 from mockserver.settings import DEFAULT_CLOCK
 
-from . import fuzzing
-from .helpers import ROOT, running_server
+from .. import fuzzing
+from ..helpers import ROOT, running_server
 
 BITPANDA_SPEC = ROOT / "specs" / "bitpanda.graphql"
 SCHEMA = build_schema(BITPANDA_SPEC.read_text(encoding="utf-8"))

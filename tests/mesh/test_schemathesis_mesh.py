@@ -28,8 +28,8 @@ import schemathesis
 
 from mockserver.vendors.mesh import MAX_OFFSET_SECONDS
 
-from . import fuzzing
-from .helpers import MESH_AUTH, ROOT, running_server
+from .. import fuzzing
+from ..helpers import MESH_AUTH, ROOT, running_server
 
 MESH_SPEC = ROOT / "specs" / "mesh.yaml"
 MAX_EXAMPLES = 100

@@ -9,7 +9,7 @@ import pytest
 
 from mockserver.vendors.bitcain.portfolios import new_portfolio_id
 
-from .helpers import ROOT
+from ..helpers import ROOT
 
 BASE = "/bitcain/api/v1/portfolio"
 AUTH = {"Authorization": "Bearer mock-bitcain-token"}

@@ -32,8 +32,8 @@ import yaml
 from mockserver.vendors.treasure.history import accepts_json
 from mockserver.vendors.treasure.model import DOCUMENT_BUSINESS
 
-from . import fuzzing
-from .helpers import ROOT, running_server
+from .. import fuzzing
+from ..helpers import ROOT, running_server
 
 TREASURE_SPEC = ROOT / "specs" / "treasure.yaml"
 TOKEN = "mock-treasure-token"

@@ -23,7 +23,7 @@ from mockserver.vendors.treasure.errors import CODE_BY_STATUS
 from mockserver.vendors.treasure.tokens import issue_token
 from mockserver.vocabulary import Identity
 
-from .helpers import ROOT, running_server
+from ..helpers import ROOT, running_server
 
 SPEC = yaml.safe_load((ROOT / "specs" / "treasure.yaml").read_text())
 OPERATION = SPEC["paths"]["/v1/businesses/{business_id}/portfolio_history"]["get"]

@@ -17,7 +17,7 @@ import pytest
 
 from mockserver.sandbox.market import price_usd, round_price
 
-from .helpers import ROOT
+from ..helpers import ROOT
 
 BASE = "/bitcain/api/v1/portfolio"
 AUTH = {"Authorization": "Bearer mock-bitcain-token"}

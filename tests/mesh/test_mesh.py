@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .helpers import MESH_AUTH, PORTFOLIO, ROOT, running_server
+from ..helpers import MESH_AUTH, PORTFOLIO, ROOT, running_server
 
 SPEC = yaml.safe_load((ROOT / "specs" / "mesh.yaml").read_text())
 EXAMPLES = SPEC["paths"]["/api/v1/holdings/portfolio"]["get"]["responses"]["200"]["content"]["application/json"]["examples"]

@@ -9,7 +9,7 @@ import requests
 
 from mockserver.vendors.bitcain.portfolios import new_portfolio_id
 
-from .helpers import ROOT, running_server
+from ..helpers import ROOT, running_server
 
 PORTFOLIO = "/bitcain/api/v1/portfolio"
 AUTH = {"Authorization": "Bearer mock-bitcain-token"}

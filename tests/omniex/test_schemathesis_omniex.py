@@ -21,8 +21,8 @@ import pytest
 import requests
 import schemathesis
 
-from . import fuzzing
-from .helpers import ROOT, running_server
+from .. import fuzzing
+from ..helpers import ROOT, running_server
 from .test_omniex import signed
 
 OMNIEX_SPEC = ROOT / "specs" / "omniex.yaml"
