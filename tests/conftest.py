@@ -4,7 +4,7 @@ import atexit
 import os
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,9 +14,7 @@ from aiohttp.test_utils import TestClient
 from mockserver.app import create_app
 from mockserver.settings import Settings, load_settings
 
-from .helpers import TEST_SPECS
-
-MakeClient = Callable[..., Awaitable[TestClient]]
+from .helpers import TEST_SPECS, MakeClient
 
 # remembered OpenAPI verdicts (mockserver/verdicts.py) go to a folder of this run, for every
 # server the tests start, in-process or as a subprocess: nothing is written to the home folder

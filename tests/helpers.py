@@ -1,21 +1,28 @@
-"""Shared test helpers: credentials, and a real server process on a free port."""
+"""Shared test helpers: paths and credentials, the client factory's type, a real server process on a
+free port, and waiting for a condition."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+
+from aiohttp.test_utils import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SPECS = ROOT / "tests" / "specs"
 MESH_AUTH = {"X-Client-Id": "mock-client-id", "X-Client-Secret": "sk_sand_mock_secret"}
 PORTFOLIO = "/mesh/api/v1/holdings/portfolio"
+
+# what the `make_client` fixture (tests/conftest.py) is: settings as keyword arguments -> a client
+MakeClient = Callable[..., Awaitable[TestClient]]
 
 
 @contextlib.contextmanager
@@ -54,3 +61,19 @@ def running_server(
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def within(seconds: float, check: Callable[[], bool]) -> bool:
+    """Whether `check` comes true within `seconds` (asked every 50 ms)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def bitcain_only(folder: Path) -> Path:
+    """`folder` with only the bitcain spec in it: the one API that writes state, and a fast load."""
+    shutil.copyfile(ROOT / "specs" / "bitcain.yaml", folder / "bitcain.yaml")
+    return folder

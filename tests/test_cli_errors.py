@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from .helpers import ROOT, running_server
-from .test_state_bounds import bitcain_only
-from .test_store import CORRUPT
+from .helpers import ROOT, bitcain_only, running_server
+from .state_files import CORRUPT
 
 TOKEN = "control-token-for-tests"
 

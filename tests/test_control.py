@@ -9,8 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from .conftest import MakeClient
-from .helpers import MESH_AUTH, PORTFOLIO
+from .helpers import MESH_AUTH, PORTFOLIO, MakeClient
 
 MESH_API = PORTFOLIO
 JSON = {"Content-Type": "application/json"}  # what every control write says

@@ -20,8 +20,7 @@ from aiohttp.test_utils import TestClient
 
 from mockserver.dashboard import PAGE_FILE, build_page, page
 
-from .conftest import MakeClient
-from .helpers import MESH_AUTH, PORTFOLIO, running_server
+from .helpers import MESH_AUTH, PORTFOLIO, MakeClient, running_server
 
 CHROMIUM = next((found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None)
 CHROMEDRIVER = shutil.which("chromedriver")

@@ -11,15 +11,11 @@ either wholly applied or wholly absent.
 
 from __future__ import annotations
 
-import os
 import random
-import re
 import shutil
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -36,7 +32,8 @@ import requests
 from mockserver.sandbox.store import StateFull, Store
 from mockserver.vendors.bitcain.portfolios import new_portfolio_id
 
-from .helpers import ROOT
+from .helpers import bitcain_only
+from .server_process import ServerProcess
 
 BASE = "/bitcain/api/v1/portfolio"
 AUTH = {"Authorization": "Bearer mock-bitcain-token"}
@@ -44,7 +41,6 @@ SANDBOX_USER = "a169451c-8525-4352-b8ca-070dd449a1a5"
 SEEDED = ["5555717d-15c7-408a-aad2-f3155d61ff77", "8b2e4c1a-3f5d-4e7b-9a1c-2d6e8f0a4b3c"]
 SEED = 0  # the default seed: the n-th portfolio of a user is new_portfolio_id(SEED, user, n)
 TIMEOUT = (3.0, 10.0)  # connect, read: a hung server fails a test instead of hanging it
-STARTUP_TIMEOUT = 20.0
 Http = Any  # a requests.Session, or the requests module itself for a one-off request
 ALLOCATIONS = [{"BTC": 1.0}, {"BTC": 0.6, "ETH": 0.4}, {"ETH": 0.5, "SOL": 0.3, "USDC": 0.2}, {"LINK": 0.25, "UNI": 0.25, "ADA": 0.5}]
 CSV_HEADER = (
@@ -76,79 +72,6 @@ sys.exit(main())
 # --- a server subprocess ------------------------------------------------------------------------
 
 
-class ServerProcess:
-    """`mockserver serve --port 0 --quiet ARGS` in a subprocess, with its output in files (a pipe
-    nobody reads could fill up and block it). Starting returns at once; `wait_ready` waits for
-    the banner, so two servers can start together."""
-
-    def __init__(self, logs: Path, *args: str, launcher: Sequence[str] = ("-m", "mockserver.cli"), wrapper: Sequence[str] = ()) -> None:
-        """`wrapper` is a command the server runs under (it ends by exec-ing the server, keeping its pid)."""
-        logs.mkdir(parents=True, exist_ok=True)
-        name = f"server-{time.monotonic_ns()}"
-        self.out_path, self.err_path = logs / f"{name}.out", logs / f"{name}.err"
-        with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
-            self.process = subprocess.Popen(
-                [*wrapper, sys.executable, *launcher, "serve", "--port", "0", "--quiet", *args], stdout=out, stderr=err, cwd=ROOT
-            )
-        self.base = ""
-        self.own_ports: dict[str, str] = {}
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self.base.removeprefix("http://").rsplit(":", 1)
-        return host, int(port)
-
-    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> str:
-        """The base URL, once the whole banner (it ends with the health line) is printed."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            banner = self.out_path.read_text()
-            if "/__mock/health" in banner:
-                match = re.search(r"listening on (http://\S+)", banner)
-                assert match, banner
-                self.base = match.group(1)
-                self.own_ports = dict(re.findall(r"^\s+(\w+)\s+http://\S+\n\s+also at (http://\S+)", banner, re.MULTILINE))
-                return self.base
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"server did not start (exit {self.process.returncode}): {self.err_path.read_text()[-3000:]}")
-
-    def signal(self, number: signal.Signals) -> None:
-        os.kill(self.pid, number)
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup, no flush, no goodbye."""
-        self.signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def wait(self, timeout: float = 10.0) -> int:
-        return self.process.wait(timeout=timeout)
-
-    def stop(self) -> None:
-        """SIGTERM and wait; SIGKILL when it does not exit in time."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-    def __enter__(self) -> ServerProcess:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self.process.poll() is None:  # tests stop it themselves; a failing one leaves it to us
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
 @contextmanager
 def serving(state: Path, *args: str, launcher: Sequence[str] = ("-m", "mockserver.cli")) -> Iterator[ServerProcess]:
     """A ready server on `state`, killed on the way out if the test has not stopped it."""
@@ -163,7 +86,7 @@ def state_args(state: Path) -> list[str]:
     specs = state.parent / "specs"
     if not specs.is_dir():
         specs.mkdir(parents=True)
-        shutil.copyfile(ROOT / "specs" / "bitcain.yaml", specs / "bitcain.yaml")
+        bitcain_only(specs)
     return ["--state", str(state), "--specs", str(specs)]
 
 

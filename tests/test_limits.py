@@ -24,7 +24,7 @@ from mockserver.vendors.bitcain.ledger import seed_entries
 from mockserver.vendors.bitcain.seed import SANDBOX_USER
 
 from .helpers import running_server
-from .test_http_fuzz import (
+from .raw_http import (
     APIS,
     READS,
     assert_answer,

@@ -15,9 +15,8 @@ import pytest
 import requests
 from aiohttp.test_utils import TestClient
 
-from .conftest import MakeClient
-from .helpers import MESH_AUTH, PORTFOLIO, ROOT, running_server
-from .test_http_fuzz import RawResponse, exchange, http_request
+from .helpers import MESH_AUTH, PORTFOLIO, ROOT, MakeClient, running_server
+from .raw_http import RawResponse, exchange, http_request
 
 JSON = {"Content-Type": "application/json"}
 TOKEN = "perimeter-control-token"

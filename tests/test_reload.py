@@ -23,8 +23,7 @@ from mockserver.plan import ApiRuntime
 from mockserver.server import Server
 from mockserver.settings import load_settings
 
-from .helpers import ROOT, running_server
-from .test_workers import within
+from .helpers import ROOT, running_server, within
 
 QUERY = json.dumps({"query": "{ __typename }"})
 HEADERS = {"Content-Type": "application/json", "x-api-key": "mock-api-key"}

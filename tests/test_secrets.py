@@ -39,8 +39,7 @@ from mockserver.settings import Settings, SettingsError, load_settings
 from mockserver.vendors import omniex, treasure
 from mockserver.vocabulary import Identity
 
-from .conftest import MakeClient
-from .helpers import MESH_AUTH, ROOT, running_server
+from .helpers import MESH_AUTH, ROOT, MakeClient, running_server
 
 # --- the secrets -----------------------------------------------------------------------------
 # URL-safe characters only, so that a secret reads the same in a path, a query string and JSON.

@@ -15,7 +15,7 @@ from contextlib import ExitStack
 import pytest
 
 from .helpers import ROOT, running_server
-from .test_http_fuzz import APIS, WRITES, RawResponse, assert_raw_envelope
+from .raw_http import APIS, WRITES, RawResponse, assert_raw_envelope
 
 TIMEOUTS = ("--header-timeout", "0.5", "--body-timeout", "0.5", "--keepalive-timeout", "2")
 HEALTH = b"GET /__mock/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"

@@ -25,8 +25,8 @@ from mockserver.app import create_app
 from mockserver.sandbox.store import Store
 from mockserver.settings import load_settings
 
-from .helpers import ROOT
-from .test_durability import ServerProcess
+from .helpers import bitcain_only
+from .server_process import ServerProcess
 
 BASE = "/bitcain/api/v1/portfolio"
 AUTH = {"Authorization": "Bearer mock-bitcain-token"}
@@ -42,12 +42,6 @@ LARGE = {
 }
 FULL = {"detail": "Insufficient Storage"}  # FastAPI's answer to a 507
 MOST = 2000  # creates a test makes before it gives up waiting for the bound
-
-
-def bitcain_only(folder: Path) -> Path:
-    """`folder` with only the bitcain spec in it: the one API that writes state, and a fast load."""
-    shutil.copyfile(ROOT / "specs" / "bitcain.yaml", folder / "bitcain.yaml")
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .helpers import ROOT, running_server
+from .helpers import ROOT, running_server, within
 
 USER = "worker-test-user"
 BITCAIN = "/bitcain/api/v1/portfolio/"
@@ -137,16 +137,6 @@ def gone(pid: int) -> bool:
     except FileNotFoundError:
         return True
     return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
-def within(seconds: float, check: Callable[[], bool]) -> bool:
-    """Whether `check` comes true within `seconds` (asked every 50 ms)."""
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_workers_stop_when_the_parent_is_killed() -> None:
