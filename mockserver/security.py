@@ -14,7 +14,6 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -230,7 +229,6 @@ _ESCAPES: tuple[Callable[[str], str], ...] = (
 )
 
 
-@lru_cache(maxsize=256)  # one entry per distinct character of the configured secrets
 def _spellings(char: str) -> tuple[str, ...]:
     """How one character may come out: as is and escaped up to _ESCAPE_DEPTH times, longest first."""
     found = {char}
@@ -241,22 +239,22 @@ def _spellings(char: str) -> tuple[str, ...]:
     return tuple(sorted(found, key=len, reverse=True))
 
 
-def _secret_pattern(secret: str) -> bytes:
-    """An RE2 pattern for the secret in any mix of its characters' spellings (a client may
-    percent-encode some characters and not others)."""
-    parts = []
-    for char in secret:
-        spellings = [re2.escape(spelling) for spelling in _spellings(char)]
-        parts.append(spellings[0] if len(spellings) == 1 else f"(?:{'|'.join(spellings)})")
-    return "".join(parts).encode()
+def _char_pattern(char: str) -> str:
+    """An RE2 pattern for one character in any of its spellings."""
+    spellings = [re2.escape(spelling) for spelling in _spellings(char)]
+    return spellings[0] if len(spellings) == 1 else f"(?:{'|'.join(spellings)})"
 
 
 def _mask_pattern(secrets: Iterable[str]) -> Any:
     """One RE2 pattern for every secret (the longest first, so no part of one survives) and every
-    issued token: matched in time linear in the text, whatever the text and the secrets hold."""
+    issued token: matched in time linear in the text, whatever the text and the secrets hold.
+    A secret matches in any mix of its characters' spellings (a client may percent-encode some
+    characters and not others); each distinct character's pattern is worked out once."""
     ordered = sorted({secret for secret in secrets if len(secret) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+    by_char = {char: _char_pattern(char) for char in set().union(*ordered)}
+    patterns = ["".join(by_char[char] for char in secret).encode() for secret in ordered]
     try:
-        return re2.compile(b"|".join([*map(_secret_pattern, ordered), ISSUED_TOKEN]), _MASK_OPTIONS)
+        return re2.compile(b"|".join([*patterns, ISSUED_TOKEN]), _MASK_OPTIONS)
     except re2.error as exc:
         raise SettingsError(
             f"the credentials are too many or too long to be masked in what the server says ({len(ordered)} secrets)"
