@@ -10,18 +10,10 @@ import random
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 MAX_DEPTH = 8
 _EPOCH = datetime(2026, 1, 15, 15, 0, tzinfo=UTC)
-
-
-@lru_cache(maxsize=1)
-def _faker() -> Any:
-    from faker import Faker  # imported on first use: it is slow to load and most answers never need it
-
-    return Faker("en_US")
 
 
 _NAME_HINTS: dict[str, str] = {
@@ -141,9 +133,10 @@ class Generator:
             return ".".join(str(self.rng.randint(1, 254)) for _ in range(4))
         hint = _NAME_HINTS.get(name.lower())
         if hint:
-            faker = _faker()
-            faker.seed_instance(self.rng.getrandbits(32))
-            return str(getattr(faker, hint)())
+            from .fakes import FAKER  # imported by the first value that needs it: slow to load, and most answers never do
+
+            FAKER.seed_instance(self.rng.getrandbits(32))
+            return str(getattr(FAKER, hint)())
         return f"{name or 'value'}-{self.rng.getrandbits(24):06x}"
 
     def _array(self, schema: dict[str, Any], name: str, depth: int) -> list[Any]:
