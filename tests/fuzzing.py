@@ -1,14 +1,20 @@
-"""Shared schemathesis set-up: bounded, deterministic runs with the project's own acceptance rules."""
+"""Shared schemathesis set-up: bounded, deterministic runs against a real server process with the
+project's own acceptance rules. Each tests/<vendor>/test_schemathesis_<vendor>.py keeps only what
+is its vendor's: the spec, the credentials, the rejections it tolerates, its stateful workflow."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import hypothesis
+import pytest
+import requests
 import schemathesis
+
+from .helpers import running_server
 
 # what every run demands of every response: no 5xx, and nothing that breaks the spec
 CONFORMANCE_CHECKS = (
@@ -49,6 +55,29 @@ def load_schema(spec: Path | dict[str, Any], mode: str, max_examples: int, auth:
     if isinstance(spec, dict):
         return schemathesis.openapi.from_dict(spec, config=loaded)
     return schemathesis.openapi.from_path(spec, config=loaded)
+
+
+def served_at(mount: str, *args: str) -> Any:
+    """A module-scoped fixture (named by the attribute it is assigned to): a real `mockserver serve
+    ARGS` process for the test module, its URL with `mount` appended."""
+
+    @pytest.fixture(scope="module")
+    def url() -> Iterator[str]:
+        with running_server(*args) as base:
+            yield base + mount
+
+    return url
+
+
+def state_machine(schema: Any, base_url: str, session: requests.Session) -> Any:
+    """The schema's state machine, its calls sent to `base_url` over `session`: the base class of a
+    vendor's stateful workflow."""
+
+    class Calls(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"base_url": base_url, "session": session}
+
+    return Calls
 
 
 def stateful_settings(max_examples: int, steps: int) -> hypothesis.settings:
@@ -98,6 +127,21 @@ def refuses_nul(case: schemathesis.Case, response: schemathesis.Response) -> boo
     return response.status_code == 400 and b"\x00" in sent and NUL_REFUSAL in response.text
 
 
+def accepted(case: schemathesis.Case, response: schemathesis.Response) -> bool:
+    """A 2xx, or the server's refusal of a NUL (above): schema-valid data needs no tolerated rule."""
+    return 200 <= response.status_code < 300 or refuses_nul(case, response)
+
+
+def sent(response: schemathesis.Response) -> str:
+    """The request that got `response`, as a failure message names it: `METHOD URL`."""
+    return f"{response.request.method} {response.request.url}"
+
+
+def assert_not_a_server_error(response: schemathesis.Response) -> None:
+    """What every negative-data case must get, whatever else the checks allow: no 5xx."""
+    assert response.status_code < 500, f"{sent(response)}: {response.status_code} {response.text}"
+
+
 def assert_required_checks(schema: Any, required: Iterable[str]) -> None:
     """Every required check is on; the lenient positive_data_acceptance is off, replaced in each
     run by a stricter rule of its own."""
@@ -105,3 +149,14 @@ def assert_required_checks(schema: Any, required: Iterable[str]) -> None:
     for name in required:
         assert getattr(checks, name).enabled, name
     assert not checks.positive_data_acceptance.enabled
+
+
+def required_checks_test(required: tuple[str, ...], **schemas: Any) -> Callable[[Any], None]:
+    """`test_required_checks_are_enabled` for a test module: `assert_required_checks` over each of
+    its schemas, the keyword naming the test id."""
+
+    @pytest.mark.parametrize("schema", list(schemas.values()), ids=list(schemas))
+    def test_required_checks_are_enabled(schema: Any) -> None:
+        assert_required_checks(schema, required)
+
+    return test_required_checks_are_enabled

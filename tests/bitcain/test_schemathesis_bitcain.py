@@ -11,20 +11,20 @@ Bounded, deterministic runs over specs/bitcain.yaml with the sandbox bearer toke
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import hypothesis
 import orjson
-import pytest
 import requests
 import schemathesis
 import yaml
 
 from .. import fuzzing
-from ..helpers import ROOT, running_server
+from ..helpers import ROOT
 
 BITCAIN_SPEC = ROOT / "specs" / "bitcain.yaml"
+MOUNT = "/bitcain"
 TOKEN = "mock-bitcain-token"
 MAX_EXAMPLES = 25
 REQUIRED_CHECKS = (*fuzzing.CONFORMANCE_CHECKS, "negative_data_rejection", "ignored_auth")
@@ -51,15 +51,7 @@ def map_body(context: Any, body: Any) -> Any:
     return body
 
 
-@pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
-    with running_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def bitcain_url(server_url: str) -> str:
-    return server_url + "/bitcain"
+bitcain_url = fuzzing.served_at(MOUNT)
 
 
 # Schema-valid requests the sandbox rightly refuses. Each takes the case, the status and the body.
@@ -98,13 +90,12 @@ TOLERATED_REJECTIONS: dict[str, tuple[Rule, ...]] = {
 
 def assert_accepted(case: schemathesis.Case, response: schemathesis.Response) -> None:
     """Schema-valid data gets a 2xx, or a rejection the schema cannot express."""
-    if 200 <= response.status_code < 300 or fuzzing.refuses_nul(case, response):  # a NUL: see tests/fuzzing.py
+    if fuzzing.accepted(case, response):
         return
-    request = f"{response.request.method} {response.request.url}"
     body = orjson.loads(response.content)
     rules = TOLERATED_REJECTIONS.get(case.operation.definition.raw.get("operationId", ""), ())
     assert any(rule(case, response.status_code, body) for rule in rules), (
-        f"{request}: valid data answered {response.status_code} {response.text}"
+        f"{fuzzing.sent(response)}: valid data answered {response.status_code} {response.text}"
     )
 
 
@@ -123,20 +114,18 @@ def test_bitcain_positive_data(case: schemathesis.Case, bitcain_url: str, sessio
 @negative.parametrize()
 @hypothesis.settings(suppress_health_check=[hypothesis.HealthCheck.filter_too_much, hypothesis.HealthCheck.too_slow])
 def test_bitcain_negative_data(case: schemathesis.Case, bitcain_url: str, session: requests.Session) -> None:
-    response = call_and_validate(case, bitcain_url, session)
-    assert response.status_code < 500, f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+    fuzzing.assert_not_a_server_error(call_and_validate(case, bitcain_url, session))
 
 
-def test_bitcain_stateful_links(server_url: str, bitcain_url: str, session: requests.Session) -> None:
-    class Workflow(stateful.as_state_machine()):  # type: ignore[misc]
+def test_bitcain_stateful_links(bitcain_url: str, session: requests.Session) -> None:
+    reset = bitcain_url.removesuffix(MOUNT) + "/__mock/reset"
+
+    class Workflow(fuzzing.state_machine(stateful, bitcain_url, session)):  # type: ignore[misc]
         def setup(self) -> None:
             """Each scenario starts from the sandbox's initial state. Hypothesis replays a scenario to
             shrink it and expects the same answers (a name taken by an earlier scenario would turn a
             201 into a 409, leave a bundle empty, and the replay fails as FlakyStrategyDefinition)."""
-            assert session.post(server_url + "/__mock/reset", json={}, timeout=10).status_code == 200
-
-        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
-            return {"base_url": bitcain_url, "session": session}
+            assert session.post(reset, json={}, timeout=10).status_code == 200
 
         def validate_response(self, response: schemathesis.Response, case: schemathesis.Case, **kwargs: Any) -> None:
             recorder = getattr(self, "recorder", None)
@@ -156,6 +145,4 @@ def test_nul_in_the_query_gets_a_documented_status(bitcain_url: str, session: re
     assert str(response.status_code) in documented, f"{response.status_code} {response.text}; documented: {sorted(documented)}"
 
 
-@pytest.mark.parametrize("schema", [positive, negative, stateful], ids=["positive", "negative", "stateful"])
-def test_required_checks_are_enabled(schema: Any) -> None:
-    fuzzing.assert_required_checks(schema, REQUIRED_CHECKS)
+test_required_checks_are_enabled = fuzzing.required_checks_test(REQUIRED_CHECKS, positive=positive, negative=negative, stateful=stateful)

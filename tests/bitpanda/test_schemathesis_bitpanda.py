@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import hypothesis
 import orjson
-import pytest
 import requests
 import schemathesis
 from graphql import (
@@ -54,7 +53,7 @@ from schemathesis.checks import not_a_server_error
 from mockserver.settings import DEFAULT_CLOCK
 
 from .. import fuzzing
-from ..helpers import ROOT, running_server
+from ..helpers import ROOT
 
 BITPANDA_SPEC = ROOT / "specs" / "bitpanda.graphql"
 SCHEMA = build_schema(BITPANDA_SPEC.read_text(encoding="utf-8"))
@@ -105,12 +104,7 @@ def load_schema(mode: str) -> Any:
 
 positive = load_schema("positive")
 negative = load_schema("negative")
-
-
-@pytest.fixture(scope="module")
-def bitpanda_url() -> Iterator[str]:
-    with running_server() as url:
-        yield url + ENDPOINT
+bitpanda_url = fuzzing.served_at(ENDPOINT)
 
 
 # --- a well-formed answer -----------------------------------------------------------------------
@@ -358,9 +352,7 @@ def test_bitpanda_negative_data(case: schemathesis.Case, bitpanda_url: str, sess
     case.validate_response(response, excluded_checks=[not_a_server_error])
 
 
-@pytest.mark.parametrize("schema", [positive, negative], ids=["positive", "negative"])
-def test_required_checks_are_enabled(schema: Any) -> None:
-    fuzzing.assert_required_checks(schema, REQUIRED_CHECKS)
+test_required_checks_are_enabled = fuzzing.required_checks_test(REQUIRED_CHECKS, positive=positive, negative=negative)
 
 
 # --- malformed requests -------------------------------------------------------------------------

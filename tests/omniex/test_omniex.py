@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from typing import Any
 
@@ -15,8 +13,8 @@ from mockserver.appkeys import APIS
 from mockserver.lru import SizedLru
 
 from ..helpers import ROOT
+from .helpers import BASE, signed
 
-BASE = "/omniex/edge/v1beta"
 SPEC = yaml.safe_load((ROOT / "specs" / "omniex.yaml").read_text())
 
 
@@ -27,23 +25,6 @@ def documented_example(path: str) -> dict[str, Any]:
 MASTER_FUND = documented_example("/portfolios/{id}")
 MASTER_ID = "6b372483-a80f-4c32-8d23-e6b9397ee6d6"
 ERROR_CODES = set(SPEC["components"]["schemas"]["ErrorList"]["properties"]["errors"]["items"]["properties"]["error"]["enum"])
-
-
-def signed(
-    method: str,
-    path: str,
-    *,
-    key: str = "mock-onx-key",
-    secret: str = "mock-onx-secret",
-    timestamp: str | None = None,
-    body: bytes = b"",
-    sign_path: str | None = None,
-) -> dict[str, str]:
-    """Headers exactly as the Omniex reference describes: HMAC-SHA384 of METHOD+PATH+BODY+TIMESTAMP."""
-    timestamp = timestamp or str(int(time.time() * 1000))
-    message = method + (sign_path or path).split("?")[0] + body.decode() + timestamp
-    digest = hmac.new(secret.encode(), message.encode(), hashlib.sha384).hexdigest()
-    return {"ONX-API-KEY": key, "ONX-API-TIMESTAMP": timestamp, "ONX-API-SIGNATURE": digest}
 
 
 async def get(client: Any, target: str, **signing: Any) -> tuple[int, dict[str, Any]]:

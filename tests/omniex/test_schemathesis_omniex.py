@@ -2,7 +2,7 @@
 
 Every generated request is signed as the Omniex reference describes (a schemathesis auth
 provider computes the HMAC-SHA384 over the final method, path and timestamp), so that the
-run reaches validation and the handlers. Bounded and deterministic, like test_schemathesis.py:
+run reaches validation and the handlers. Bounded and deterministic, like every schemathesis run:
 
 * positive data: schema-valid requests get a documented, schema-conformant 200 (a 404 for a
   well-formed id the caller cannot see), or one of the rejections in TOLERATED_REJECTIONS;
@@ -13,22 +13,18 @@ run reaches validation and the handlers. Bounded and deterministic, like test_sc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
-import pytest
 import requests
 import schemathesis
 
 from .. import fuzzing
-from ..helpers import ROOT, running_server
-from .test_omniex import signed
+from ..helpers import ROOT
+from .helpers import BASE, signed
 
 OMNIEX_SPEC = ROOT / "specs" / "omniex.yaml"
-MOUNT = "/omniex/edge/v1beta"
-
-
 MAX_EXAMPLES = 60
 REQUIRED_CHECKS = (*fuzzing.CONFORMANCE_CHECKS, "negative_data_rejection", "ignored_auth")
 
@@ -42,7 +38,7 @@ def load_schema(mode: str, max_examples: int = MAX_EXAMPLES) -> Any:
             return "sign"
 
         def set(self, case: schemathesis.Case, data: str, context: Any) -> None:
-            case.headers = {**(case.headers or {}), **signed(case.method, MOUNT + case.formatted_path)}
+            case.headers = {**(case.headers or {}), **signed(case.method, BASE + case.formatted_path)}
 
     return schema
 
@@ -50,14 +46,9 @@ def load_schema(mode: str, max_examples: int = MAX_EXAMPLES) -> Any:
 positive = load_schema("positive")
 negative = load_schema("negative")
 stateful = load_schema("positive", 10)
-
-
-@pytest.fixture(scope="module")
-def omniex_url() -> Iterator[str]:
-    # a wide window: schemathesis may sign an example well before it sends it; the window
-    # itself is tested in test_omniex.py
-    with running_server("--signature-window", "86400") as url:
-        yield url + MOUNT
+# a wide window: schemathesis may sign an example well before it sends it; the window
+# itself is tested in test_omniex.py
+omniex_url = fuzzing.served_at(BASE, "--signature-window", "86400")
 
 
 # Schema-valid requests the sandbox rightly refuses. Each takes the case and the response.
@@ -69,15 +60,14 @@ def _unknown_portfolio(case: schemathesis.Case, response: schemathesis.Response)
     return case.path == "/portfolios/{id}" and response.status_code == 404
 
 
-TOLERATED_REJECTIONS: tuple[Rule, ...] = (_unknown_portfolio, fuzzing.refuses_nul)  # a NUL: see tests/fuzzing.py
+TOLERATED_REJECTIONS: tuple[Rule, ...] = (_unknown_portfolio, fuzzing.refuses_nul)
 
 
 def assert_accepted(case: schemathesis.Case, response: schemathesis.Response) -> None:
     """Schema-valid data gets a 200, or a rejection the schema cannot express."""
     if response.status_code == 200:
         return
-    request = f"{response.request.method} {response.request.url}"
-    assert any(rule(case, response) for rule in TOLERATED_REJECTIONS), f"{request}: {response.status_code} {response.text}"
+    assert any(rule(case, response) for rule in TOLERATED_REJECTIONS), f"{fuzzing.sent(response)}: {response.status_code} {response.text}"
 
 
 @positive.parametrize()
@@ -88,21 +78,17 @@ def test_omniex_positive_data(case: schemathesis.Case, omniex_url: str, session:
 
 @negative.parametrize()
 def test_omniex_negative_data(case: schemathesis.Case, omniex_url: str, session: requests.Session) -> None:
-    response = case.call_and_validate(base_url=omniex_url, session=session)
-    assert response.status_code < 500, f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+    fuzzing.assert_not_a_server_error(case.call_and_validate(base_url=omniex_url, session=session))
 
 
 def test_omniex_stateful_links(omniex_url: str, session: requests.Session) -> None:
     listed: set[str] = set()
     found: list[str] = []
 
-    class Workflow(stateful.as_state_machine()):  # type: ignore[misc]
-        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
-            return {"base_url": omniex_url, "session": session}
-
+    class Workflow(fuzzing.state_machine(stateful, omniex_url, session)):  # type: ignore[misc]
         def validate_response(self, response: schemathesis.Response, case: schemathesis.Case, **kwargs: Any) -> None:
             super().validate_response(response, case, **kwargs)
-            request = f"{response.request.method} {response.request.url}"
+            request = fuzzing.sent(response)
             if case.path == "/portfolios" and response.status_code == 200:
                 listed.update(portfolio["id"] for portfolio in orjson.loads(response.content)["data"])
             elif case.path == "/portfolios/{id}" and (case.path_parameters or {}).get("id") in listed:
@@ -114,6 +100,4 @@ def test_omniex_stateful_links(omniex_url: str, session: requests.Session) -> No
     assert found, "no listed portfolio was fetched by its id"
 
 
-@pytest.mark.parametrize("schema", [positive, negative, stateful], ids=["positive", "negative", "stateful"])
-def test_required_checks_are_enabled(schema: Any) -> None:
-    fuzzing.assert_required_checks(schema, REQUIRED_CHECKS)
+test_required_checks_are_enabled = fuzzing.required_checks_test(REQUIRED_CHECKS, positive=positive, negative=negative, stateful=stateful)

@@ -13,18 +13,17 @@ example database):
   are issued to the sandbox client, and every history request that carries one is authenticated.
 
 Every built-in response check stays on except `positive_data_acceptance`, replaced by the stricter
-`assert_accepted` below, as in test_schemathesis.py.
+`assert_accepted` below, as in every schemathesis run (tests/fuzzing.py).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import orjson
-import pytest
 import requests
 import schemathesis
 import yaml
@@ -33,7 +32,7 @@ from mockserver.vendors.treasure.history import accepts_json
 from mockserver.vendors.treasure.model import DOCUMENT_BUSINESS
 
 from .. import fuzzing
-from ..helpers import ROOT, running_server
+from ..helpers import ROOT
 
 TREASURE_SPEC = ROOT / "specs" / "treasure.yaml"
 TOKEN = "mock-treasure-token"
@@ -83,10 +82,7 @@ def map_path_parameters(context: Any, path_parameters: Any) -> Any:
     return path_parameters
 
 
-@pytest.fixture(scope="module")
-def treasure_url() -> Iterator[str]:
-    with running_server() as url:
-        yield url + "/treasure"
+treasure_url = fuzzing.served_at("/treasure")
 
 
 # Schema-valid requests the sandbox rightly refuses: the schema cannot say these rules.
@@ -123,12 +119,11 @@ TOLERATED_REJECTIONS: tuple[Rule, ...] = (_start_after_end, _unknown_business, _
 
 def assert_accepted(case: schemathesis.Case, response: schemathesis.Response) -> None:
     """Schema-valid data gets a 2xx, or an error every detail of which is a tolerated rejection."""
-    if 200 <= response.status_code < 300 or fuzzing.refuses_nul(case, response):  # a NUL: see tests/fuzzing.py
+    if fuzzing.accepted(case, response):
         return
-    request = f"{response.request.method} {response.request.url}"
     details = orjson.loads(response.content).get("details") or []
     unexplained = [d for d in details if not any(rule(case, response.status_code, d) for rule in TOLERATED_REJECTIONS)]
-    assert details and not unexplained, f"{request}: valid data answered {response.status_code} {response.text}"
+    assert details and not unexplained, f"{fuzzing.sent(response)}: valid data answered {response.status_code} {response.text}"
 
 
 @positive.parametrize()
@@ -139,20 +134,16 @@ def test_treasure_positive_data(case: schemathesis.Case, treasure_url: str, sess
 
 @negative.parametrize()
 def test_treasure_negative_data(case: schemathesis.Case, treasure_url: str, session: requests.Session) -> None:
-    response = case.call_and_validate(base_url=treasure_url, session=session)
-    assert response.status_code < 500, f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+    fuzzing.assert_not_a_server_error(case.call_and_validate(base_url=treasure_url, session=session))
 
 
 def test_treasure_stateful_token_flow(treasure_url: str, session: requests.Session) -> None:
     issued: set[str] = set()
 
-    class Workflow(stateful.as_state_machine()):  # type: ignore[misc]
-        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
-            return {"base_url": treasure_url, "session": session}
-
+    class Workflow(fuzzing.state_machine(stateful, treasure_url, session)):  # type: ignore[misc]
         def validate_response(self, response: schemathesis.Response, case: schemathesis.Case, **kwargs: Any) -> None:
             super().validate_response(response, case, **kwargs)
-            request = f"{response.request.method} {response.request.url}"
+            request = fuzzing.sent(response)
             if case.operation.path == "/v1/oauth/token":
                 assert response.status_code == 200, f"{request}: the sandbox client got {response.status_code} {response.text}"
                 issued.add(orjson.loads(response.content)["access_token"])
@@ -165,6 +156,4 @@ def test_treasure_stateful_token_flow(treasure_url: str, session: requests.Sessi
     assert issued, "no token was issued"
 
 
-@pytest.mark.parametrize("schema", [positive, negative, stateful], ids=["positive", "negative", "stateful"])
-def test_required_checks_are_enabled(schema: Any) -> None:
-    fuzzing.assert_required_checks(schema, REQUIRED_CHECKS)
+test_required_checks_are_enabled = fuzzing.required_checks_test(REQUIRED_CHECKS, positive=positive, negative=negative, stateful=stateful)
