@@ -18,13 +18,13 @@ from .journal import Journal
 from .limits import Limits, admit
 from .mounted import ROUTE_GATE, MountedApi, RouteTag
 from .plan import Report, compile_api
-from .sandbox.store import Store
+from .sandbox.store import ApiState, Store
 from .sandbox.world import World
 from .security import secrets_of
 from .settings import Settings, SettingsError
 from .traffic import SECRETS, TRAFFIC, Traffic, observe
 from .unrouted import AnyTarget, unrouted
-from .vendors import vendor_for
+from .vendors import Vendor, vendor_for
 from .vocabulary import Problem, RouteHandler, Violation, to_response
 
 
@@ -53,21 +53,21 @@ def load(
             report.errors.append(f"{entries[0].source}: fixtures for {api_name!r}, but no such API is loaded")
     apis: list[MountedApi] = []
     for description in descriptions:
-        if description.kind == "graphql":
-            apis.append(_graphql_api(description, settings, world, store))
-            continue
-        vendor = vendor_for(str(description.extension.get("vendor") or description.name))
+        vendor = vendor_for(description)
         state = store.for_api(description.name)
+        if description.kind == "graphql":
+            apis.append(_graphql_api(description, vendor, settings, world, state))
+            continue
         runtime, api_report = compile_api(description, vendor, settings, world, state, fixtures.get(description.name, []))
         apis.append(runtime)
         report.extend(api_report)
     return apis, report
 
 
-def _graphql_api(description: ApiDescription, settings: Settings, world: World, store: Store) -> MountedApi:
+def _graphql_api(description: ApiDescription, vendor: Vendor, settings: Settings, world: World, state: ApiState) -> MountedApi:
     from .graphql import compile_graphql  # graphql-core is imported only when a GraphQL API is loaded
 
-    return compile_graphql(description, settings, world, store.for_api(description.name))
+    return compile_graphql(description, vendor, settings, world, state)
 
 
 def load_or_fail(settings: Settings, store: Store | None = None, unprefixed: str | None = None) -> tuple[list[MountedApi], Report]:

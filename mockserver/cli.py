@@ -35,6 +35,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="folder of fixtures/<api>/*.yaml (repeatable; default: the bundled fixtures)",
     )
     parser.add_argument("--seed", type=int, help="seed of the sandbox world (default 0)")
+    parser.add_argument(
+        "--vendor-setting",
+        dest="vendors",
+        action="append",
+        metavar="API.NAME=VALUE",
+        help="one of a vendor's own settings, e.g. bitcain.max_portfolios_per_user=3 (repeatable)",
+    )
     parser.add_argument("--clock", help="'now', or an ISO instant the sandbox world is frozen at (default 2026-01-15T15:00:00Z)")
     parser.add_argument("--config", type=Path, metavar="FILE", help="YAML settings file")
 
@@ -109,6 +116,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "max_headers",
         "max_portfolios_per_user",
         "max_ledger_entries_per_user",
+        "vendors",
         "max_state_bytes",
         "header_read_timeout",
         "body_read_timeout",

@@ -29,7 +29,6 @@ so they die with the app that a reload discards.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -77,6 +76,7 @@ from .seeding import stable_seed
 from .settings import Settings
 from .traffic import OPERATION_KEY
 from .validation import MAX_BODY_DEPTH, deeper_than
+from .vendors import Vendor, vendor_settings
 from .vocabulary import Identity
 
 log = logging.getLogger("mockserver")
@@ -186,6 +186,7 @@ class GraphQLSetup:
     world: World
     state: ApiState
     schema: GraphQLSchema
+    vendor_settings: Mapping[str, Any]  # the vendor's own settings, resolved (vendors.vendor_settings)
 
 
 def standard_error(fault: Fault) -> dict[str, Any]:
@@ -517,17 +518,6 @@ def load_schema(path: Path) -> GraphQLSchema:
     return schema
 
 
-def vendor_module(name: str) -> Any:
-    """`mockserver.vendors.<name>`, or None when there is none."""
-    target = f"{__package__}.vendors.{name}"
-    try:
-        return importlib.import_module(target)
-    except ModuleNotFoundError as exc:
-        if exc.name and target.startswith(exc.name):
-            return None
-        raise
-
-
 def bind_resolvers(schema: GraphQLSchema, resolvers: Mapping[str, Mapping[str, Resolver]], source: Path) -> None:
     """Attach the vendor's resolvers to the schema; each must name a field the SDL has."""
     for type_name, fields in resolvers.items():
@@ -822,14 +812,14 @@ def _no_operation(document: DocumentNode, operation_name: str | None) -> str:
     return f"The document has several operations: give `operationName` (one of {', '.join(names)})."
 
 
-def compile_graphql(description: ApiDescription, settings: Settings, world: World, state: ApiState) -> GraphQLApi:
-    """The mounted API of one SDL file, with its vendor module's resolvers and authentication."""
+def compile_graphql(description: ApiDescription, vendor: Vendor, settings: Settings, world: World, state: ApiState) -> GraphQLApi:
+    """The mounted API of one SDL file, with its vendor's resolvers and authentication (generated
+    data for every field when its vendor is not a GraphQL one)."""
     schema = load_schema(description.path)
-    module = vendor_module(description.name)
-    factory = getattr(module, "graphql_vendor", None) if module is not None else None
-    if factory is None:
-        vendor = GraphQLVendor(field_resolver=generated_resolver(stable_seed(world.seed, description.name)), type_resolver=generated_type)
+    if vendor.graphql is None:
+        engine = GraphQLVendor(field_resolver=generated_resolver(stable_seed(world.seed, description.name)), type_resolver=generated_type)
     else:
-        vendor = factory(GraphQLSetup(description.name, settings, world, state, schema))
-        bind_resolvers(schema, vendor.resolvers, description.path)
-    return GraphQLApi(description, settings, world, schema, vendor)
+        own = vendor_settings(vendor, description, settings)
+        engine = vendor.graphql(GraphQLSetup(description.name, settings, world, state, schema, own))
+        bind_resolvers(schema, engine.resolvers, description.path)
+    return GraphQLApi(description, settings, world, schema, engine)

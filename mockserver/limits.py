@@ -22,15 +22,11 @@ requests are neither faulted nor journalled: they never reached an operation.
 
 The parser's 400 never quotes the request (connections.malformed). How many connections one
 process keeps open at once is `connection_cap`.
-
-`admit` also makes the per-user state limits available to the sandbox handlers while
-they run (`current_limits`): a handler sees the request's data, not the settings.
 """
 
 from __future__ import annotations
 
 import resource
-from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import chain
 from urllib.parse import unquote_to_bytes
@@ -70,8 +66,6 @@ class Limits:
     max_url_bytes: int
     max_header_bytes: int
     max_headers: int
-    max_portfolios_per_user: int
-    max_ledger_entries_per_user: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -80,22 +74,11 @@ class Limits:
             settings.max_url_bytes,
             settings.max_header_bytes,
             settings.max_headers,
-            settings.max_portfolios_per_user,
-            settings.max_ledger_entries_per_user,
         )
 
     @property
     def max_headers_total_bytes(self) -> int:
         return HEADERS_TOTAL_FACTOR * self.max_header_bytes
-
-
-DEFAULT_LIMITS = Limits.from_settings(Settings())
-_CURRENT: ContextVar[Limits | None] = ContextVar("mockserver_limits", default=None)
-
-
-def current_limits() -> Limits:
-    """The limits of the server handling the current request (the defaults outside a request)."""
-    return _CURRENT.get() or DEFAULT_LIMITS
 
 
 def parser_limits(settings: Settings) -> dict[str, int]:
@@ -137,11 +120,7 @@ def admit(limits: Limits, handler: RouteHandler, api: MountedApi | None) -> Rout
             if problem.status == 408:  # the rest of the body may still come: it is not read
                 response.force_close()
         else:
-            token = _CURRENT.set(limits)
-            try:
-                response = await handler(request)
-            finally:
-                _CURRENT.reset(token)
+            response = await handler(request)
         add_cors_headers(request, response)
         return response
 

@@ -201,7 +201,9 @@ def _handled(plan: OperationPlan, request: web.Request, validated: Validated) ->
     """The sandbox handler's answer; the spec's when it has none for this request."""
     if plan.handler is not None:
         api = plan.api
-        reply = plan.handler(Call(plan.key, validated.params, validated.body, validated.identity, api.world, api.state))
+        reply = plan.handler(
+            Call(plan.key, validated.params, validated.body, validated.identity, api.world, api.state, api.vendor_settings)
+        )
         if reply is not None:
             return reply
     return _documented(plan, request, validated.preferences)

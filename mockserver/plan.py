@@ -22,7 +22,7 @@ from .schemas import SchemaBook, pointer
 from .security import CONFIGURED, SchemeReader, SecurityPlan, default_identity, reader_for
 from .settings import Settings
 from .validation import BodyChecker, ParamChecker
-from .vendors import Vendor
+from .vendors import Vendor, vendor_settings
 from .vocabulary import Envelope, Identity, Problem, Reply, SandboxHandler
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -92,6 +92,7 @@ class OperationPlan:
 class ApiRuntime(DescribedApi):
     description: ApiDescription
     vendor: Vendor
+    vendor_settings: dict[str, Any]  # the vendor's own settings, resolved (vendors.vendor_settings)
     identities: list[Identity]
     identities_from: str  # "spec", "settings" or "default"
     world: World
@@ -248,7 +249,7 @@ def compile_api(
     schemes = (spec.get("components") or {}).get("securitySchemes") or {}
     readers = {name: reader_for(name, deref(spec, scheme)) for name, scheme in schemes.items()}
     identities, source = _identities(api, schemes, settings.credentials.get(api.name))
-    runtime = ApiRuntime(api, vendor, identities, source, world, settings, readers, state)
+    runtime = ApiRuntime(api, vendor, vendor_settings(vendor, api, settings), identities, source, world, settings, readers, state)
     request_book, response_book = SchemaBook(spec, "request"), SchemaBook(spec, "response")
 
     for template, path_item in (spec.get("paths") or {}).items():

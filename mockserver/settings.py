@@ -54,6 +54,8 @@ class Settings:
     signature_window_seconds: int = 30
     # api name -> list of identities (scheme name -> accepted value, optional `forbidden`)
     credentials: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # api name -> a vendor's own settings (declared by the vendor, vendors/__init__.py): name -> value
+    vendors: dict[str, dict[str, Any]] = field(default_factory=dict)
     # SQLite file of the sandbox state (what users create); None keeps it in memory
     state: Path | None = None
     journal_size: int = 1000  # requests kept by the journal; 0 turns it off
@@ -136,6 +138,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         ):
             raise SettingsError(f"{source}: credentials must map an API name to a list of identities (mappings)")
         return {str(api): [dict(identity) for identity in identities] for api, identities in value.items()}
+    if name == "vendors":
+        return _vendor_settings(value, source)
     raise SettingsError(f"{source}: unknown setting {name!r}")
 
 
@@ -157,6 +161,23 @@ def _api_ports(value: Any, source: str) -> dict[str, int]:
     if any(not 0 <= port <= 65535 for port in ports.values()):
         raise SettingsError(f"{source}: api ports must be within 0..65535")
     return ports
+
+
+def _vendor_settings(value: Any, source: str) -> dict[str, dict[str, Any]]:
+    """A mapping of API name -> setting -> value, or `api.setting=value` items (the repeatable
+    --vendor-setting flag); a value given as text is read as a YAML scalar (`3`, `true`, `0.5`)."""
+    if isinstance(value, list):
+        nested: dict[str, dict[str, Any]] = {}
+        for item in value:
+            target, sep, text = str(item).partition("=")
+            api, dot, name = target.strip().partition(".")
+            if not (sep and dot and api and name):
+                raise SettingsError(f"{source}: vendor settings are given as api.setting=value, got {item!r}")
+            nested.setdefault(api, {})[name.strip()] = yaml.safe_load(text) if text.strip() else ""
+        return nested
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        raise SettingsError(f"{source}: vendors must map an API name to a mapping of its settings")
+    return {str(api): {str(k): v for k, v in values.items()} for api, values in value.items()}
 
 
 def _from_file(path: Path) -> dict[str, Any]:
@@ -185,7 +206,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         if raw is None or setting.name == "config":
             continue
         source = ENV_PREFIX + setting.name.upper()
-        if setting.name == "credentials":
+        if setting.name in ("credentials", "vendors"):
             try:
                 raw = json.loads(raw)
             except ValueError as exc:

@@ -3,7 +3,6 @@ its errors in the standard format, the document cache, limits, generated data, v
 
 from __future__ import annotations
 
-import types
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +11,14 @@ from gql import Client, gql
 from gql.transport.aiohttp import AIOHTTPTransport
 from graphql import build_schema, parse
 
+from mockserver import app as app_module
 from mockserver import graphql as transport
+from mockserver import vendors
 from mockserver.appkeys import APIS
 from mockserver.cli import main
 from mockserver.errors import LoadError
 from mockserver.graphql import MAX_TOKENS, DocumentCache, FieldError, GraphQLVendor, Limits, shape_of
+from mockserver.vendors import GENERIC, Vendor
 
 SDL = """
 "Things, to try the transport on."
@@ -407,8 +409,8 @@ def test_a_broken_schema_stops_check_with_its_file(tmp_path: Path, capsys: pytes
 
 
 def _with_vendor(monkeypatch: pytest.MonkeyPatch, vendor: GraphQLVendor) -> None:
-    module = types.SimpleNamespace(graphql_vendor=lambda setup: vendor)
-    monkeypatch.setattr(transport, "vendor_module", lambda name: module if name == "things" else None)
+    things = Vendor(graphql=lambda setup: vendor)
+    monkeypatch.setattr(app_module, "vendor_for", lambda description: things if description.name == "things" else GENERIC)
 
 
 async def test_vendor_resolvers_and_errors(make_client: Any, specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -471,6 +473,6 @@ def test_vendor_resolving_an_unknown_field_stops_start_up(make_client: Any, spec
 
 
 def test_vendor_module_lookup() -> None:
-    assert transport.vendor_module("bitpanda") is not None
-    assert transport.vendor_module("no-such-api") is None
-    assert transport.vendor_module("no.such.api") is None
+    assert vendors._bundled("bitpanda") is not None
+    assert vendors._bundled("no-such-api") is None
+    assert vendors._bundled("no.such.api") is None

@@ -16,13 +16,14 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from mockserver.app import create_app, load_or_fail
-from mockserver.limits import CEILING_FACTOR, HEADERS_TOTAL_FACTOR, connection_cap, current_limits, parser_limits
+from mockserver.limits import CEILING_FACTOR, HEADERS_TOTAL_FACTOR, Limits, connection_cap, parser_limits
 from mockserver.mounted import MountedApi
 from mockserver.sandbox.store import Store
-from mockserver.settings import load_settings
+from mockserver.settings import Settings, load_settings
 from mockserver.vendors.bitcain.ledger import seed_entries
 from mockserver.vendors.bitcain.seed import SANDBOX_USER
 
+from .conftest import MakeClient
 from .helpers import running_server
 from .raw_http import (
     APIS,
@@ -94,9 +95,8 @@ def test_parser_limits_are_a_ceiling_above_the_settings() -> None:
     assert CEILING_FACTOR == 2 and HEADERS_TOTAL_FACTOR == 4
 
 
-def test_outside_a_request_the_default_limits_apply() -> None:
-    assert current_limits().max_portfolios_per_user == 500
-    assert current_limits().max_headers_total_bytes == 4 * 16_384
+def test_the_default_limits_apply_without_settings() -> None:
+    assert Limits.from_settings(Settings()).max_headers_total_bytes == 4 * 16_384
 
 
 # --- body ------------------------------------------------------------------------------------------
@@ -333,8 +333,8 @@ async def create(client: TestClient, user: str, name: str) -> aiohttp.ClientResp
     return await client.post(f"{BITCAIN}/", params={"user_id": user}, json=body, headers=BITCAIN_AUTH)
 
 
-async def test_portfolios_per_user_at_the_limit_and_one_more(limited: Limited) -> None:
-    client = await limited(max_portfolios_per_user=3)
+async def test_portfolios_per_user_at_the_limit_and_one_more(make_client: MakeClient) -> None:
+    client = await make_client(max_portfolios_per_user=3)  # a vendor's setting: its API is loaded with it
     created = [await (await create(client, "cap", f"p{index}")).json() for index in range(3)]
     assert all("portfolio_id" in item for item in created)
     refused = await create(client, "cap", "p3")
@@ -355,12 +355,9 @@ async def ingest(client: TestClient, row: bytes) -> aiohttp.ClientResponse:
     return await client.post(f"{BITCAIN}/ingest/csv", data=form, headers=BITCAIN_AUTH)
 
 
-async def test_ledger_entries_per_user_at_the_limit_and_one_more(limited: Limited, loaded: tuple[list[MountedApi], Store]) -> None:
-    for api in loaded[0]:
-        if api.name == "bitcain":
-            api.reset()  # the sandbox user's seeded ledger, whatever ran before
+async def test_ledger_entries_per_user_at_the_limit_and_one_more(make_client: MakeClient) -> None:
     seeded = len(seed_entries(0, SANDBOX_USER))
-    client = await limited(max_ledger_entries_per_user=seeded + 1)
+    client = await make_client(max_ledger_entries_per_user=seeded + 1)  # a vendor's setting: its API is loaded with it
     accepted = await ingest(client, b"2024-01-01T00:00:00Z,Buy,BTC,0.0001,USD,40000\n")
     assert accepted.status == 200 and (await accepted.json())["rows_imported"] == 1
     refused = await ingest(client, b"2024-01-02T00:00:00Z,Buy,BTC,0.0001,USD,41000\n")

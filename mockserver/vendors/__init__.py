@@ -1,21 +1,48 @@
-"""Vendor modules: what a spec cannot say (error envelope, stateful handlers).
+"""Vendors: what a spec cannot say, one module or package per API, behind one protocol and one look-up.
 
-`mockserver.vendors.<name>` is looked up by the spec's `x-mock.vendor` or else its
-API name; it exposes `VENDOR`. A spec without a vendor module gets `GENERIC`.
+A vendor module exposes `VENDOR`, a `Vendor`. A REST vendor fills in its error envelope, its
+authentication (signatures, tokens), its sandbox handlers (operation key -> `SandboxHandler`), its
+seed state and its own settings; a GraphQL vendor sets `graphql`, called once at start-up with a
+`GraphQLSetup` (graphql.py) and returning its resolvers, authentication and error format.
+
+`vendor_for(description)` looks the vendor of an API up, by the spec's `x-mock.vendor` or else the
+API's name, in this order:
+
+1. a `vendors/<name>/` package or `vendors/<name>.py` module in the spec's own folder (a sixth API
+   is a spec file plus one vendor folder, with no change to mockserver);
+2. the bundled `mockserver.vendors.<name>`;
+3. `GENERIC`: the spec alone (validation, examples, generated data, problem+json).
+
+A vendor's settings are declared with their defaults in `Vendor.settings`; the spec's
+`x-mock.settings` and then the `vendors.<name>` section of the settings override them
+(`vendor_settings`), and a sandbox handler reads them as `call.settings`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from ..envelopes import problem_json
+from ..errors import LoadError
 from ..sandbox.store import Seeder
 from ..security import AuthOutcome, AuthRequest
+from ..settings import Settings
 from ..vocabulary import Envelope, SandboxHandler
 
+if TYPE_CHECKING:
+    from ..catalog import ApiDescription
+    from ..graphql import GraphQLSetup, GraphQLVendor
+
 Authenticator = Callable[[AuthRequest], AuthOutcome]
+VENDOR_FOLDER = "vendors"  # beside a user's specs: <specs>/vendors/<name>/
 
 
 @dataclass
@@ -27,16 +54,83 @@ class Vendor:
     strict_query: bool = False  # a query parameter the operation does not define is a violation
     seed_state: Seeder | None = None  # fills the store at first start and after a reset
     well_known: dict[str, str] = field(default_factory=dict)  # id a user can try -> what it gives (dashboard, catalog)
+    settings: dict[str, Any] = field(default_factory=dict)  # its own settings, with their defaults
+    graphql: Callable[[GraphQLSetup], GraphQLVendor] | None = None  # a GraphQL API's resolvers, auth and errors
 
 
 GENERIC = Vendor()
 
 
-def vendor_for(name: str) -> Vendor:
-    try:
-        module = importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__name__}.{name}":
-            raise
+def vendor_for(description: ApiDescription) -> Vendor:
+    """The vendor of an API: beside its spec, else bundled, else GENERIC."""
+    name = str(description.extension.get("vendor") or description.name)
+    module = _beside(description.path.parent / VENDOR_FOLDER, name) or _bundled(name)
+    if module is None:
         return GENERIC
-    return module.VENDOR
+    vendor = getattr(module, "VENDOR", None)
+    if not isinstance(vendor, Vendor):
+        raise LoadError(str(module.__file__), "a vendor module must expose VENDOR = Vendor(...)")
+    return vendor
+
+
+def vendor_settings(vendor: Vendor, description: ApiDescription, settings: Settings) -> dict[str, Any]:
+    """The vendor's settings: its defaults < the spec's `x-mock.settings` < a top-level setting of the
+    same name (bitcain's per-user limits, which were top-level before vendors owned their settings)
+    < the `vendors.<api name>` section of the settings. Each value takes the type of its default."""
+    own = description.extension.get("settings") or {}
+    given = settings.vendors.get(description.name, {})
+    top_level = {item.name for item in fields(Settings)}
+    unknown = sorted(set(own) - set(vendor.settings)) + sorted(set(given) - set(vendor.settings))
+    if unknown:
+        known = ", ".join(sorted(vendor.settings)) or "none"
+        raise LoadError(description.name, f"no vendor setting {unknown[0]!r} (its settings: {known})")
+    values: dict[str, Any] = {}
+    for name, default in vendor.settings.items():
+        value = given.get(name, getattr(settings, name) if name in top_level else own.get(name, default))
+        values[name] = _typed(description.name, name, value, default)
+    return values
+
+
+def _typed(api: str, name: str, value: Any, default: Any) -> Any:
+    kind = type(default)
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    try:
+        return kind(value) if kind is not bool else str(value).strip().lower() in ("1", "true", "yes", "on")
+    except (TypeError, ValueError) as exc:
+        raise LoadError(api, f"vendor setting {name!r} must be {kind.__name__}, got {value!r}") from exc
+
+
+def _bundled(name: str) -> ModuleType | None:
+    target = f"{__name__}.{name}"
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        if exc.name and target.startswith(exc.name):  # no such module (a dotted name stops at its first part)
+            return None
+        raise
+
+
+def _beside(folder: Path, name: str) -> ModuleType | None:
+    """`<folder>/<name>/__init__.py` or `<folder>/<name>.py`, imported once under a name of its own
+    (its path's hash: two spec folders may each have a vendor of one name)."""
+    package, single = folder / name / "__init__.py", folder / f"{name}.py"
+    location = package if package.is_file() else single if single.is_file() else None
+    if location is None:
+        return None
+    digest = hashlib.blake2b(str(location.resolve()).encode(), digest_size=6).hexdigest()
+    module_name = f"mockserver_vendor_{name}_{digest}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    search = [str(location.parent)] if location is package else None
+    spec = importlib.util.spec_from_file_location(module_name, location, submodule_search_locations=search)
+    if spec is None or spec.loader is None:
+        raise LoadError(str(location), "cannot be imported as a vendor module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise LoadError(str(location), f"the vendor module failed to import: {type(exc).__name__}: {exc}") from exc
+    return module

@@ -12,10 +12,11 @@ The folder: `errors` and `validation_errors` word the answers as FastAPI and pyd
 `ledger`, `csv_ingest`, `valuation`, `performance` and `portfolios` are the business model;
 `clock` and `user_ledger` are what a handler reads of a call; `holdings_handlers`,
 `ingest_handlers`, `history_handlers` and `portfolio_handlers` answer the operations named
-in `VENDOR` below; `seed` is the state a start or a reset begins from.
+in `VENDOR` below; `seed` is the state a start or a reset begins from; `own_settings` are its settings.
 """
 
 from .. import Vendor
+from . import own_settings
 from .errors import fastapi_envelope
 from .history_handlers import export, history, performance, value_history
 from .holdings_handlers import aggregate, balances, cost_basis, lots, rebuild_lots
@@ -56,4 +57,5 @@ VENDOR = Vendor(
         "export_portfolio_history": export,
     },
     seed_state=seed_state,
+    settings=dict(own_settings.DEFAULTS),
 )

@@ -12,11 +12,11 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from ...limits import current_limits
 from ...vocabulary import Call, Reply, json_reply
 from . import clock, csv_ingest
 from .errors import validation_reply
 from .ledger import BACKFILL_PAGE_SIZE, EXCHANGES, SUPPORTED_ASSETS, Book, build_book, iso, remote_coinbase_ledger
+from .own_settings import MAX_LEDGER_ENTRIES
 from .user_ledger import Ledger, seeded_entries
 from .validation_errors import CSV_FIELD, value_error
 from .valuation import ZERO, quantity_text, text, total
@@ -104,7 +104,7 @@ def ingest_csv(call: Call) -> Reply:
             *({"line": line, "id": _row_id(parsed, line), "reason": "already imported"} for line in sorted(seen_lines)),
         ]
         fresh = [(line, entry) for line, entry in parsed.entries if line not in seen_lines]
-        most = current_limits().max_ledger_entries_per_user  # per user, so the state stays bounded
+        most = call.settings[MAX_LEDGER_ENTRIES]  # per user, so the state stays bounded
         if len(ledger.entries) + len(fresh) > most and not dry_run:
             message = f"the ledger would hold more than {most} transactions; POST /__mock/reset starts it afresh"
             return validation_reply(value_error(loc, message, _upload_input(upload)))

@@ -15,11 +15,11 @@ from typing import Any
 
 import orjson
 
-from ...limits import current_limits
 from ...vocabulary import Call, Reply, json_reply
 from . import clock, portfolios
 from .errors import detail, validation_reply
 from .ledger import SUPPORTED_ASSETS, iso
+from .own_settings import MAX_PORTFOLIOS
 from .performance import summarize
 from .validation_errors import value_error
 from .valuation import ZERO, money, price, quantity_text, sample_instants, series, text
@@ -95,7 +95,7 @@ def create_portfolio(call: Call) -> Reply:
         taken = _name_taken(call, user_id, body["name"])
         if taken is not None:
             return taken
-        most = current_limits().max_portfolios_per_user
+        most = call.settings[MAX_PORTFOLIOS]
         if call.state.count(portfolios.KIND, owner=user_id) >= most:
             return detail(409, f"A user may have at most {most} portfolios; delete one first")
         counter = call.state.get(SEQUENCE, user_id) or {"next": 1}

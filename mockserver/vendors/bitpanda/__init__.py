@@ -20,6 +20,7 @@ from datetime import datetime
 from ...graphql import Fault, GraphQLRequest, GraphQLSetup, GraphQLVendor, Refusal
 from ...security import identity_with
 from ...vocabulary import as_sent
+from .. import Vendor
 from .errors import appsync_error
 from .holdings import holdings_for
 from .keys import HEADER, MISSING_KEY, UNKNOWN_KEY, credential_listing, identities_from
@@ -60,3 +61,6 @@ def graphql_vendor(setup: GraphQLSetup) -> GraphQLVendor:
         credential_fields=frozenset({HEADER}),
         answer_key=answer_key,
     )
+
+
+VENDOR = Vendor(graphql=graphql_vendor)
