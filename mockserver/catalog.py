@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import yaml
 
 from .errors import LoadError
-from .verdicts import passed_before, remember_pass
+from .passed_specs import passed_before, remember_pass
 
 OPENAPI_SUFFIXES = (".yaml", ".yml", ".json")
 GRAPHQL_SUFFIXES = (".graphql", ".graphqls")
@@ -96,7 +96,7 @@ def load_document_list(path: Path) -> list[Any]:
 
 def check_openapi(path: Path, document: dict[str, Any], source: bytes, remembered: bool = True) -> None:
     """Validate the document (parsed from `source`) against the OpenAPI specification (openapi-core is
-    the source of truth), unless these exact bytes passed before (see verdicts.py) and `remembered` allows that."""
+    the source of truth), unless these exact bytes passed before (see passed_specs.py) and `remembered` allows that."""
     if remembered and passed_before(source):
         return
     from openapi_core import OpenAPI  # imported here: start-up and `check` only, never the hot path

@@ -16,7 +16,7 @@ from mockserver.settings import Settings, load_settings
 
 from .helpers import TEST_SPECS, MakeClient
 
-# remembered OpenAPI verdicts (mockserver/verdicts.py) go to a folder of this run, for every
+# remembered OpenAPI checks (mockserver/passed_specs.py) go to a folder of this run, for every
 # server the tests start, in-process or as a subprocess: nothing is written to the home folder
 if "MOCKSERVER_CACHE_DIR" not in os.environ:
     os.environ["MOCKSERVER_CACHE_DIR"] = tempfile.mkdtemp(prefix="mockserver-test-cache-")

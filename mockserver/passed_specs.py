@@ -1,4 +1,4 @@
-"""Remembered verdicts of the OpenAPI check: a description that passed is not checked again until it changes.
+"""Remembered passes of the OpenAPI check: a description that passed is not checked again until it changes.
 
 Checking a document against the OpenAPI specification is half of start-up and about 20 MB
 of resident memory (openapi-spec-validator and everything it imports), and it gives the same
