@@ -4,6 +4,10 @@ A price is a pure function of (seed, symbol, instant): a base price moved by a f
 seeded slow cycles (yearly down to daily) plus hourly noise interpolated between
 seeded knots. Any instant can be priced in O(1), series are smooth, and the same
 seed gives the same history on every machine and after every restart.
+
+A world prices through its `Market` (`world.market`), which keeps what it works out of its
+seed (each name's phases, each hour's knots) in the world's caches: a request prices many
+assets at many instants, and the caches die with the world.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from ..seeding import stable_seed
+from .caches import Caches
 
 _HOUR = 3600.0
 _DAY = 86400.0
@@ -58,34 +63,87 @@ def _unit(seed: int, *parts: object) -> float:
     return stable_seed(seed, *parts) / 2**63 - 1.0
 
 
-@lru_cache(maxsize=256)
 def _phases(seed: int, name: str) -> tuple[float, ...]:
     return tuple(math.pi * _unit(seed, name, "phase", index) for index in range(len(_CYCLES)))
 
 
-@lru_cache(maxsize=16_384)
 def _knot(seed: int, name: str, hour: int) -> float:
     return _unit(seed, name, "hour", hour)
 
 
-def walk(name: str, base: float, swing: float, at: datetime, seed: int = 0) -> float:
-    """The shared price model: `base` moved by seeded cycles (a year down to a day) and hourly
-    noise, `swing` wide. Every asset price and FX rate of the sandbox is one of these walks.
-    (The seeded phases and hourly knots are kept: a request prices many assets at many instants.)"""
-    t = at.timestamp()
+Hour = tuple[tuple[float, ...], float, float]  # a name's phases, and its knots at the start and at the end of one hour
+_PHASES_BOUNDS = (256, 128 << 10)  # one entry per name priced: the assets and the fiat currencies
+_HOURS_BOUNDS = (16_384, 8 << 20)  # one entry per name and hour priced
+# what an entry holds besides its name (tracemalloc: about 275 bytes each): an hour's key and value
+# tuples, its number and two knots (the phases are shared); a name's tuple of five floats
+_ENTRY_BYTES = 300
+
+
+def _moved(base: float, swing: float, t: float, hour: int, known: Hour) -> float:
+    """The model at `t` (seconds since the epoch, in `hour`): `base` moved by seeded cycles (a
+    year down to a day) and by noise interpolated between the hour's knots, `swing` wide."""
+    phases, start, end = known
     drift = 0.0
-    for (period, share), phase in zip(_CYCLES, _phases(seed, name), strict=True):
+    for (period, share), phase in zip(_CYCLES, phases, strict=True):
         drift += share * math.sin(2 * math.pi * t / period + phase)
-    knot = math.floor(t / _HOUR)
-    weight = t / _HOUR - knot
-    noise = (1 - weight) * _knot(seed, name, knot) + weight * _knot(seed, name, knot + 1)
+    weight = t / _HOUR - hour
+    noise = (1 - weight) * start + weight * end
     return base * math.exp(swing * (drift + 0.015 * noise))
 
 
+class Market:
+    """The shared price history under one world's seed. Every asset price and FX rate of the
+    sandbox is one of its walks."""
+
+    def __init__(self, seed: int, caches: Caches) -> None:
+        self.seed = seed
+        self._phases = caches.lru("market.phases", *_PHASES_BOUNDS, _weigh_phases)
+        self._hours = caches.lru("market.hours", *_HOURS_BOUNDS, _weigh_hour)
+
+    def price_usd(self, symbol: str, at: datetime) -> float:
+        """The USD price of an asset at an instant (unrounded)."""
+        asset = ASSETS[symbol]
+        return self.walk(symbol, asset.base_usd, asset.swing, at)
+
+    def walk(self, name: str, base: float, swing: float, at: datetime) -> float:
+        """`base` moved by the seeded cycles and hourly noise of `name`, `swing` wide."""
+        t = at.timestamp()
+        hour = math.floor(t / _HOUR)
+        key = (name, hour)
+        known = self._hours.get(key)
+        if known is None:
+            known = (self._phases_of(name), _knot(self.seed, name, hour), _knot(self.seed, name, hour + 1))
+            self._hours.put(key, known)
+        return _moved(base, swing, t, hour, known)
+
+    def _phases_of(self, name: str) -> tuple[float, ...]:
+        phases = self._phases.get(name)
+        if phases is None:
+            phases = _phases(self.seed, name)
+            self._phases.put(name, phases)
+        return phases
+
+
+def _weigh_hour(key: tuple[str, int], known: Hour) -> int:
+    return len(key[0]) + _ENTRY_BYTES
+
+
+def _weigh_phases(name: str, phases: tuple[float, ...]) -> int:
+    return len(name) + _ENTRY_BYTES
+
+
+# For callers that price without a world (seeding holdings), until they are given the world's market.
+_remembered_phases = lru_cache(maxsize=256)(_phases)
+_remembered_knot = lru_cache(maxsize=16_384)(_knot)
+
+
 def price_usd(symbol: str, at: datetime, seed: int = 0) -> float:
-    """The USD price of an asset at an instant (unrounded)."""
+    """The USD price of an asset at an instant (unrounded), for a caller without a world."""
     asset = ASSETS[symbol]
-    return walk(symbol, asset.base_usd, asset.swing, at, seed)
+    t = at.timestamp()
+    hour = math.floor(t / _HOUR)
+    known = (_remembered_phases(seed, symbol), _remembered_knot(seed, symbol, hour), _remembered_knot(seed, symbol, hour + 1))
+    return _moved(asset.base_usd, asset.swing, t, hour, known)
 
 
 def round_price(value: float) -> float:

@@ -16,9 +16,10 @@ import orjson
 
 from ..lru import trimmed
 from ..sandbox.accounts import Holding, identity_rng, pick_holdings, symbols_of
-from ..sandbox.market import ASSETS, price_usd, round_price
+from ..sandbox.caches import weigh_key_and_body
+from ..sandbox.market import ASSETS, round_price
 from ..sandbox.shares import apportion
-from ..sandbox.world import World, weigh_key_and_body
+from ..sandbox.world import World
 from ..vocabulary import Call, Problem, Reply, Violation, json_reply
 from . import Vendor
 
@@ -171,8 +172,8 @@ def build_portfolio(world: World, user_id: str, offset: int, now: datetime) -> d
 
 
 def _position(holding: Holding, now: datetime, opened: datetime, world: World, wallet: str | None) -> dict[str, Any]:
-    last = round_price(price_usd(holding.symbol, now, world.seed))
-    open_price = round_price(price_usd(holding.symbol, opened, world.seed))
+    last = round_price(world.market.price_usd(holding.symbol, now))
+    open_price = round_price(world.market.price_usd(holding.symbol, opened))
     market_value = round(holding.amount * last, 4)
     paid = holding.amount * holding.unit_cost
     position: dict[str, Any] = {

@@ -20,7 +20,6 @@ import orjson
 
 from ..lru import SizedLru, trimmed
 from ..sandbox.accounts import identity_rng
-from ..sandbox.market import price_usd
 from ..sandbox.world import World
 from ..security import AuthOutcome, AuthRequest, identity_with
 from ..vocabulary import Call, Identity, Problem, Reply, Violation, as_sent, json_reply
@@ -215,7 +214,7 @@ def _generated(world: World, key: str, index: int, name: str) -> dict[str, Any]:
         integrations.append({"id": _uuid(rng), "venueId": CUSTODIAN[0], "integrationStatus": "verified"})
     positions = []
     for asset in rng.sample(TRADED, rng.randint(2, 4)):
-        price = Decimal(str(price_usd(asset, now, world.seed)))
+        price = Decimal(str(world.market.price_usd(asset, now)))
         accounts = []
         for venue in rng.sample(venues, rng.randint(1, min(2, len(venues)))):
             amount = Decimal(str(rng.uniform(5_000, 250_000))) / price

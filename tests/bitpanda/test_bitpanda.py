@@ -17,6 +17,7 @@ import mockserver.graphql
 from mockserver.app import create_app, load
 from mockserver.errors import LoadError
 from mockserver.sandbox.market import price_usd, round_price
+from mockserver.sandbox.world import World
 from mockserver.settings import SettingsError, load_settings
 from mockserver.traffic import TRAFFIC
 from mockserver.vendors.bitpanda import holdings as custody
@@ -31,6 +32,7 @@ DOCUMENT_CLOCK = "2021-03-02T16:05:00Z"  # the latest hour is then the document'
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:00:00\.000Z")
 RATE_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:(\d{2}):00\.000Z")
 DECIMAL = re.compile(r"(0|[1-9]\d*)(\.\d*[1-9])?")
+MARKET = World().market  # the default seed's prices
 CONFIGURED = {
     "bitpanda": [
         {"x-api-key": "key-alice", "name": "alice"},
@@ -524,7 +526,7 @@ async def test_usd_values_come_from_the_shared_price_history(client: Any) -> Non
         price = Decimal(repr(round_price(price_usd(item["asset"]["symbol"], at))))
         assert Decimal(usd["value"]) == Decimal(item["amount"]["value"]) * price
         gbp = item["amount"]["gbp"]
-        quote = Decimal(repr(round_price(price_usd(item["asset"]["symbol"], at) / custody.fx_usd("GBP", at))))
+        quote = Decimal(repr(round_price(price_usd(item["asset"]["symbol"], at) / custody.fx_usd(MARKET, "GBP", at))))
         assert Decimal(gbp["value"]) == Decimal(item["amount"]["value"]) * quote
 
 

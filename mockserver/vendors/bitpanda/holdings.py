@@ -4,10 +4,11 @@ Time is counted in whole hours since the Unix epoch. A user's holdings are a few
 each a list of seeded transfers (hour, units held from then on) from 2021-02-16 on, so the
 balance at any hour is a lookup. Values use quotes: an asset's price in a fiat currency at
 the hour's rate time (a seeded 1 to 15 minutes past the hour), from the shared price history
-(`market.price_usd`) and a USD rate per fiat currency that moves the same way the shared
+(`Market.price_usd`) and a USD rate per fiat currency that moves the same way the shared
 prices do (same cycles, same seeded noise, its own base and swing). Quotes are decimals with
 the market's rounding (two decimals from 1 up, six significant digits below), amounts are
 integer units of the asset, so every value is an exact product and every total an exact sum.
+Quotes are kept in the world's caches (a series asks for the same hours again and again).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal
-from functools import lru_cache
 
 from ...sandbox.accounts import identity_rng
-from ...sandbox.market import price_usd, round_price, walk
+from ...sandbox.caches import text_bytes
+from ...sandbox.market import Market, price_usd, round_price
+from ...sandbox.world import World
 from ...seeding import stable_seed
 
 HOUR_NS = 3_600 * 10**9
@@ -135,18 +137,31 @@ def rate_text(hour: int, seed: int) -> str:
 # --- prices -----------------------------------------------------------------------------------
 
 
-def fx_usd(currency: str, at: datetime, seed: int = 0) -> float:
+def fx_usd(market: Market, currency: str, at: datetime) -> float:
     """USD per unit of a fiat currency (exactly 1 for USD): the shared price model's cycles and
     hourly noise (market.py), with the currency's own base and swing."""
     base, swing = FIAT[currency]
-    return walk(currency, base, swing, at, seed) if swing else base
+    return market.walk(currency, base, swing, at) if swing else base
 
 
-@lru_cache(maxsize=16_384)
-def quote(symbol: str, currency: str, hour: int, seed: int) -> Decimal:
+_QUOTE_BOUNDS = (16_384, 8 << 20)
+_QUOTE_ENTRY_BYTES = 300  # the key tuple, the hour, the Decimal, the dict slot (tracemalloc: about 275)
+
+
+def quote(world: World, symbol: str, currency: str, hour: int) -> Decimal:
     """The price of one unit of an asset in a fiat currency, at the hour's rate time."""
-    at = rate_instant(hour, seed)
-    return Decimal(repr(round_price(price_usd(symbol, at, seed) / fx_usd(currency, at, seed))))
+    quotes = world.caches.lru("bitpanda.quotes", *_QUOTE_BOUNDS, _weigh_quote)
+    key = (symbol, currency, hour)
+    found = quotes.get(key)
+    if found is None:
+        at = rate_instant(hour, world.seed)
+        found = Decimal(repr(round_price(world.market.price_usd(symbol, at) / fx_usd(world.market, currency, at))))
+        quotes.put(key, found)
+    return found
+
+
+def _weigh_quote(key: tuple[str, str, int], found: Decimal) -> int:
+    return text_bytes(key) + _QUOTE_ENTRY_BYTES
 
 
 def plain(value: Decimal) -> str:
@@ -157,11 +172,11 @@ def plain(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def value_in(holdings: tuple[tuple[str, Decimal], ...], currency: str, hour: int, seed: int) -> Decimal:
+def value_in(world: World, holdings: tuple[tuple[str, Decimal], ...], currency: str, hour: int) -> Decimal:
     """What some asset amounts are worth in a fiat currency: the exact sum of amount x quote."""
     total = Decimal(0)
     for symbol, amount in holdings:
-        total = EXACT.add(total, EXACT.multiply(amount, quote(symbol, currency, hour, seed)))
+        total = EXACT.add(total, EXACT.multiply(amount, quote(world, symbol, currency, hour)))
     return total
 
 

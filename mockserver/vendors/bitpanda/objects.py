@@ -67,7 +67,7 @@ class Point:
 
     def total(self, info: GraphQLResolveInfo) -> Money:
         holdings = tuple((asset.symbol, amount) for asset, amount in self.balances_at())
-        value = value_in(holdings, TOTAL_CURRENCY, self.hour, self.viewer.seed)
+        value = value_in(self.viewer.world, holdings, TOTAL_CURRENCY, self.hour)
         return Money(plain(value), TOTAL_CURRENCY, self.timestamp, holdings, self.hour)
 
     def balances(self, info: GraphQLResolveInfo) -> dict[str, Any]:

@@ -93,5 +93,5 @@ def resolve_in(money: Money, info: GraphQLResolveInfo, currency: str) -> Money:
         shown = currency if len(currency) <= _SHOWN else currency[:_SHOWN] + "..."
         raise FieldError(f"Unsupported currency {shown!r}: use one of {', '.join(sorted(FIAT))}", BAD_ARGUMENTS)
     viewer: Viewer = info.context
-    value = value_in(money.holdings, code, money.hour, viewer.seed)
+    value = value_in(viewer.world, money.holdings, code, money.hour)
     return Money(plain(value), code, rate_text(money.hour, viewer.seed), money.holdings, money.hour)

@@ -12,8 +12,9 @@ from typing import Any
 import orjson
 
 from ...lru import trimmed
+from ...sandbox.caches import weigh_key_and_body
 from ...sandbox.shares import apportion
-from ...sandbox.world import World, weigh_key_and_body
+from ...sandbox.world import World
 from ...vocabulary import Call, Identity, Problem, Reply
 from .errors import fail, treasure_envelope
 from .model import PRODUCTS, WELL_KNOWN, business_profile, snapshots
