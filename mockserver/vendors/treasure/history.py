@@ -63,7 +63,7 @@ def history_handler(call: Call) -> Reply:
     business = call.params["path"]["business_id"].lower()
     if business not in visible_businesses(call.identity):
         return treasure_envelope(fail(404, f"business {business} not found", "path", "business_id", "not_found"))
-    if business_profile(business, call.world.seed) is None:
+    if business_profile(call.world, business) is None:
         message = f"business {business} has no portfolio history"
         return treasure_envelope(fail(404, message, "path", "business_id", "no_history"))
     return Reply(200, _history_body(call.world, business, start, end))
@@ -90,9 +90,9 @@ def _history_body(world: World, business: str, start: date, end: date) -> bytes:
     key = (business, start, end, world.now().date())
     body = cache.get(key)
     if body is None:
-        profile = business_profile(business, world.seed)
+        profile = business_profile(world, business)
         assert profile is not None  # checked by the handler
-        days = snapshots(profile, world.seed, start, end, key[-1])
+        days = snapshots(world, profile, start, end, key[-1])
         history = [_snapshot(profile.portfolio_id, day, values) for day, values in days]
         body = trimmed(
             orjson.dumps({"business_id": business, "start_date": start.isoformat(), "end_date": end.isoformat(), "history": history})

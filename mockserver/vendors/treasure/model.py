@@ -7,6 +7,7 @@ with an amount split by a target allocation; each month its products grow by the
 returns, seeded deposits and withdrawals come and go, and scheduled rebalances reset
 the split. Amounts are integer cents, so every figure adds up exactly, and the whole
 history is computed from the opening month on: two ranges agree on the months they share.
+Profiles and histories are kept in the world's caches, so they die with the world.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 
 from ...sandbox.accounts import identity_rng
+from ...sandbox.caches import ENTRY_BYTES
 from ...sandbox.shares import apportion
+from ...sandbox.world import World
 from ...seeding import stable_seed
 
 PRODUCTS = ("managed_money_market", "managed_treasuries", "managed_income")
@@ -35,6 +37,10 @@ Weights = tuple[int, ...]  # target percent per product, in PRODUCTS order
 _TEMPLATES: tuple[Weights, ...] = ((100, 0, 0), (50, 50, 0), (40, 40, 20), (30, 50, 20), (20, 60, 20), (0, 70, 30), (60, 30, 10))
 _FIRST_OPENING, _OPENING_MONTHS = date(2019, 1, 1), 78  # seeded businesses open between 2019-01 and 2025-06
 _HORIZON_MONTHS = 1200  # seeded rebalances are scheduled this far ahead of the opening
+_PROFILE_BOUNDS = (1024, 8 << 20)  # about 10 KB each, nearly all their scheduled allocations
+_HISTORY_BOUNDS = (256, 4 << 20)
+_ALLOCATION_BYTES = 100  # one scheduled (month, weights): its tuple and month (the weights are shared templates)
+_SNAPSHOT_BYTES = 160  # one month's values: a tuple of three ints (tracemalloc: about 150)
 
 
 def month_index(day: date) -> int:
@@ -86,11 +92,19 @@ def monthly_return_ppm(product: str, month: int, seed: int) -> int:
     return round(((rate + spread) / 12 + deviation * _unit(seed, product, month)) * _PPM)
 
 
-@lru_cache(maxsize=1024)
-def business_profile(business_id: str, seed: int) -> Profile | None:
+def business_profile(world: World, business_id: str) -> Profile | None:
     """The profile of a business id (lowercase): a well-known one, or one seeded from the id."""
     if business_id in WELL_KNOWN:
         return WELL_KNOWN[business_id]
+    profiles = world.caches.lru("treasure.profiles", *_PROFILE_BOUNDS, _weigh_profile)
+    profile = profiles.get(business_id)
+    if profile is None:
+        profile = _seeded_profile(business_id, world.seed)
+        profiles.put(business_id, profile)
+    return profile
+
+
+def _seeded_profile(business_id: str, seed: int) -> Profile:
     rng = identity_rng(seed, "treasure", business_id)
     opened = month_index(_FIRST_OPENING) + rng.randrange(_OPENING_MONTHS)
     allocations = [(opened, rng.choice(_TEMPLATES))]
@@ -98,6 +112,10 @@ def business_profile(business_id: str, seed: int) -> Profile | None:
         allocations.append((allocations[-1][0] + rng.randint(6, 18), rng.choice(_TEMPLATES)))
     digest = hashlib.blake2b(f"{seed}|treasure-portfolio|{business_id}".encode(), digest_size=16).digest()
     return Profile(business_id, uuid.UUID(bytes=digest, version=4).urn, opened, rng.randrange(25, 5000) * 100_000, tuple(allocations))
+
+
+def _weigh_profile(business_id: str, profile: Profile) -> int:
+    return len(business_id) + len(profile.portfolio_id) + _ALLOCATION_BYTES * len(profile.allocations) + ENTRY_BYTES
 
 
 def _flow_cents(profile: Profile, seed: int, month: int, total: int) -> int:
@@ -124,9 +142,18 @@ def _next_month(profile: Profile, seed: int, month: int, values: list[int], weig
     return values
 
 
-@lru_cache(maxsize=256)
-def history(profile: Profile, seed: int, last: int) -> tuple[tuple[int, ...], ...]:
+def history(world: World, profile: Profile, last: int) -> tuple[tuple[int, ...], ...]:
     """Product values in cents (PRODUCTS order) on the 1st of every month from `profile.opened` to `last`."""
+    histories = world.caches.lru("treasure.months", *_HISTORY_BOUNDS, _weigh_history)
+    key = (profile.business_id, last)  # a business has one profile in a world
+    found = histories.get(key)
+    if found is None:
+        found = _history(profile, world.seed, last)
+        histories.put(key, found)
+    return found
+
+
+def _history(profile: Profile, seed: int, last: int) -> tuple[tuple[int, ...], ...]:
     targets = dict(profile.allocations)
     weights = targets[profile.opened]
     values = apportion(profile.opening_cents, weights)
@@ -140,11 +167,15 @@ def history(profile: Profile, seed: int, last: int) -> tuple[tuple[int, ...], ..
     return tuple(snapshots)
 
 
-def snapshots(profile: Profile, seed: int, start: date, end: date, today: date) -> list[tuple[date, tuple[int, ...]]]:
+def _weigh_history(key: tuple[str, int], months: tuple[tuple[int, ...], ...]) -> int:
+    return len(key[0]) + _SNAPSHOT_BYTES * len(months) + ENTRY_BYTES
+
+
+def snapshots(world: World, profile: Profile, start: date, end: date, today: date) -> list[tuple[date, tuple[int, ...]]]:
     """Monthly snapshots (the 1st of each month) from `start` to `end` inclusive, none after `today`."""
     first = max(month_index(start) + (start.day > 1), profile.opened)
     last = min(month_index(end), month_index(today))
     if first > last:
         return []
-    values = history(profile, seed, last)
+    values = history(world, profile, last)
     return [(month_start(month), values[month - profile.opened]) for month in range(first, last + 1)]
