@@ -1,5 +1,5 @@
-"""The caches of what a sandbox derives (Mesh portfolios, ...) belong to the loaded world: a new app
-starts with its own, and each is bounded by the bytes it holds, whatever the keys clients send."""
+"""The caches of what a sandbox derives (Mesh portfolios, prices, quotes, ...) belong to the loaded world:
+a new app starts with its own, and each is bounded by the bytes it holds, whatever the keys clients send."""
 
 from __future__ import annotations
 
@@ -60,3 +60,47 @@ async def test_bitcain_views_are_kept_per_app_and_weighed(make_client: Any) -> N
         assert cache._total == sum(cache._size_of(key, value) for key, value in cache._items.items()) <= cache.size
         assert all(cache._size_of(key, value) > len(key if isinstance(key, bytes) else key[0]) for key, value in cache._items.items())
     assert "bitcain.views" not in _caches(second)
+
+
+# what the market, Bitpanda and Treasure work out of the seed: once module-wide, now the world's
+DERIVED = ("market.phases", "market.hours", "bitpanda.quotes", "treasure.profiles", "treasure.months")
+GRAPHQL_TOTAL = "{ user { portfolio { items { total { value } } } } }"
+TREASURE_HISTORY = "/treasure/v1/businesses/urn:uuid:3f2a9c4e-8d71-4b5a-9e06-7c1d2b3a4f58/portfolio_history"  # a seeded business
+
+
+async def _derive_everything(client: Any) -> None:
+    """Requests whose answers price assets (Mesh), quote them in a fiat currency (Bitpanda) and
+    work out a seeded business's history (Treasure)."""
+    mesh = await client.get(PORTFOLIO, params={"UserId": "alice"}, headers=MESH_AUTH)
+    bitpanda = await client.post("/bitpanda/graphql", json={"query": GRAPHQL_TOTAL}, headers={"x-api-key": "mock-api-key"})
+    dates = {"start_date": "2024-01-01", "end_date": "2025-06-01"}
+    treasure = await client.get(TREASURE_HISTORY, params=dates, headers={"Authorization": "Bearer mock-treasure-token"})
+    assert (mesh.status, bitpanda.status, treasure.status) == (200, 200, 200)
+
+
+async def test_what_the_seed_derives_is_kept_per_app(make_client: Any) -> None:
+    first, second = await make_client(), await make_client()
+    await _derive_everything(first)
+    assert all(len(_caches(first)[name]) > 0 for name in DERIVED)
+    assert all(len(_caches(second).get(name, ())) == 0 for name in DERIVED)  # a new app (or a reload) starts afresh
+    await _derive_everything(second)
+    for name in DERIVED:
+        assert _caches(second)[name] is not _caches(first)[name]
+
+
+async def test_what_the_seed_derives_is_weighed_with_its_keys(make_client: Any) -> None:
+    client = await make_client()
+    await _derive_everything(client)
+    for name in DERIVED:
+        cache = _caches(client)[name]
+        assert cache._total == sum(cache._size_of(key, value) for key, value in cache._items.items()) <= cache.size
+        assert all(cache._size_of(key, value) > _text_bytes(key) for key, value in cache._items.items())
+        small = SizedLru(cache.entries, cache._total // 2, cache._size_of)  # the same weighing under a smaller bound
+        for key, value in cache._items.items():
+            small.put(key, value)
+        assert len(small) < len(cache) and small._total <= cache._total // 2
+
+
+def _text_bytes(key: Any) -> int:
+    parts = key if isinstance(key, tuple) else (key,)
+    return sum(len(part) for part in parts if isinstance(part, str | bytes))
