@@ -1,16 +1,24 @@
-"""Runs every plain-text case in tests/cases/ (format: tests/cases/README.md)."""
+"""Runs every plain-text case in tests/cases/ (format: tests/cases/README.md), all against one app
+that is reset before each case: loading the specs is the slow part, a reset is not."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+
+from mockserver.app import create_app
+from mockserver.settings import load_settings
 
 from .helpers import ROOT, TEST_SPECS
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.txt"))
+# the module's app lives on one event loop, so its cases run on that loop too
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 @dataclass
@@ -46,10 +54,24 @@ def parse_case(path: Path) -> Case:
     return case
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def app_client() -> AsyncIterator[TestClient]:
+    """One app for the module: the bundled specs and fixtures, and tests/specs."""
+    settings = load_settings({"specs": [ROOT / "specs", TEST_SPECS], "fixtures": [ROOT / "fixtures", TEST_SPECS / "fixtures"]}, environ={})
+    async with TestClient(TestServer(create_app(settings))) as client:
+        yield client
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def client(app_client: TestClient) -> TestClient:
+    """The module's app with its state, journal and faults back to where they started."""
+    (await app_client.post("/__mock/reset", json={})).raise_for_status()
+    return app_client
+
+
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
-async def test_case(make_client: Any, path: Path) -> None:
+async def test_case(client: TestClient, path: Path) -> None:
     case = parse_case(path)
-    client = await make_client(specs=[ROOT / "specs", TEST_SPECS], fixtures=[ROOT / "fixtures", TEST_SPECS / "fixtures"])
     response = await client.request(case.method, case.target, headers=case.headers, data=case.body or None)
     text = await response.text()
     assert response.status == case.status, text
