@@ -112,9 +112,20 @@ class Market:
         key = (name, hour)
         known = self._hours.get(key)
         if known is None:
-            known = (self._phases_of(name), _knot(self.seed, name, hour), _knot(self.seed, name, hour + 1))
+            known = self._hour(name, hour)
             self._hours.put(key, known)
         return _moved(base, swing, t, hour, known)
+
+    def _hour(self, name: str, hour: int) -> Hour:
+        """A name's phases and its knots at both ends of an hour. A knot the hour shares with the
+        hour before or after is taken from it when that one is known: a series walks hour by hour."""
+        before = self._hours.get((name, hour - 1))
+        after = self._hours.get((name, hour + 1))
+        neighbour = before or after
+        phases = self._phases_of(name) if neighbour is None else neighbour[0]
+        start = _knot(self.seed, name, hour) if before is None else before[2]
+        end = _knot(self.seed, name, hour + 1) if after is None else after[1]
+        return (phases, start, end)
 
     def _phases_of(self, name: str) -> tuple[float, ...]:
         phases = self._phases.get(name)
