@@ -15,14 +15,16 @@ from .errors import LoadError
 from .faults import Faults
 from .fixtures import load_fixtures
 from .journal import Journal
-from .limits import Limits, admit
+from .limits import Limits
 from .mounted import ROUTE_GATE, MountedApi, RouteTag
+from .pipeline import Route, compose
 from .plan import Report, compile_api
+from .routing import add_routes
 from .sandbox.store import ApiState, Store
 from .sandbox.world import World
 from .security import secrets_of
 from .settings import Settings, SettingsError
-from .traffic import SECRETS, TRAFFIC, Traffic, observe
+from .traffic import SECRETS, TRAFFIC, Traffic
 from .unrouted import AnyTarget, unrouted
 from .vendors import Vendor, vendor_for
 from .vocabulary import Problem, RouteHandler, Violation, to_response
@@ -92,10 +94,9 @@ def create_app(
     traffic = traffic or new_traffic(settings)
     secrets = secrets_of(apis, settings.control_token)
 
-    def gate(handler: RouteHandler, tag: RouteTag | None) -> RouteHandler:
-        # no aiohttp middleware: what every request passes is wrapped around each route's handler
-        # once, so a request pays for the checks it needs and not for a layer of calls per middleware
-        return admit(limits, observe(traffic, secrets, handler, tag), tag.api if tag is not None else None)
+    def gate(endpoint: RouteHandler, tag: RouteTag | None, recorded: bool = True) -> RouteHandler:
+        api, operation, plan = tag if tag is not None else (None, None, None)
+        return compose(endpoint, Route(api, operation, plan, recorded, limits, traffic, secrets))
 
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
@@ -106,12 +107,12 @@ def create_app(
     if store is not None and owns_store:
         app[STORE] = store
         app.on_cleanup.append(_close_store)
-    add_control_routes(app, lambda handler: admit(limits, handler, None))
+    add_control_routes(app, lambda handler: gate(handler, None, recorded=False))
     for api in apis:
-        api.add_routes(app)
+        add_routes(app, api)
     if all(api.mount for api in apis):  # an API at the root (on its own port) answers everything itself
         app.router.add_route("*", "/{tail:.*}", gate(_unknown_api, None))
-    app.router.register_resource(AnyTarget(admit(limits, unrouted, None)))
+    app.router.register_resource(AnyTarget(gate(unrouted, None, recorded=False)))
     return app
 
 

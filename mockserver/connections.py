@@ -11,7 +11,7 @@ them from the parent that bound them.
   accept, or of the first byte of a kept-alive connection's next request), else the
   connection is closed; an idle kept-alive connection waits for aiohttp's keep-alive timeout;
 - its body within `body_read_timeout` seconds of its head, else reading it fails with
-  `BodyTimeout` and the request is answered 408 with `Connection: close` (see limits.admit);
+  `BodyTimeout` and the request is answered 408 with `Connection: close` (see the limits stage, pipeline.py);
 - beyond the process's connection cap (`limits.connection_cap`), a new connection is closed at once;
 - a retired connection (its version was replaced by a reload) answers its next request with
   `Connection: close`, so a client never sends a request on a connection about to close.

@@ -49,17 +49,17 @@ CONTROL_MEDIA_TYPE = "application/json"
 _HOST = re.compile(r"(?:\[(?P<ipv6>[0-9a-f:.]+)\]|(?P<name>[^:\[\]]*))(?::[0-9]*)?")
 
 
-def add_control_routes(app: web.Application, admit: Callable[[RouteHandler], RouteHandler]) -> None:
-    """Every /__mock route, its handler behind `admit` (the request limits) and, but for
-    liveness, behind the perimeter."""
+def add_control_routes(app: web.Application, within_limits: Callable[[RouteHandler], RouteHandler]) -> None:
+    """Every /__mock route, its handler behind the request limits (the pipeline's first stages)
+    and, but for liveness, behind the perimeter."""
     settings = app[SETTINGS]
     hosts = allowed_host_names(settings.allowed_hosts)
 
     def gated(handler: RouteHandler) -> RouteHandler:
-        return admit(_perimeter(handler, hosts, settings.control_token))
+        return within_limits(_perimeter(handler, hosts, settings.control_token))
 
     routes = app.router
-    routes.add_get(f"{CONTROL_PREFIX}/live", admit(live), allow_head=True)
+    routes.add_get(f"{CONTROL_PREFIX}/live", within_limits(live), allow_head=True)
     routes.add_get(f"{CONTROL_PREFIX}/health", gated(health), allow_head=True)
     routes.add_get(f"{CONTROL_PREFIX}/apis", gated(list_apis))
     routes.add_get(f"{CONTROL_PREFIX}/apis/{{name}}/spec", gated(api_spec))

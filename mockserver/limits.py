@@ -4,7 +4,7 @@ error envelope of the API the path belongs to (problem+json for paths no API own
 Two layers. aiohttp's HTTP parser refuses a request line, a header or a header count over its
 own limits with a plain-text 400 before any application code runs, so the server sets the
 parser (`parser_limits`) to a hard ceiling at twice each setting. Up to that ceiling a request
-reaches `admit`, the first thing around every route's handler, which answers:
+reaches the limits stage (pipeline.py), the first check around every route's handler, which answers:
 
 - 414 when the request target (path and query) is over `max_url_bytes`;
 - 431 when one header line (name, ": ", value) is over `max_header_bytes`, all of them
@@ -35,12 +35,11 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
-from .cors import add_cors_headers
 from .envelopes import problem_json
 from .mounted import MountedApi
 from .settings import Settings
 from .validation import echo
-from .vocabulary import Problem, RouteHandler, Violation, as_sent, to_response
+from .vocabulary import Problem, Violation, as_sent, to_response
 
 CEILING_FACTOR = 2  # the parser's limits, times each setting: beyond them, the parser's own 400
 HEADERS_TOTAL_FACTOR = 4  # all header lines together may take this many times max_header_bytes
@@ -101,30 +100,6 @@ def connection_cap(settings: Settings) -> int:
     descriptors = soft if soft != resource.RLIM_INFINITY else 1 << 20
     automatic = max(descriptors - max(DESCRIPTOR_HEADROOM, descriptors // 10), descriptors // 2)
     return min(settings.max_connections, automatic) if settings.max_connections else automatic
-
-
-def admit(limits: Limits, handler: RouteHandler, api: MountedApi | None) -> RouteHandler:
-    """`handler` behind the checks, in the envelope of `api` (problem+json without one): a
-    refused request is answered before anything else sees it. Being the outermost wrapper of
-    every route, it also adds the CORS headers to whatever is answered."""
-    credentials = tuple(sorted(api.credential_fields)) if api is not None else ()
-
-    async def admitted(request: web.Request) -> web.StreamResponse:
-        problem = request_problem(request, limits)
-        if problem is None and request.body_exists:
-            problem = await body_problem(request, limits)
-        if problem is None and credentials:
-            problem = repeated_credential_problem(request, credentials)
-        if problem is not None:
-            response: web.StreamResponse = refusal(api, problem)
-            if problem.status == 408:  # the rest of the body may still come: it is not read
-                response.force_close()
-        else:
-            response = await handler(request)
-        add_cors_headers(request, response)
-        return response
-
-    return admitted
 
 
 def request_problem(request: web.Request, limits: Limits) -> Problem | None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 from aiohttp import web
 
 from .catalog import ApiDescription
 from .vocabulary import Identity, RouteHandler
+
+if TYPE_CHECKING:
+    from .plan import OperationPlan
 
 
 class Route(NamedTuple):
@@ -37,8 +40,6 @@ class MountedApi(Protocol):
     @property
     def credential_fields(self) -> frozenset[str]: ...  # lower-case header and query names that carry credentials
 
-    def add_routes(self, app: web.Application) -> None: ...  # through `add_api_route`
-
     def routes(self) -> list[Route]: ...
 
     def summary(self) -> str: ...  # one line for `mockserver check`
@@ -52,6 +53,14 @@ class MountedApi(Protocol):
     def error_response(self, status: int, message: str) -> web.Response: ...  # in the API's own error format
 
     def reset(self) -> None: ...  # the API's state back to where it started
+
+
+@runtime_checkable
+class SelfRouted(Protocol):
+    """An API that adds its own routes, through `add_api_route` (GraphQL's endpoint); an OpenAPI
+    description's operations are routed by routing.py."""
+
+    def add_routes(self, app: web.Application) -> None: ...
 
 
 class DescribedApi:
@@ -73,15 +82,24 @@ class DescribedApi:
 
 
 class RouteTag(NamedTuple):
-    """Which API and operation a route serves: what the handler's wrapping needs (faults, journal, log)."""
+    """Which API, operation and plan a route serves: what the pipeline's stages need (pipeline.Route)."""
 
     api: MountedApi
     operation: str | None  # None for an API's catch-all route
+    plan: OperationPlan | None = None  # an OpenAPI operation's plan: authentication, memo and validation apply
 
 
-RouteGate = Callable[[RouteHandler, RouteTag | None], RouteHandler]  # wraps a route's handler in what every request passes
+RouteGate = Callable[[RouteHandler, RouteTag | None], RouteHandler]  # a route's endpoint inside the pipeline's stages
 ROUTE_GATE = web.AppKey[RouteGate]("route_gate")
 
 
-def add_api_route(app: web.Application, method: str, path: str, handler: RouteHandler, api: MountedApi, operation: str | None) -> None:
-    app.router.add_route(method, path, app[ROUTE_GATE](handler, RouteTag(api, operation)))
+def add_api_route(
+    app: web.Application,
+    method: str,
+    path: str,
+    endpoint: RouteHandler,
+    api: MountedApi,
+    operation: str | None,
+    plan: OperationPlan | None = None,
+) -> None:
+    app.router.add_route(method, path, app[ROUTE_GATE](endpoint, RouteTag(api, operation, plan)))

@@ -1,286 +1,284 @@
-"""The request pipeline of one operation: authenticate -> validate -> control -> respond.
+"""The request's way, outermost first: `STAGES`, read top to bottom.
 
-Each stage returns data (a Reply, or a Problem for the API's envelope); nothing raises
-through another stage, and no input reaches the client as a 500.
+Each stage wraps the next one once per route, when the route is added (`compose`): there is no
+aiohttp middleware, so a request pays for the checks its route needs and for no layer it does
+not. A stage that does not apply to a route leaves itself out of that route's chain.
+
+| stage          | what it does                                                            | routes           |
+|----------------|-------------------------------------------------------------------------|------------------|
+| cors           | echoes the Origin on whatever comes back (never under /__mock)          | all              |
+| limits         | target, headers, body: 414/431/413/400/408 before anything reads more   | all              |
+| recording      | masks secrets in what comes back, journals it, writes the access log    | an API's         |
+| faults         | injected latency, status or dropped connection (before authentication)  | an API's         |
+| failures       | a full state is 507, a bug 500, both in the API's envelope              | an operation's   |
+| authentication | the spec's schemes or the vendor's signature check, every time          | an operation's   |
+| memo           | a repeated request's remembered verdict (request_memo.py)               | bodiless ones    |
+| validation     | parameters, body and preferences: a 4xx, or the verdict                 | an operation's   |
+| (endpoint)     | answer choice (answers.py), the GraphQL engine, the 404/405 catch-all   |                  |
+
+The control API (/__mock) composes only `cors` (which leaves it out) and `limits` before its
+own perimeter (control.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
-from functools import partial
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from aiohttp import web
-from multidict import MultiDict
 
-from .cors import is_preflight, preflight_response
+from .answers import handled
+from .cors import add_cors_headers
+from .limits import Limits, body_problem, refusal, repeated_credential_problem, request_problem
+from .operation_checks import authenticate, verdict_of
+from .operation_checks import refusal as authentication_refusal
 from .request_memo import Validated, Verdict
-from .responses import Preferences, read_preferences
 from .sandbox.store import StateFull
-from .security import AuthOutcome, AuthRequest
-from .seeding import stable_seed
-from .vocabulary import Call, Identity, Problem, Reply, RouteHandler, Violation, to_response
+from .security import SecretMask
+from .traffic import DROPPED, Traffic, body_for_journal, mask_response, record
+from .vocabulary import Identity, Problem, RouteHandler, to_response
 
 if TYPE_CHECKING:
-    from .plan import ApiRuntime, OperationPlan
+    from .mounted import MountedApi
+    from .plan import OperationPlan
 
 log = logging.getLogger("mockserver")
-_EMPTY: Mapping[str, str] = MultiDict()
+IDENTITY = web.RequestKey("mock_identity", Identity)  # who authentication found (None: an open operation)
+VERDICT = web.RequestKey("mock_verdict", object)  # the memo's or validation's Verdict, for the endpoint
+DROPPED_KEY = web.RequestKey("mock_dropped", bool)  # the faults stage closed the connection under the request
 
 
-def problem_response(api: ApiRuntime, problem: Problem) -> web.Response:
-    return to_response(api.envelope(problem))
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What a stage knows of the route it is composed into, worked out once at start-up."""
+
+    api: MountedApi | None  # None: no API's (/__mock, the unknown-API catch-all, unroutable targets)
+    operation: str | None  # None for an API's catch-all
+    plan: OperationPlan | None  # an OpenAPI operation: the operation's stages apply
+    recorded: bool  # journalled and logged (not /__mock, nor unroutable targets)
+    limits: Limits
+    traffic: Traffic
+    secrets: SecretMask
 
 
-def summarize(violations: list[Violation]) -> str:
-    return "; ".join(v.message for v in violations)
+class Stage(NamedTuple):
+    name: str
+    wrap: Callable[[RouteHandler, Route], RouteHandler]  # the next stage -> this one around it (or the next itself)
 
 
-async def run_operation(plan: OperationPlan, request: web.Request) -> web.Response:
-    """Authentication (every time: credentials are compared in constant time), then the verdict
-    on the rest of the request, remembered when the request has no body (request_memo.py).
-    A write the state cannot take answers 507, a bug 500, both in the API's envelope."""
-    try:
-        api = plan.api
-        if api.vendor.authenticate is None:
-            outcome = plan.security.check(request.headers, request.query, request.cookies if plan.needs_cookies else _EMPTY)
-        else:
-            raw = await _raw_body(api, request) if request.body_exists else b""
-            if isinstance(raw, web.Response):
-                return raw
-            outcome = _vendor_authentication(plan, request, raw)
+def compose(endpoint: RouteHandler, route: Route) -> RouteHandler:
+    """`endpoint` inside every stage that applies to `route`, the first of STAGES outermost."""
+    handler = endpoint
+    for stage in reversed(STAGES):
+        handler = stage.wrap(handler, route)
+    return handler
+
+
+# --- cors
+
+
+def cors(next: RouteHandler, route: Route) -> RouteHandler:
+    async def with_cors(request: web.Request) -> web.StreamResponse:
+        response = await next(request)
+        add_cors_headers(request, response)
+        return response
+
+    return with_cors
+
+
+# --- limits
+
+
+def limits(next: RouteHandler, route: Route) -> RouteHandler:
+    """Refuses what is over a limit in the envelope of the route's API (problem+json without one)."""
+    api, bounds = route.api, route.limits
+    credentials = tuple(sorted(api.credential_fields)) if api is not None else ()
+
+    async def within_limits(request: web.Request) -> web.StreamResponse:
+        problem = request_problem(request, bounds)
+        if problem is None and request.body_exists:
+            problem = await body_problem(request, bounds)
+        if problem is None and credentials:
+            problem = repeated_credential_problem(request, credentials)
+        if problem is None:
+            return await next(request)
+        response = refusal(api, problem)
+        if problem.status == 408:  # the rest of the body may still come: it is not read
+            response.force_close()
+        return response
+
+    return within_limits
+
+
+# --- recording
+
+
+def recording(next: RouteHandler, route: Route) -> RouteHandler:
+    """What comes back, masked when it may quote a secret, then journalled and logged (traffic.py)."""
+    if not route.recorded:
+        return next
+    api, secrets, journal = route.api, route.secrets, route.traffic.journal
+    # A GraphQL answer can quote its input even in a 200 (errors next to data), so every one is masked.
+    graphql = api is not None and api.kind == "graphql"
+
+    async def recorded(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        response = await next(request)
+        status = DROPPED if request.get(DROPPED_KEY) else response.status
+        if status != DROPPED:
+            mask_response(request, response, secrets, graphql)
+        body = await body_for_journal(request) if journal.size > 0 and request.body_exists else None
+        record(request, route.api, route.operation, graphql, status, started, body, journal, secrets)
+        return response
+
+    return recorded
+
+
+# --- faults
+
+
+def faults(next: RouteHandler, route: Route) -> RouteHandler:
+    """A fault injected through /__mock/faults for this API and operation: a latency, then a dropped
+    connection or an answer with the fault's status; else the request goes on."""
+    api = route.api
+    if api is None:
+        return next
+    installed = route.traffic.faults
+
+    async def with_faults(request: web.Request) -> web.StreamResponse:
+        effect = installed.effect_for(api.name, route.operation) if installed else None
+        if effect is None:
+            return await next(request)
+        if effect.delay_s:
+            await asyncio.sleep(effect.delay_s)
+        if effect.drop:
+            if request.transport is not None:
+                request.transport.abort()
+            request[DROPPED_KEY] = True
+            return web.Response(status=499)  # never reaches the client: the connection is gone
+        if effect.status is not None:
+            return api.error_response(effect.status, f"fault injected through /__mock/faults: {effect.status}")
+        return await next(request)
+
+    return with_faults
+
+
+# --- failures
+
+
+def failures(next: RouteHandler, route: Route) -> RouteHandler:
+    """No input reaches the client as a bare 500: a write the state cannot take is 507 (the
+    operator's problem: one line, no traceback), a bug 500, both in the API's envelope."""
+    plan = route.plan
+    if plan is None:
+        return next
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        try:
+            return await next(request)
+        except web.HTTPException:
+            raise
+        except StateFull as exc:
+            log.warning("%s %s: %s", plan.method, plan.path, exc)
+            return to_response(plan.api.envelope(Problem(507, "the sandbox state is full: this write was not stored")))
+        except Exception:
+            log.exception("unhandled error in %s %s", plan.method, plan.path)
+            return to_response(plan.api.envelope(Problem(500, "the mock server failed to handle this request")))
+
+    return guarded
+
+
+# --- authentication
+
+
+def authentication(next: RouteHandler, route: Route) -> RouteHandler:
+    plan = route.plan
+    if plan is None:
+        return next
+
+    async def authenticated(request: web.Request) -> web.StreamResponse:
+        outcome = await authenticate(plan, request)
+        if isinstance(outcome, web.StreamResponse):
+            return outcome
         if outcome.status != 200:
-            problem = Problem(outcome.status, outcome.message, outcome.violations)
-            if outcome.status == 401 and plan.security.challenge:
-                problem.headers["WWW-Authenticate"] = plan.security.challenge
-            return problem_response(api, problem)
+            return authentication_refusal(plan, outcome)
+        request[IDENTITY] = outcome.identity
+        return await next(request)
 
-        verdict: Verdict | web.Response | None = None
-        key = (
-            api.memo.key(id(plan), plan.deciding_headers, request, outcome.identity) if plan.memoized and not request.body_exists else None
-        )
-        if key is not None:
-            verdict = api.memo.get(key)
-        if verdict is None:
-            verdict = await _verdict(plan, request, outcome.identity)
-            if isinstance(verdict, web.Response):
+    return authenticated
+
+
+# --- memo
+
+
+def memo(next: RouteHandler, route: Route) -> RouteHandler:
+    """The verdict on a request without a body, remembered by its raw target, identity and
+    deciding headers: validation is skipped when it is known (authentication never is)."""
+    plan = route.plan
+    if plan is None or not plan.memoized:
+        return next
+    remembered = plan.api.memo
+
+    async def recalled(request: web.Request) -> web.StreamResponse:
+        if request.body_exists:
+            return await next(request)
+        key = remembered.key(id(plan), plan.deciding_headers, request, request[IDENTITY])
+        known = remembered.get(key)
+        if known is not None:
+            request[VERDICT] = known
+            return await next(request)
+        response = await next(request)
+        verdict = request.get(VERDICT)
+        if verdict is not None:
+            remembered.put(key, verdict)
+        return response
+
+    return recalled
+
+
+# --- validation
+
+
+def validation(next: RouteHandler, route: Route) -> RouteHandler:
+    plan = route.plan
+    if plan is None:
+        return next
+
+    async def validated(request: web.Request) -> web.StreamResponse:
+        if VERDICT not in request:
+            verdict = await verdict_of(plan, request, request[IDENTITY])
+            if isinstance(verdict, web.StreamResponse):
                 return verdict
-            if key is not None:
-                api.memo.put(key, verdict)
-        if isinstance(verdict, Validated):
-            return to_response(_handled(plan, request, verdict))
-        return to_response(verdict)
-    except web.HTTPException:
-        raise
-    except StateFull as exc:  # the operator's problem (max_state_bytes, the disk), not a bug: one line, no traceback
-        log.warning("%s %s: %s", plan.method, plan.path, exc)
-        return problem_response(plan.api, Problem(507, "the sandbox state is full: this write was not stored"))
-    except Exception:  # a bug must still answer in the vendor's envelope, never as a bare traceback
-        log.exception("unhandled error in %s %s", plan.method, plan.path)
-        return problem_response(plan.api, Problem(500, "the mock server failed to handle this request"))
+            request[VERDICT] = verdict
+        return await next(request)
+
+    return validated
 
 
-async def _verdict(plan: OperationPlan, request: web.Request, identity: Identity | None) -> Verdict | web.Response:
-    """Validation of an authenticated request: its answer when that settles it, else what the handler needs."""
-    api = plan.api
-    headers = request.headers
-    query = request.query
-    cookies = request.cookies if plan.needs_cookies else _EMPTY
-    problems: list[Violation] = []
-    if api.vendor.strict_query:
-        allowed = plan.query_names
-        problems.extend(
-            Violation("query", name, f"query parameter {name!r} is not supported by this operation", "unsupported")
-            for name in dict.fromkeys(query)
-            if name not in allowed
-        )
-    params: dict[str, dict[str, Any]] = {"query": {}, "path": {}, "header": {}, "cookie": {}}
-    path_values = _path_values(plan, request) if plan.path_names else _EMPTY
-    for checker in plan.params:
-        location = checker.location
-        source = query if location == "query" else headers if location == "header" else path_values if location == "path" else cookies
-        checker.check(checker.read(source), params[location], problems)
-
-    body: Any = None
-    if plan.body is not None:
-        early = await _read_body(plan, request, problems)
-        if isinstance(early, web.Response):
-            return early
-        body = early
-
-    preferences, preference_problems = read_preferences(headers.get("Prefer"), query)
-    problems.extend(preference_problems)
-    if problems:
-        return api.envelope(Problem(api.vendor.validation_status, summarize(problems), problems))
-    settled = _settled(plan, request, preferences, path_values)
-    return settled if settled is not None else Validated(identity, params, body, preferences, path_values)
+STAGES: tuple[Stage, ...] = (
+    Stage("cors", cors),
+    Stage("limits", limits),
+    Stage("recording", recording),
+    Stage("faults", faults),
+    Stage("failures", failures),
+    Stage("authentication", authentication),
+    Stage("memo", memo),
+    Stage("validation", validation),
+)
 
 
-def _vendor_authentication(plan: OperationPlan, request: web.Request, body: bytes) -> AuthOutcome:
-    """The vendor's own check (a signature over the raw request and its `body`)."""
-    api = plan.api
-    assert api.vendor.authenticate is not None
-    view = AuthRequest(
-        plan.key,
-        plan.security.open,
-        request.method,
-        request.raw_path.partition("?")[0],  # as the client sent it: that is what it signed
-        api.mount,
-        request.query,
-        request.headers,
-        body,
-        api.identities,
-        api.settings,
-        api.world,
-    )
-    return api.vendor.authenticate(view)
+# --- the endpoint of an operation
 
 
-def _path_values(plan: OperationPlan, request: web.Request) -> dict[str, str]:
-    match = request.match_info
-    return {name: match[f"_{index}"] for index, name in enumerate(plan.path_names)}
+def answer(plan: OperationPlan) -> RouteHandler:
+    """The answer to a validated request: its verdict's, or the one answers.py chooses."""
 
+    async def answered(request: web.Request) -> web.StreamResponse:
+        verdict: Verdict = request[VERDICT]  # type: ignore[assignment]
+        return to_response(handled(plan, request, verdict) if isinstance(verdict, Validated) else verdict)
 
-async def _raw_body(api: ApiRuntime, request: web.Request) -> bytes | web.Response:
-    """The request body within the size limit (aiohttp keeps it for later reads), or a finished 413."""
-    limit = api.settings.max_body_bytes
-    if not request.body_exists:
-        return b""
-    if request.content_length is not None and request.content_length > limit:
-        return _too_large(api, limit)
-    try:
-        return await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        return _too_large(api, limit)
-
-
-async def _read_body(plan: OperationPlan, request: web.Request, problems: list[Violation]) -> Any:
-    """The parsed body, or a finished 413/415 response."""
-    assert plan.body is not None
-    if not request.body_exists:
-        return plan.body.check(None, "", b"", problems)
-    content_type = request.headers.get("Content-Type", "")
-    media = plan.body.find(content_type) if content_type else None
-    if media is None:
-        allowed = ", ".join(plan.body.media_types)
-        shown = f"Content-Type {content_type.split(';')[0]!r}" if content_type else "a missing Content-Type"
-        return problem_response(
-            plan.api,
-            Problem(
-                415,
-                f"{shown} is not supported; send one of: {allowed}",
-                [Violation("header", "Content-Type", f"expected one of: {allowed}")],
-            ),
-        )
-    raw = await _raw_body(plan.api, request)
-    if isinstance(raw, web.Response):
-        return raw
-    return plan.body.check(media, content_type, raw, problems)
-
-
-def _too_large(api: ApiRuntime, limit: int) -> web.Response:
-    return problem_response(
-        api, Problem(413, f"request body is larger than the limit of {limit} bytes", [Violation("body", "", f"at most {limit} bytes")])
-    )
-
-
-def _settled(plan: OperationPlan, request: web.Request, preferences: Preferences, path_values: Mapping[str, str]) -> Reply | None:
-    """The answer when no handler is needed: Prefer header -> fixture -> (no handler) spec example -> generated."""
-    if preferences.steers:
-        return _preferred(plan, request, preferences)
-    for entry, reply in plan.fixtures:
-        if entry.matches(request.query, request.headers, path_values):
-            return reply
-    if plan.handler is None:
-        return _documented(plan, request, preferences)
-    return None
-
-
-def _handled(plan: OperationPlan, request: web.Request, validated: Validated) -> Reply:
-    """The sandbox handler's answer; the spec's when it has none for this request."""
-    if plan.handler is not None:
-        api = plan.api
-        reply = plan.handler(
-            Call(plan.key, validated.params, validated.body, validated.identity, api.world, api.state, api.vendor_settings)
-        )
-        if reply is not None:
-            return reply
-    return _documented(plan, request, validated.preferences)
-
-
-def _documented(plan: OperationPlan, request: web.Request, preferences: Preferences) -> Reply:
-    """The spec's example of the success response, else one generated from its schema."""
-    book = plan.responses
-    if book.success is None:
-        return Reply(200, b"", "")
-    return book.example_reply(book.success) or book.generated_reply(book.success, _request_seed(plan, request, preferences))
-
-
-def _request_seed(plan: OperationPlan, request: web.Request, preferences: Preferences) -> int:
-    if preferences.seed is not None:
-        return preferences.seed
-    return stable_seed(plan.api.world.seed, plan.api.name, plan.key, request.path_qs)
-
-
-def _preferred(plan: OperationPlan, request: web.Request, preferences: Preferences) -> Reply:
-    book = plan.responses
-    spec = book.for_status(preferences.code) if preferences.code is not None else book.success
-    if spec is None:
-        # no documented response for that status: the vendor's own envelope for it
-        code = preferences.code or 200
-        return plan.api.envelope(Problem(code, f"{code} requested with Prefer"))
-    status = preferences.code
-    if preferences.example is not None:
-        reply = book.example_reply(spec, preferences.example, status)
-        if reply is None:
-            names = ", ".join(spec.examples) or "none"
-            return plan.api.envelope(
-                Problem(
-                    plan.api.vendor.validation_status,
-                    f"Prefer example {preferences.example!r} does not exist for this response (examples: {names})",
-                    [Violation("header", "Prefer", f"examples: {names}")],
-                )
-            )
-        return reply
-    if not preferences.dynamic:
-        reply = book.example_reply(spec, None, status)
-        if reply is not None:
-            return reply
-    if spec.informative:
-        return book.generated_reply(spec, _request_seed(plan, request, preferences), status)
-    code = status or spec.status or 200
-    return plan.api.envelope(Problem(code, f"{code} requested with Prefer"))
-
-
-def allowed_methods(api: ApiRuntime, path: str) -> list[str]:
-    """Methods the API defines for a concrete path (for 405 and CORS preflight)."""
-    relative = path[len(api.mount) :] or "/"
-    return sorted({plan.method for plan in api.plans if plan.path_regex.fullmatch(relative)})
-
-
-async def api_fallback(api: ApiRuntime, request: web.Request) -> web.Response:
-    """Any request under an API's mount that no operation took: 404, or 405 with Allow."""
-    methods = allowed_methods(api, request.path)
-    if not methods:
-        message = f"no operation at {request.path} in the {api.name} API"
-        return problem_response(api, Problem(404, message, [Violation("request", "path", message)]))
-    allow = ", ".join(methods)
-    message = f"{request.method} is not allowed on {request.path}; allowed: {allow}"
-    return problem_response(api, Problem(405, message, [Violation("request", "method", message)], {"Allow": allow}))
-
-
-def operation_handler(plan: OperationPlan) -> RouteHandler:
-    """`run_operation` bound to its plan: no coroutine of its own per request."""
-    return partial(run_operation, plan)
-
-
-def fallback_handler(runtime: ApiRuntime) -> RouteHandler:
-    async def handle(request: web.Request) -> web.StreamResponse:
-        if is_preflight(request):
-            methods = allowed_methods(runtime, request.path)
-            if methods:
-                return preflight_response(request, methods)
-        return await api_fallback(runtime, request)
-
-    return handle
+    return answered

@@ -12,8 +12,7 @@ from aiohttp import web
 
 from .catalog import ApiDescription
 from .fixtures import MATCH_LOCATIONS, FixtureEntry
-from .mounted import DescribedApi, Route, add_api_route
-from .pipeline import fallback_handler, operation_handler, problem_response
+from .mounted import DescribedApi, Route
 from .request_memo import RequestMemo
 from .responses import CONTROL_QUERY_KEYS, ResponseBook, examples_of
 from .sandbox.store import ApiState
@@ -23,7 +22,7 @@ from .security import CONFIGURED, SchemeReader, SecurityPlan, default_identity, 
 from .settings import Settings
 from .validation import BodyChecker, ParamChecker
 from .vendors import Vendor, vendor_settings
-from .vocabulary import Envelope, Identity, Problem, Reply, SandboxHandler
+from .vocabulary import Envelope, Identity, Problem, Reply, SandboxHandler, to_response
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _TEMPLATE_VAR = re.compile(r"\{([^{}/]+)\}")
@@ -106,15 +105,6 @@ class ApiRuntime(DescribedApi):
     def __post_init__(self) -> None:
         self.memo = RequestMemo(self.identities)
 
-    def add_routes(self, app: web.Application) -> None:
-        """One route per operation (most specific first), then the API's own 404/405 catch-all."""
-        for plan in self.plans:
-            add_api_route(app, plan.method, plan.route, operation_handler(plan), self, plan.key)
-        fallback = fallback_handler(self)
-        if self.mount:
-            add_api_route(app, "*", self.mount, fallback, self, None)
-        add_api_route(app, "*", self.mount + "/{tail:.*}", fallback, self, None)
-
     @cached_property
     def credential_fields(self) -> frozenset[str]:
         return frozenset(
@@ -132,7 +122,7 @@ class ApiRuntime(DescribedApi):
         return found
 
     def error_response(self, status: int, message: str) -> web.Response:
-        return problem_response(self, Problem(status, message))
+        return to_response(self.envelope(Problem(status, message)))
 
     def routes(self) -> list[Route]:
         return [Route(plan.method, self.mount + plan.path, plan.key) for plan in self.plans]

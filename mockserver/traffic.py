@@ -1,5 +1,5 @@
-"""What happens around every API request's handler: injected faults before, masking, journal
-and access log after (`observe`, which wraps each API route's handler when the route is added).
+"""What the recording stage (pipeline.py) does with every API request's answer: masking, the
+journal and the access log.
 
 Control requests (/__mock) do not pass here: they are neither faulted nor journalled.
 
@@ -18,14 +18,16 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from .faults import Faults
 from .journal import Journal, body_summary
-from .mounted import RouteTag
 from .security import SecretMask
-from .vocabulary import RouteHandler
+
+if TYPE_CHECKING:
+    from .mounted import MountedApi
 
 CONTROL_PREFIX = "/__mock"
 OPERATION_KEY = web.RequestKey("mock_operation", str)  # set by handlers that know better than their route (GraphQL)
@@ -43,50 +45,33 @@ TRAFFIC = web.AppKey("traffic", Traffic)
 SECRETS = web.AppKey("secrets", SecretMask)  # every API's secrets and the control token (security.secrets_of)
 
 
-def observe(traffic: Traffic, secrets: SecretMask, handler: RouteHandler, tag: RouteTag | None) -> RouteHandler:
-    """`handler` with the faults injected before it, and its answer masked, journalled and logged after it.
+def mask_response(request: web.Request, response: web.StreamResponse, secrets: SecretMask, graphql: bool) -> None:
+    """Masks an answer that may quote a secret: every error, every GraphQL answer (it can quote its
+    input even in a 200, errors next to data), and a success to a request with a body."""
+    if graphql or response.status >= 400 or (request.body_exists and _may_quote_its_request(response)):
+        _mask_response(response, secrets)
 
-    Everything that does not change per request is worked out here, once per route."""
-    api = tag.api if tag is not None else None
+
+def record(
+    request: web.Request,
+    api: MountedApi | None,
+    route_operation: str | None,
+    graphql: bool,
+    status: int,
+    started: float,
+    body: object,
+    journal: Journal,
+    secrets: SecretMask,
+) -> None:
+    """The request in the journal (unless it is off) and the access log (unless quiet). A GraphQL
+    handler names the operation it ran in the request (OPERATION_KEY)."""
+    operation = (request.get(OPERATION_KEY) if graphql else None) or route_operation
     api_name = api.name if api is not None else None
-    route_operation = tag.operation if tag is not None else None
-    credential_fields = api.credential_fields if api is not None else frozenset()
-    journal, faults = traffic.journal, traffic.faults
-    # A GraphQL answer can quote its input even in a 200 (errors next to data), so every one is
-    # masked; and its handler names the operation it ran in the request (OPERATION_KEY).
-    graphql = api is not None and api.kind == "graphql"
-    keeps_bodies = journal.size > 0
-
-    async def observed(request: web.Request) -> web.StreamResponse:
-        started = time.perf_counter()
-        response: web.StreamResponse | None = None
-        if faults and tag is not None:
-            effect = faults.effect_for(tag.api.name, tag.operation)
-            if effect is not None:
-                if effect.delay_s:
-                    await asyncio.sleep(effect.delay_s)
-                if effect.drop:
-                    if request.transport is not None:
-                        request.transport.abort()
-                    record(request, DROPPED, started, await _body(request) if keeps_bodies and request.body_exists else None)
-                    return web.Response(status=499)  # never reaches the client: the connection is gone
-                if effect.status is not None:
-                    response = tag.api.error_response(effect.status, f"fault injected through /__mock/faults: {effect.status}")
-        if response is None:
-            response = await handler(request)
-        if graphql or response.status >= 400 or (request.body_exists and _may_quote_its_request(response)):
-            _mask_response(response, secrets)
-        record(request, response.status, started, await _body(request) if keeps_bodies and request.body_exists else None)
-        return response
-
-    def record(request: web.Request, status: int, started: float, body: object) -> None:
-        operation = (request.get(OPERATION_KEY) if graphql else None) or route_operation
-        if keeps_bodies:
-            journal.record(request.method, request.rel_url, request.headers, body, api_name, operation, status, started, credential_fields)
-        if access_log.isEnabledFor(logging.INFO):
-            _log_access(request, secrets, api_name, operation, status, started)
-
-    return observed
+    if journal.size > 0:
+        credential_fields = api.credential_fields if api is not None else frozenset()
+        journal.record(request.method, request.rel_url, request.headers, body, api_name, operation, status, started, credential_fields)
+    if access_log.isEnabledFor(logging.INFO):
+        _log_access(request, secrets, api_name, operation, status, started)
 
 
 def _may_quote_its_request(response: web.StreamResponse) -> bool:
@@ -129,7 +114,7 @@ def _log_access(
     )
 
 
-async def _body(request: web.Request) -> object:
+async def body_for_journal(request: web.Request) -> object:
     """The request body as the journal keeps it (a body the handler refused to read stays unread)."""
     try:
         raw = await request.read()

@@ -1,0 +1,157 @@
+"""The checks of an OpenAPI operation's request, after the request limits: who sends it
+(authentication, every time: credentials are compared in constant time) and what it asks
+(validation of parameters, body and preferences, giving its verdict).
+
+Each returns data (an AuthOutcome, a Verdict) or a finished response in the API's envelope
+(413, 415): nothing raises through to the client as a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from multidict import MultiDict
+
+from .answers import settled
+from .request_memo import Validated, Verdict
+from .responses import read_preferences
+from .security import AuthOutcome, AuthRequest
+from .vocabulary import Identity, Problem, Violation, to_response
+
+if TYPE_CHECKING:
+    from .plan import ApiRuntime, OperationPlan
+
+_EMPTY: Mapping[str, str] = MultiDict()
+
+
+async def authenticate(plan: OperationPlan, request: web.Request) -> AuthOutcome | web.Response:
+    """The spec's security schemes, or the vendor's own check over the raw request (a signature
+    over the method, path and body); a body over the limit is a finished 413."""
+    if plan.api.vendor.authenticate is None:
+        return plan.security.check(request.headers, request.query, request.cookies if plan.needs_cookies else _EMPTY)
+    raw = await _raw_body(plan.api, request) if request.body_exists else b""
+    if isinstance(raw, web.Response):
+        return raw
+    return _vendor_authentication(plan, request, raw)
+
+
+def refusal(plan: OperationPlan, outcome: AuthOutcome) -> web.Response:
+    """A failed authentication in the API's envelope, with the scheme's challenge on a 401."""
+    problem = Problem(outcome.status, outcome.message, outcome.violations)
+    if outcome.status == 401 and plan.security.challenge:
+        problem.headers["WWW-Authenticate"] = plan.security.challenge
+    return _problem_response(plan.api, problem)
+
+
+async def verdict_of(plan: OperationPlan, request: web.Request, identity: Identity | None) -> Verdict | web.Response:
+    """Validation of an authenticated request: its answer when that settles it, else what the handler needs."""
+    api = plan.api
+    headers = request.headers
+    query = request.query
+    cookies = request.cookies if plan.needs_cookies else _EMPTY
+    problems: list[Violation] = []
+    if api.vendor.strict_query:
+        allowed = plan.query_names
+        problems.extend(
+            Violation("query", name, f"query parameter {name!r} is not supported by this operation", "unsupported")
+            for name in dict.fromkeys(query)
+            if name not in allowed
+        )
+    params: dict[str, dict[str, Any]] = {"query": {}, "path": {}, "header": {}, "cookie": {}}
+    path_values = _path_values(plan, request) if plan.path_names else _EMPTY
+    for checker in plan.params:
+        location = checker.location
+        source = query if location == "query" else headers if location == "header" else path_values if location == "path" else cookies
+        checker.check(checker.read(source), params[location], problems)
+
+    body: Any = None
+    if plan.body is not None:
+        early = await _read_body(plan, request, problems)
+        if isinstance(early, web.Response):
+            return early
+        body = early
+
+    preferences, preference_problems = read_preferences(headers.get("Prefer"), query)
+    problems.extend(preference_problems)
+    if problems:
+        return api.envelope(Problem(api.vendor.validation_status, _summarize(problems), problems))
+    answer = settled(plan, request, preferences, path_values)
+    return answer if answer is not None else Validated(identity, params, body, preferences, path_values)
+
+
+def _vendor_authentication(plan: OperationPlan, request: web.Request, body: bytes) -> AuthOutcome:
+    """The vendor's own check (a signature over the raw request and its `body`)."""
+    api = plan.api
+    assert api.vendor.authenticate is not None
+    view = AuthRequest(
+        plan.key,
+        plan.security.open,
+        request.method,
+        request.raw_path.partition("?")[0],  # as the client sent it: that is what it signed
+        api.mount,
+        request.query,
+        request.headers,
+        body,
+        api.identities,
+        api.settings,
+        api.world,
+    )
+    return api.vendor.authenticate(view)
+
+
+def _path_values(plan: OperationPlan, request: web.Request) -> dict[str, str]:
+    match = request.match_info
+    return {name: match[f"_{index}"] for index, name in enumerate(plan.path_names)}
+
+
+async def _raw_body(api: ApiRuntime, request: web.Request) -> bytes | web.Response:
+    """The request body within the size limit (aiohttp keeps it for later reads), or a finished 413."""
+    limit = api.settings.max_body_bytes
+    if not request.body_exists:
+        return b""
+    if request.content_length is not None and request.content_length > limit:
+        return _too_large(api, limit)
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _too_large(api, limit)
+
+
+async def _read_body(plan: OperationPlan, request: web.Request, problems: list[Violation]) -> Any:
+    """The parsed body, or a finished 413/415 response."""
+    assert plan.body is not None
+    if not request.body_exists:
+        return plan.body.check(None, "", b"", problems)
+    content_type = request.headers.get("Content-Type", "")
+    media = plan.body.find(content_type) if content_type else None
+    if media is None:
+        allowed = ", ".join(plan.body.media_types)
+        shown = f"Content-Type {content_type.split(';')[0]!r}" if content_type else "a missing Content-Type"
+        return _problem_response(
+            plan.api,
+            Problem(
+                415,
+                f"{shown} is not supported; send one of: {allowed}",
+                [Violation("header", "Content-Type", f"expected one of: {allowed}")],
+            ),
+        )
+    raw = await _raw_body(plan.api, request)
+    if isinstance(raw, web.Response):
+        return raw
+    return plan.body.check(media, content_type, raw, problems)
+
+
+def _too_large(api: ApiRuntime, limit: int) -> web.Response:
+    return _problem_response(
+        api, Problem(413, f"request body is larger than the limit of {limit} bytes", [Violation("body", "", f"at most {limit} bytes")])
+    )
+
+
+def _summarize(violations: list[Violation]) -> str:
+    return "; ".join(v.message for v in violations)
+
+
+def _problem_response(api: ApiRuntime, problem: Problem) -> web.Response:
+    return to_response(api.envelope(problem))

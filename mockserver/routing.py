@@ -1,0 +1,54 @@
+"""The routes of each mounted API. An OpenAPI description's: one per operation, most specific
+path first, each ending in answer choice, then the API's own catch-all answering 404, or 405
+with `Allow` (and CORS preflights). A GraphQL API adds its own endpoint (graphql.py).
+
+`add_api_route` puts each route's endpoint inside the pipeline's stages (pipeline.py), once.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .cors import is_preflight, preflight_response
+from .mounted import MountedApi, SelfRouted, add_api_route
+from .pipeline import answer
+from .plan import ApiRuntime
+from .vocabulary import Problem, RouteHandler, Violation, to_response
+
+
+def add_routes(app: web.Application, api: MountedApi) -> None:
+    """An OpenAPI description's routes: one per operation (plans are sorted most specific first),
+    then the catch-all. Another kind of API adds its own (SelfRouted)."""
+    if isinstance(api, SelfRouted):
+        api.add_routes(app)
+        return
+    assert isinstance(api, ApiRuntime)
+    runtime = api
+    for plan in runtime.plans:
+        add_api_route(app, plan.method, plan.route, answer(plan), runtime, plan.key, plan)
+    fallback = fallback_handler(runtime)
+    if runtime.mount:
+        add_api_route(app, "*", runtime.mount, fallback, runtime, None)
+    add_api_route(app, "*", runtime.mount + "/{tail:.*}", fallback, runtime, None)
+
+
+def allowed_methods(api: ApiRuntime, path: str) -> list[str]:
+    """Methods the API defines for a concrete path (for 405 and CORS preflight)."""
+    relative = path[len(api.mount) :] or "/"
+    return sorted({plan.method for plan in api.plans if plan.path_regex.fullmatch(relative)})
+
+
+def fallback_handler(runtime: ApiRuntime) -> RouteHandler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        methods = allowed_methods(runtime, request.path)
+        if is_preflight(request) and methods:
+            return preflight_response(request, methods)
+        if not methods:
+            message = f"no operation at {request.path} in the {runtime.name} API"
+            return to_response(runtime.envelope(Problem(404, message, [Violation("request", "path", message)])))
+        allow = ", ".join(methods)
+        message = f"{request.method} is not allowed on {request.path}; allowed: {allow}"
+        problem = Problem(405, message, [Violation("request", "method", message)], {"Allow": allow})
+        return to_response(runtime.envelope(problem))
+
+    return handle
