@@ -1,10 +1,11 @@
-"""Shared schemathesis set-up: bounded, deterministic runs against a real server process with the
-project's own acceptance rules. Each tests/<vendor>/test_schemathesis_<vendor>.py keeps only what
-is its vendor's: the spec, the credentials, the rejections it tolerates, its stateful workflow."""
+"""Shared schemathesis set-up: bounded, deterministic runs against a real server process (each
+vendor's conftest.py has one, `<vendor>_url`) with the project's own acceptance rules. Each
+tests/<vendor>/test_schemathesis_<vendor>.py keeps only what is its vendor's: the spec, the
+credentials, the rejections it tolerates, its stateful workflow."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -13,8 +14,6 @@ import hypothesis
 import pytest
 import requests
 import schemathesis
-
-from .helpers import running_server
 
 # what every run demands of every response: no 5xx, and nothing that breaks the spec
 CONFORMANCE_CHECKS = (
@@ -55,18 +54,6 @@ def load_schema(spec: Path | dict[str, Any], mode: str, max_examples: int, auth:
     if isinstance(spec, dict):
         return schemathesis.openapi.from_dict(spec, config=loaded)
     return schemathesis.openapi.from_path(spec, config=loaded)
-
-
-def served_at(mount: str, *args: str) -> Any:
-    """A module-scoped fixture (named by the attribute it is assigned to): a real `mockserver serve
-    ARGS` process for the test module, its URL with `mount` appended."""
-
-    @pytest.fixture(scope="module")
-    def url() -> Iterator[str]:
-        with running_server(*args) as base:
-            yield base + mount
-
-    return url
 
 
 def state_machine(schema: Any, base_url: str, session: requests.Session) -> Any:

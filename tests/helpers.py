@@ -1,5 +1,5 @@
 """Shared test helpers: paths and credentials, the client factory's type, a real server process on a
-free port, and waiting for a condition."""
+free port (and a fixture of one per test module), and waiting for a condition."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +63,18 @@ def running_server(
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def served_at(mount: str, *args: str) -> Any:
+    """A module-scoped fixture (named by the attribute it is assigned to): a real `mockserver serve
+    ARGS` process for the test module, its URL with `mount` appended."""
+
+    @pytest.fixture(scope="module")
+    def url() -> Iterator[str]:
+        with running_server(*args) as base:
+            yield base + mount
+
+    return url
 
 
 def within(seconds: float, check: Callable[[], bool]) -> bool:

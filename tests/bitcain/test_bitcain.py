@@ -10,12 +10,8 @@ import pytest
 from mockserver.vendors.bitcain.portfolios import new_portfolio_id
 
 from ..helpers import ROOT
+from .helpers import AUTH, BASE, CORE, SANDBOX_USER, SATELLITE
 
-BASE = "/bitcain/api/v1/portfolio"
-AUTH = {"Authorization": "Bearer mock-bitcain-token"}
-SANDBOX_USER = "a169451c-8525-4352-b8ca-070dd449a1a5"
-CORE = "5555717d-15c7-408a-aad2-f3155d61ff77"
-SATELLITE = "8b2e4c1a-3f5d-4e7b-9a1c-2d6e8f0a4b3c"
 NEW = {"name": "Growth", "target_allocations": {"BTC": 0.5, "ETH": 0.3, "SOL": 0.2}, "initial_value_usd": "10000"}
 PORTFOLIO_KEYS = {
     "portfolio_id",
@@ -36,11 +32,6 @@ PORTFOLIO_KEYS = {
     "total_return_percentage",
     "tags",
 }
-
-
-@pytest.fixture
-async def client(make_client: Any) -> Any:
-    return await make_client(specs=[ROOT / "specs"])
 
 
 async def create(client: Any, user: str = "alice", body: dict[str, Any] | None = None, status: int = 201) -> dict[str, Any]:

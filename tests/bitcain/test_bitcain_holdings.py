@@ -18,20 +18,11 @@ import pytest
 from mockserver.sandbox.market import price_usd, round_price
 
 from ..helpers import ROOT
+from .helpers import AUTH, BASE, CORE, SAMPLE, SANDBOX_USER
 
-BASE = "/bitcain/api/v1/portfolio"
-AUTH = {"Authorization": "Bearer mock-bitcain-token"}
-SANDBOX_USER = "a169451c-8525-4352-b8ca-070dd449a1a5"
-CORE = "5555717d-15c7-408a-aad2-f3155d61ff77"
-SAMPLE = ROOT / "fixtures" / "bitcain" / "coinbase-transaction-history.csv"
 CENT = Decimal("0.01")
 NOW = datetime(2026, 1, 15, 15, tzinfo=UTC)  # the default sandbox clock
 TIMEFRAME_POINTS = {"1D": 25, "1W": 29, "1M": 31, "3M": 91, "1Y": 366}
-
-
-@pytest.fixture
-async def client(make_client: Any) -> Any:
-    return await make_client(specs=[ROOT / "specs"])
 
 
 async def get(client: Any, path: str, **query: Any) -> Any:

@@ -9,24 +9,20 @@ import requests
 
 from mockserver.vendors.bitcain.portfolios import new_portfolio_id
 
-from ..helpers import ROOT, running_server
+from ..helpers import running_server
+from .helpers import AUTH, BASE, SAMPLE, SANDBOX_USER, SEEDED
 
-PORTFOLIO = "/bitcain/api/v1/portfolio"
-AUTH = {"Authorization": "Bearer mock-bitcain-token"}
-SANDBOX_USER = "a169451c-8525-4352-b8ca-070dd449a1a5"
-SEEDED = ["5555717d-15c7-408a-aad2-f3155d61ff77", "8b2e4c1a-3f5d-4e7b-9a1c-2d6e8f0a4b3c"]
-SAMPLE = ROOT / "fixtures" / "bitcain" / "coinbase-transaction-history.csv"
 BODY = {"name": "Kept", "target_allocations": {"BTC": 0.7, "ETH": 0.3}, "initial_value_usd": "1500", "tags": ["restart"]}
 
 
 def listed(base: str, user: str) -> list[dict[str, Any]]:
-    response = requests.get(f"{base}{PORTFOLIO}/", params={"user_id": user, "active_only": "false"}, timeout=10)
+    response = requests.get(f"{base}{BASE}/", params={"user_id": user, "active_only": "false"}, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 
 
 def aggregate(base: str) -> dict[str, Any]:
-    response = requests.get(f"{base}{PORTFOLIO}/aggregate", headers=AUTH, timeout=10)
+    response = requests.get(f"{base}{BASE}/aggregate", headers=AUTH, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -35,20 +31,20 @@ def test_portfolios_and_ingested_holdings_survive_a_restart(tmp_path: Path) -> N
     state = str(tmp_path / "state.sqlite")
     with running_server("--state", state) as base:
         seeded_aggregate = aggregate(base)
-        created = requests.post(f"{base}{PORTFOLIO}/", params={"user_id": "alice"}, json=BODY, headers=AUTH, timeout=10).json()
-        url = f"{base}{PORTFOLIO}/{created['portfolio_id']}"
+        created = requests.post(f"{base}{BASE}/", params={"user_id": "alice"}, json=BODY, headers=AUTH, timeout=10).json()
+        url = f"{base}{BASE}/{created['portfolio_id']}"
         updated = requests.put(url, params={"user_id": "alice"}, json={"description": "after restart too"}, headers=AUTH, timeout=10).json()
         with SAMPLE.open("rb") as sample:
-            report = requests.post(f"{base}{PORTFOLIO}/ingest/csv", files={"file": sample}, headers=AUTH, timeout=10).json()
+            report = requests.post(f"{base}{BASE}/ingest/csv", files={"file": sample}, headers=AUTH, timeout=10).json()
         assert report["rows_imported"] == 11
-        requests.delete(f"{base}{PORTFOLIO}/{SEEDED[1]}", params={"user_id": SANDBOX_USER, "force": "true"}, headers=AUTH, timeout=10)
+        requests.delete(f"{base}{BASE}/{SEEDED[1]}", params={"user_id": SANDBOX_USER, "force": "true"}, headers=AUTH, timeout=10)
         ingested = aggregate(base)
         assert ingested != seeded_aggregate
     with running_server("--state", state) as base:
         assert listed(base, "alice") == [updated]
         assert [p["portfolio_id"] for p in listed(base, SANDBOX_USER)] == SEEDED[:1]  # not seeded again
         assert aggregate(base) == ingested
-        again = requests.post(f"{base}{PORTFOLIO}/", params={"user_id": "alice"}, json={**BODY, "name": "Next"}, headers=AUTH, timeout=10)
+        again = requests.post(f"{base}{BASE}/", params={"user_id": "alice"}, json={**BODY, "name": "Next"}, headers=AUTH, timeout=10)
         assert again.json()["portfolio_id"] == new_portfolio_id(0, "alice", 2)  # the id sequence survives too
         assert requests.post(f"{base}/__mock/reset", json={}, timeout=10).status_code == 200
         assert listed(base, "alice") == []
@@ -61,10 +57,10 @@ def test_portfolios_and_ingested_holdings_survive_a_restart(tmp_path: Path) -> N
 
 def test_without_state_a_restart_starts_from_the_seed() -> None:
     with running_server() as base:
-        requests.post(f"{base}{PORTFOLIO}/", params={"user_id": "alice"}, json=BODY, headers=AUTH, timeout=10)
+        requests.post(f"{base}{BASE}/", params={"user_id": "alice"}, json=BODY, headers=AUTH, timeout=10)
         first = listed(base, "alice")
         assert len(first) == 1
     with running_server() as base:
         assert listed(base, "alice") == []
-        created = requests.post(f"{base}{PORTFOLIO}/", params={"user_id": "alice"}, json=BODY, headers=AUTH, timeout=10).json()
+        created = requests.post(f"{base}{BASE}/", params={"user_id": "alice"}, json=BODY, headers=AUTH, timeout=10).json()
         assert [created] == first  # same requests, same answers

@@ -22,10 +22,9 @@ import yaml
 
 from .. import fuzzing
 from ..helpers import ROOT
+from .helpers import AUTH, MOUNT, TOKEN
 
 BITCAIN_SPEC = ROOT / "specs" / "bitcain.yaml"
-MOUNT = "/bitcain"
-TOKEN = "mock-bitcain-token"
 MAX_EXAMPLES = 25
 REQUIRED_CHECKS = (*fuzzing.CONFORMANCE_CHECKS, "negative_data_rejection", "ignored_auth")
 
@@ -49,9 +48,6 @@ def map_body(context: Any, body: Any) -> Any:
     if context.operation.method.upper() in ("POST", "PUT") and isinstance(body, dict) and "target_allocations" in body:
         body = {**body, "target_allocations": {"BTC": 0.5, "ETH": 0.25, "USDC": 0.25}}
     return body
-
-
-bitcain_url = fuzzing.served_at(MOUNT)
 
 
 # Schema-valid requests the sandbox rightly refuses. Each takes the case, the status and the body.
@@ -140,7 +136,7 @@ def test_bitcain_stateful_links(bitcain_url: str, session: requests.Session) -> 
 def test_nul_in_the_query_gets_a_documented_status(bitcain_url: str, session: requests.Session) -> None:
     # mockserver/limits.py refuses `%00` in a path or query with a 400 in the API's envelope, before
     # any operation runs: every operation of specs/bitcain.yaml documents that 400
-    response = session.get(bitcain_url + "/api/v1/portfolio/value-history?days=%00", headers={"Authorization": f"Bearer {TOKEN}"})
+    response = session.get(bitcain_url + "/api/v1/portfolio/value-history?days=%00", headers=AUTH)
     documented = yaml.safe_load(BITCAIN_SPEC.read_text(encoding="utf-8"))["paths"]["/api/v1/portfolio/value-history"]["get"]["responses"]
     assert str(response.status_code) in documented, f"{response.status_code} {response.text}; documented: {sorted(documented)}"
 

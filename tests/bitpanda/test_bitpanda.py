@@ -23,12 +23,9 @@ from mockserver.traffic import TRAFFIC
 from mockserver.vendors.bitpanda import holdings as custody
 
 from ..helpers import ROOT
+from .helpers import AUTH, KEY, URL
 
-URL = "/bitpanda/graphql"
-KEY = "mock-api-key"
-AUTH = {"x-api-key": KEY}
 SDL = (ROOT / "specs" / "bitpanda.graphql").read_text()
-DOCUMENT_CLOCK = "2021-03-02T16:05:00Z"  # the latest hour is then the document's 2021-03-02T16:00
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:00:00\.000Z")
 RATE_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:(\d{2}):00\.000Z")
 DECIMAL = re.compile(r"(0|[1-9]\d*)(\.\d*[1-9])?")
@@ -117,16 +114,6 @@ def rate_minute(timestamp: str) -> int:
     match = RATE_TIMESTAMP.fullmatch(timestamp)
     assert match, timestamp
     return int(match.group(1))
-
-
-@pytest.fixture
-async def client(make_client: Any) -> Any:
-    return await make_client(specs=[ROOT / "specs"])
-
-
-@pytest.fixture
-async def at_document_time(make_client: Any) -> Any:
-    return await make_client(specs=[ROOT / "specs"], clock=DOCUMENT_CLOCK)
 
 
 async def run(client: Any, query: str, variables: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:

@@ -54,11 +54,10 @@ from mockserver.settings import DEFAULT_CLOCK
 
 from .. import fuzzing
 from ..helpers import ROOT
+from .helpers import KEY, URL
 
 BITPANDA_SPEC = ROOT / "specs" / "bitpanda.graphql"
 SCHEMA = build_schema(BITPANDA_SPEC.read_text(encoding="utf-8"))
-KEY = "mock-api-key"
-ENDPOINT = "/bitpanda/graphql"
 MAX_EXAMPLES = 120
 MALFORMED_EXAMPLES = 150
 REQUIRED_CHECKS = ("not_a_server_error", "response_schema_conformance", "negative_data_rejection")
@@ -104,7 +103,6 @@ def load_schema(mode: str) -> Any:
 
 positive = load_schema("positive")
 negative = load_schema("negative")
-bitpanda_url = fuzzing.served_at(ENDPOINT)
 
 
 # --- a well-formed answer -----------------------------------------------------------------------
@@ -316,7 +314,7 @@ def is_tolerated(error: dict[str, Any], document: DocumentNode, data: dict[str, 
 def assert_answered(case: schemathesis.Case, body: dict[str, Any]) -> bool:
     """A schema-valid document is answered: `data.user`, and no errors but documented ones.
     True when it had (documented) field errors."""
-    request = f"POST {ENDPOINT} {case.body!r}"
+    request = f"POST {URL} {case.body!r}"
     data = body.get("data")
     assert isinstance(data, dict) and isinstance(data.get("user"), dict), f"{request}: {body}"
     errors = body.get("errors") or []
@@ -368,7 +366,7 @@ class Request:
     what: str
     expect: Expect
     method: str = "POST"
-    path: str = ENDPOINT
+    path: str = URL
     headers: dict[str, str] = field(default_factory=lambda: {"x-api-key": KEY, "Content-Type": "application/json"})
     body: bytes | None = None
     params: dict[str, str] | None = None
@@ -571,7 +569,7 @@ MALFORMED = st.one_of(
 
 
 def test_bitpanda_malformed_requests(bitpanda_url: str, session: requests.Session) -> None:
-    base = bitpanda_url.removesuffix(ENDPOINT)
+    base = bitpanda_url.removesuffix(URL)
 
     @hypothesis.given(MALFORMED)
     @hypothesis.settings(

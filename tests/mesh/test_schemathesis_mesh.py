@@ -45,7 +45,6 @@ def load_schema(mode: str) -> Any:
 
 positive = load_schema("positive")
 negative = load_schema("negative")
-mesh_url = fuzzing.served_at("/mesh")
 
 
 def _empty_user_id(case: schemathesis.Case, violation: dict[str, str]) -> bool:

@@ -46,9 +46,6 @@ def load_schema(mode: str, max_examples: int = MAX_EXAMPLES) -> Any:
 positive = load_schema("positive")
 negative = load_schema("negative")
 stateful = load_schema("positive", 10)
-# a wide window: schemathesis may sign an example well before it sends it; the window
-# itself is tested in test_omniex.py
-omniex_url = fuzzing.served_at(BASE, "--signature-window", "86400")
 
 
 # Schema-valid requests the sandbox rightly refuses. Each takes the case and the response.

@@ -33,14 +33,11 @@ from mockserver.vendors.treasure.model import DOCUMENT_BUSINESS
 
 from .. import fuzzing
 from ..helpers import ROOT
+from .helpers import CLIENT, TOKEN
 
 TREASURE_SPEC = ROOT / "specs" / "treasure.yaml"
-TOKEN = "mock-treasure-token"
 MAX_EXAMPLES = 60
 REQUIRED_CHECKS = (*fuzzing.CONFORMANCE_CHECKS, "negative_data_rejection", "ignored_auth")
-
-
-CLIENT = {"client_id": "mock-treasure-client", "client_secret": "mock-treasure-secret"}
 
 
 def load_schema(mode: str) -> Any:
@@ -80,9 +77,6 @@ def map_path_parameters(context: Any, path_parameters: Any) -> Any:
     if isinstance(path_parameters, dict) and "business_id" in path_parameters:
         path_parameters = {**path_parameters, "business_id": DOCUMENT_BUSINESS}
     return path_parameters
-
-
-treasure_url = fuzzing.served_at("/treasure")
 
 
 # Schema-valid requests the sandbox rightly refuses: the schema cannot say these rules.

@@ -24,6 +24,7 @@ from mockserver.vendors.treasure.tokens import issue_token
 from mockserver.vocabulary import Identity
 
 from ..helpers import ROOT, running_server
+from .helpers import AUTH, CLIENT
 
 SPEC = yaml.safe_load((ROOT / "specs" / "treasure.yaml").read_text())
 OPERATION = SPEC["paths"]["/v1/businesses/{business_id}/portfolio_history"]["get"]
@@ -31,8 +32,6 @@ DOCUMENT_EXAMPLE = OPERATION["responses"]["200"]["content"]["application/json"][
 ERROR_CODES = set(SPEC["components"]["schemas"]["Error"]["properties"]["error_code"]["enum"])
 
 TOKEN_URL = "/treasure/v1/oauth/token"
-CLIENT = {"client_id": "mock-treasure-client", "client_secret": "mock-treasure-secret"}
-AUTH = {"Authorization": "Bearer mock-treasure-token"}
 DOCUMENT_BUSINESS = "urn:uuid:9b397b0d-69bc-b09f-9d82-0e02637042fc"
 SANDBOX_BUSINESS = "urn:uuid:3f2a9c4e-8d71-4b5a-9e06-7c1d2b3a4f58"
 UNFUNDED_BUSINESS = "urn:uuid:e7c0a1d2-0b5f-4c3e-8a9d-6f4b2e1c0d37"
@@ -53,11 +52,6 @@ OTHER_CLIENTS = {
 
 def history_url(business: str = DOCUMENT_BUSINESS) -> str:
     return f"/treasure/v1/businesses/{business}/portfolio_history"
-
-
-@pytest.fixture
-async def client(make_client: Any) -> Any:
-    return await make_client(specs=[ROOT / "specs"])
 
 
 async def get_history(client: Any, business: str = DOCUMENT_BUSINESS, headers: dict[str, str] | None = None, **query: str) -> Any:
