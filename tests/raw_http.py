@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .bitcain.helpers import CORE, SANDBOX_USER
+
 APIS = ("mesh", "omniex", "treasure", "bitcain", "bitpanda")
 BUSINESS = "urn:uuid:9b397b0d-69bc-b09f-9d82-0e02637042fc"  # the Treasure document's business
-CORE = "5555717d-15c7-408a-aad2-f3155d61ff77"  # a bitcain portfolio of the sandbox user
-SANDBOX_USER = "a169451c-8525-4352-b8ca-070dd449a1a5"
 # a representative authenticated read of each API: answered 200 when nothing is wrong
 READS = {
     "mesh": ("GET", "/mesh/api/v1/holdings/portfolio?UserId=alice"),

@@ -32,13 +32,10 @@ import requests
 from mockserver.sandbox.store import StateFull, Store
 from mockserver.vendors.bitcain.portfolios import new_portfolio_id
 
+from .bitcain.helpers import AUTH, BASE, SANDBOX_USER, SEEDED
 from .helpers import bitcain_only
 from .server_process import ServerProcess
 
-BASE = "/bitcain/api/v1/portfolio"
-AUTH = {"Authorization": "Bearer mock-bitcain-token"}
-SANDBOX_USER = "a169451c-8525-4352-b8ca-070dd449a1a5"
-SEEDED = ["5555717d-15c7-408a-aad2-f3155d61ff77", "8b2e4c1a-3f5d-4e7b-9a1c-2d6e8f0a4b3c"]
 SEED = 0  # the default seed: the n-th portfolio of a user is new_portfolio_id(SEED, user, n)
 TIMEOUT = (3.0, 10.0)  # connect, read: a hung server fails a test instead of hanging it
 Http = Any  # a requests.Session, or the requests module itself for a one-off request

@@ -25,13 +25,10 @@ from mockserver.app import create_app
 from mockserver.sandbox.store import Store
 from mockserver.settings import load_settings
 
+from .bitcain.helpers import AUTH, BASE, SANDBOX_USER, SEEDED
 from .helpers import bitcain_only
 from .server_process import ServerProcess
 
-BASE = "/bitcain/api/v1/portfolio"
-AUTH = {"Authorization": "Bearer mock-bitcain-token"}
-SANDBOX_USER = "a169451c-8525-4352-b8ca-070dd449a1a5"
-SEEDED = ["5555717d-15c7-408a-aad2-f3155d61ff77", "8b2e4c1a-3f5d-4e7b-9a1c-2d6e8f0a4b3c"]
 # as large as a portfolio may be: each one takes most of a 4 KiB page
 LARGE = {
     "name": "Large",
