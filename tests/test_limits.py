@@ -23,8 +23,7 @@ from mockserver.settings import Settings, load_settings
 from mockserver.vendors.bitcain.ledger import seed_entries
 from mockserver.vendors.bitcain.seed import SANDBOX_USER
 
-from .conftest import MakeClient
-from .helpers import running_server
+from .helpers import MakeClient, running_server
 from .raw_http import (
     APIS,
     READS,

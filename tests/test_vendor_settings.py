@@ -17,8 +17,7 @@ from mockserver.app import load
 from mockserver.errors import LoadError
 from mockserver.settings import SettingsError, load_settings
 
-from .conftest import MakeClient
-from .helpers import ROOT
+from .helpers import ROOT, MakeClient
 
 BITCAIN = "/bitcain/api/v1/portfolio"
 AUTH = {"Authorization": "Bearer mock-bitcain-token"}
