@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from .conftest import MakeClient
 from .example_vendor.vendors.notes.signature import sign
-from .helpers import ROOT
+from .helpers import ROOT, MakeClient
 
 EXAMPLE = Path(__file__).parent / "example_vendor"
 NOTES = "/notes/v1/notes"
