@@ -20,7 +20,7 @@ from aiohttp import web
 from .request_memo import Validated
 from .responses import Preferences
 from .seeding import stable_seed
-from .vocabulary import Call, Problem, Reply, Violation
+from .vocabulary import Problem, Reply, Violation
 
 if TYPE_CHECKING:
     from .plan import OperationPlan
@@ -42,9 +42,7 @@ def settled(plan: OperationPlan, request: web.Request, preferences: Preferences,
 def handled(plan: OperationPlan, request: web.Request, validated: Validated) -> Reply:
     """The sandbox handler's answer (3); the spec's (4-5) when it has none for this request."""
     if plan.handler is not None:
-        api = plan.api
-        call = Call(plan.key, validated.params, validated.body, validated.identity, api.world, api.state, api.vendor_settings)
-        reply = plan.handler(call)
+        reply = plan.handler(plan.api.call(plan.key, validated.params, validated.body, validated.identity))
         if reply is not None:
             return reply
     return documented(plan, request, validated.preferences)

@@ -77,6 +77,12 @@ async def verdict_of(plan: OperationPlan, request: web.Request, identity: Identi
     problems.extend(preference_problems)
     if problems:
         return api.envelope(Problem(api.vendor.validation_status, _summarize(problems), problems))
+    if plan.rules:  # the vendor's own rules, before any answer is chosen (Prefer included)
+        call = api.call(plan.key, params, body, identity)
+        for rule in plan.rules:
+            broken = rule(call)
+            if broken is not None:
+                return broken
     answer = settled(plan, request, preferences, path_values)
     return answer if answer is not None else Validated(identity, params, body, preferences, path_values)
 

@@ -21,8 +21,8 @@ from .schemas import SchemaBook, pointer
 from .security import CONFIGURED, SchemeReader, SecurityPlan, default_identity, reader_for
 from .settings import Settings
 from .validation import BodyChecker, ParamChecker
-from .vendors import Vendor, vendor_settings
-from .vocabulary import Envelope, Identity, Problem, Reply, SandboxHandler, to_response
+from .vendors import Rule, Vendor, vendor_settings
+from .vocabulary import Call, Envelope, Identity, Problem, Reply, SandboxHandler, to_response
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _TEMPLATE_VAR = re.compile(r"\{([^{}/]+)\}")
@@ -53,6 +53,7 @@ class OperationPlan:
     security: SecurityPlan
     responses: ResponseBook
     handler: SandboxHandler | None
+    rules: tuple[Rule, ...]  # the vendor's, for this operation (vendors.Rule)
     path_regex: re.Pattern[str]  # matches concrete paths relative to the mount
     summary: str = ""
     fixtures: list[tuple[FixtureEntry, Reply]] = field(default_factory=list)
@@ -120,6 +121,10 @@ class ApiRuntime(DescribedApi):
         ]
         found.extend({"name": description, "operation": "", "try": hint} for hint, description in self.vendor.well_known.items())
         return found
+
+    def call(self, operation: str, params: dict[str, dict[str, Any]], body: Any, identity: Identity | None) -> Call:
+        """What a vendor's rule or sandbox handler sees of a valid request."""
+        return Call(operation, params, body, identity, self.world, self.state, self.vendor_settings)
 
     def error_response(self, status: int, message: str) -> web.Response:
         return to_response(self.envelope(Problem(status, message)))
@@ -270,6 +275,7 @@ def compile_api(
                     security=SecurityPlan(alternatives, identities),
                     responses=ResponseBook({k: deref(spec, v) for k, v in (operation.get("responses") or {}).items()}, response_book),
                     handler=vendor.handlers.get(key),
+                    rules=vendor.rules.get(key, ()),
                     summary=str(operation.get("summary") or ""),
                     path_regex=template_regex(template),
                 )

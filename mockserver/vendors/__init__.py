@@ -35,13 +35,16 @@ from ..errors import LoadError
 from ..sandbox.store import Seeder
 from ..security import AuthOutcome, AuthRequest
 from ..settings import Settings
-from ..vocabulary import Envelope, SandboxHandler
+from ..vocabulary import Call, Envelope, Reply, SandboxHandler
 
 if TYPE_CHECKING:
     from ..catalog import ApiDescription
     from ..graphql import GraphQLSetup, GraphQLVendor
 
 Authenticator = Callable[[AuthRequest], AuthOutcome]
+# A rule the spec cannot state (a sum, a range, a supported value): a 4xx Reply, or None when the call
+# keeps it. It sees only the call (never the state or the clock), so its verdict can be remembered.
+Rule = Callable[[Call], "Reply | None"]
 VENDOR_FOLDER = "vendors"  # beside a user's specs: <specs>/vendors/<name>/
 
 
@@ -50,6 +53,9 @@ class Vendor:
     envelope: Envelope = problem_json
     validation_status: int = 400  # status for parameter and body violations
     handlers: dict[str, SandboxHandler] = field(default_factory=dict)  # operation key -> handler
+    # operation key -> its rules, checked after the spec's validation and before any answer is chosen:
+    # `Prefer`, a fixture or an example never skips them
+    rules: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
     authenticate: Authenticator | None = None  # replaces the spec's security check (signatures)
     strict_query: bool = False  # a query parameter the operation does not define is a violation
     seed_state: Seeder | None = None  # fills the store at first start and after a reset

@@ -11,6 +11,7 @@ import hashlib
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -25,6 +26,7 @@ from . import Vendor
 
 PORTFOLIO = "GET /api/v1/holdings/portfolio"
 MAX_OFFSET_SECONDS = 14 * 3600  # the widest real time zone offset
+EXCHANGE_ZONE = ZoneInfo("America/New_York")  # where the sandbox's equities trade
 
 STATUS_BY_HTTP = {
     400: "badRequest",
@@ -94,14 +96,18 @@ def mesh_envelope(problem: Problem) -> Reply:
     return json_reply(problem.status, payload, headers=dict(problem.headers))
 
 
+def offset_rule(call: Call) -> Reply | None:
+    """No time zone is more than 14 hours from UTC: a TimezoneOffset beyond is 400 badRequest."""
+    if abs(call.params["query"].get("TimezoneOffset", 0)) <= MAX_OFFSET_SECONDS:
+        return None
+    message = f"query parameter 'TimezoneOffset' must be between -{MAX_OFFSET_SECONDS} and {MAX_OFFSET_SECONDS} seconds"
+    return mesh_envelope(Problem(400, message, [Violation("query", "TimezoneOffset", message)]))
+
+
 def portfolio_handler(call: Call) -> Reply:
     query = call.params["query"]
-    offset = query.get("TimezoneOffset", 0)
-    if abs(offset) > MAX_OFFSET_SECONDS:
-        message = f"query parameter 'TimezoneOffset' must be between -{MAX_OFFSET_SECONDS} and {MAX_OFFSET_SECONDS} seconds"
-        return mesh_envelope(Problem(400, message, [Violation("query", "TimezoneOffset", message)]))
     now = call.world.now().replace(second=0, microsecond=0)
-    return Reply(200, _portfolio_body(call.world, query["UserId"], offset, now))
+    return Reply(200, _portfolio_body(call.world, query["UserId"], query.get("TimezoneOffset", 0), now))
 
 
 def _portfolio_body(world: World, user_id: str, offset: int, now: datetime) -> bytes:
@@ -147,13 +153,19 @@ def day_start(now: datetime, offset_seconds: int) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(seconds=offset_seconds)
 
 
+def exchange_day_start(now: datetime) -> datetime:
+    """Midnight of the exchange's day (New York, daylight saving included): an equity's daily return is
+    measured over its exchange's trading day, whatever the user's TimezoneOffset."""
+    local = now.astimezone(EXCHANGE_ZONE)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(now.tzinfo)
+
+
 def build_portfolio(world: World, user_id: str, offset: int, now: datetime) -> dict[str, Any]:
     shape = shape_of(world, user_id)
     equities, crypto = _holdings(world, user_id, shape)
-    opened = day_start(now, offset)
     wallet = "0x" + hashlib.sha256(f"{world.seed}|wallet|{user_id}".encode()).hexdigest()[:40] if shape == "wallet" else None
-    equity_positions = [_position(h, now, opened, world, None) for h in equities]
-    crypto_positions = [_position(h, now, opened, world, wallet) for h in crypto]
+    equity_positions = [_position(h, now, exchange_day_start(now), world, None) for h in equities]
+    crypto_positions = [_position(h, now, day_start(now, offset), world, wallet) for h in crypto]
     _fill_percentages([*equity_positions, *crypto_positions])
     cost = sum(h.amount * h.unit_cost for h in [*equities, *crypto])
     equities_value = round(sum(p["marketValue"] for p in equity_positions), 4)
@@ -219,5 +231,6 @@ VENDOR = Vendor(
     envelope=mesh_envelope,
     validation_status=400,
     handlers={PORTFOLIO: portfolio_handler},
+    rules={PORTFOLIO: (offset_rule,)},
     well_known={f"UserId={user}": f"forces the {shape!r} portfolio shape" for user, shape in NAMED_USERS.items()},
 )

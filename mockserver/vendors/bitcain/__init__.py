@@ -12,11 +12,12 @@ The folder: `errors` and `validation_errors` word the answers as FastAPI and pyd
 `ledger`, `csv_ingest`, `valuation`, `performance` and `portfolios` are the business model;
 `clock` and `user_ledger` are what a handler reads of a call; `holdings_handlers`,
 `ingest_handlers`, `history_handlers` and `portfolio_handlers` answer the operations named
-in `VENDOR` below; `seed` is the state a start or a reset begins from; `own_settings` are its settings.
+in `VENDOR` below; `seed` is the state a start or a reset begins from; `own_settings` are its settings; `rules` what it
+refuses before any answer is chosen.
 """
 
 from .. import Vendor
-from . import own_settings
+from . import own_settings, rules
 from .errors import fastapi_envelope
 from .history_handlers import export, history, performance, value_history
 from .holdings_handlers import aggregate, balances, cost_basis, lots, rebuild_lots
@@ -55,6 +56,15 @@ VENDOR = Vendor(
         "get_portfolio_history": history,
         "get_portfolio_performance": performance,
         "export_portfolio_history": export,
+    },
+    rules={
+        "get_portfolio_balances": (rules.exchange_rule,),
+        "ingest_coinbase_csv": (rules.upload_rule,),
+        "create_portfolio": (rules.new_portfolio_rule,),
+        "update_portfolio": (rules.portfolio_update_rule,),
+        "get_portfolio_history": (rules.currency_rule,),
+        "get_portfolio_performance": (rules.currency_rule,),
+        "export_portfolio_history": (rules.currency_rule,),
     },
     seed_state=seed_state,
     settings=dict(own_settings.DEFAULTS),

@@ -22,8 +22,6 @@ from .performance import summarize
 from .user_ledger import Ledger, user_of
 from .valuation import ZERO, Timeline, daily_instants, percent_text, sample_instants, series, text
 
-CURRENCIES = ("USD",)
-
 
 def value_history(call: Call) -> Reply:
     days = call.params["query"].get("days", 30)
@@ -48,9 +46,7 @@ def value_history(call: Call) -> Reply:
 def _history(call: Call) -> tuple[str, str | None, list[tuple[datetime, Decimal]], str] | Reply:
     """(user, portfolio id, points, timeframe) for the history routes, or an error reply."""
     query = call.params["query"]
-    timeframe, currency, portfolio_id = query.get("timeframe", "1M"), query.get("currency", "USD"), query.get("portfolio_id")
-    if currency not in CURRENCIES:
-        return detail(400, f"Unsupported currency {currency!r}; supported currencies: {', '.join(CURRENCIES)}")
+    timeframe, portfolio_id = query.get("timeframe", "1M"), query.get("portfolio_id")  # the currency: rules.currency_rule
     user = user_of(call.identity)
     now, seed = clock.now(call), call.world.seed
     timeline: Timeline

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 from ...vocabulary import Call, Reply, json_reply
 from . import clock, csv_ingest
 from .errors import validation_reply
 from .ledger import BACKFILL_PAGE_SIZE, EXCHANGES, SUPPORTED_ASSETS, Book, build_book, iso, remote_coinbase_ledger
 from .own_settings import MAX_LEDGER_ENTRIES
+from .rules import upload_input, uploaded
 from .user_ledger import Ledger, seeded_entries
 from .validation_errors import CSV_FIELD, value_error
 from .valuation import ZERO, quantity_text, text, total
-
-MAX_CSV_BYTES = 262_144
 
 
 def _holdings_by_asset(book: Book) -> dict[str, str]:
@@ -75,26 +73,12 @@ def backfill(call: Call) -> Reply:
     return json_reply(200, body)
 
 
-def _upload_input(upload: Any) -> dict[str, Any]:
-    return {"filename": upload.filename, "content_type": upload.content_type, "size": len(upload.data)}
-
-
 def ingest_csv(call: Call) -> Reply:
-    upload = (call.body or {}).get(CSV_FIELD) if isinstance(call.body, dict) else None
+    upload = uploaded(call)  # a Coinbase export within the limit (rules.upload_rule)
     loc = ["body", CSV_FIELD]
-    if upload is None:
-        return validation_reply({"type": "missing", "loc": loc, "msg": "Field required", "input": None})
-    if not hasattr(upload, "data"):
-        return validation_reply(value_error(loc, f"Expected UploadFile, received: {type(upload)}", upload))
-    if len(upload.data) > MAX_CSV_BYTES:
-        message = f"the file is {len(upload.data)} bytes; the limit is {MAX_CSV_BYTES} bytes"
-        return validation_reply(value_error(loc, message, _upload_input(upload)))
     dry_run = call.params["query"].get("dry_run", False)
     now = clock.now(call)
-    try:
-        parsed = csv_ingest.parse(upload.data, now)
-    except csv_ingest.CsvError as exc:
-        return validation_reply(value_error(loc, str(exc), _upload_input(upload)))
+    parsed = csv_ingest.parse(upload.data, now)
     with call.state.transaction():
         ledger = Ledger(call)
         known = {entry.id for entry in ledger.entries}
@@ -107,7 +91,7 @@ def ingest_csv(call: Call) -> Reply:
         most = call.settings[MAX_LEDGER_ENTRIES]  # per user, so the state stays bounded
         if len(ledger.entries) + len(fresh) > most and not dry_run:
             message = f"the ledger would hold more than {most} transactions; POST /__mock/reset starts it afresh"
-            return validation_reply(value_error(loc, message, _upload_input(upload)))
+            return validation_reply(value_error(loc, message, upload_input(upload)))
         merged = [*ledger.entries, *(entry for _, entry in fresh)]
         if fresh and not dry_run:
             ledger.save(merged, ingested_at=iso(now))

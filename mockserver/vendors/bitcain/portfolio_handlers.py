@@ -8,24 +8,22 @@ The stored document and the shown view are `portfolios`' business.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from ...vocabulary import Call, Reply, json_reply
 from . import clock, portfolios
-from .errors import detail, validation_reply
+from .errors import detail
 from .ledger import SUPPORTED_ASSETS, iso
 from .own_settings import MAX_PORTFOLIOS
 from .performance import summarize
-from .validation_errors import value_error
+from .rules import initial_value
 from .valuation import ZERO, money, price, quantity_text, sample_instants, series, text
 
 SEQUENCE = "sequence"
-MAX_VALUE_USD = Decimal("10000000000000")
 REBALANCE_THRESHOLD = 0.05
 
 
@@ -46,27 +44,12 @@ def _owned(call: Call, portfolio_id: str, user_id: str | None) -> dict[str, Any]
     return orjson.loads(raw) if raw is not None else None
 
 
-def _allocation_reply(targets: Mapping[str, float]) -> Reply | None:
-    problems = portfolios.allocation_problems(targets, SUPPORTED_ASSETS)
-    if problems:
-        return validation_reply(value_error(["body", "target_allocations"], problems[0], dict(targets)))
-    return None
-
-
 def _name_taken(call: Call, user_id: str, name: str, portfolio_id: str | None = None) -> Reply | None:
     folded = name.casefold()
     for doc in call.state.find(portfolios.KIND, owner=user_id):
         if doc["name"].casefold() == folded and doc["portfolio_id"] != portfolio_id:
             return detail(409, f"A portfolio named {name!r} already exists for this user")
     return None
-
-
-def _decimal_value(raw: Any) -> Decimal | None:
-    try:
-        value = Decimal(str(raw).strip())
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() and value >= 0 else None
 
 
 def list_portfolios(call: Call) -> Reply:
@@ -83,13 +66,8 @@ def create_portfolio(call: Call) -> Reply:
     user_id = call.params["query"]["user_id"]
     body: dict[str, Any] = call.body
     targets = body["target_allocations"]
-    refused = _allocation_reply(targets)
-    if refused is not None:
-        return refused
-    initial = _decimal_value(body.get("initial_value_usd", "0"))
-    if initial is None or initial > MAX_VALUE_USD:
-        message = f"initial_value_usd must be a decimal between 0 and {MAX_VALUE_USD}"
-        return validation_reply(value_error(["body", "initial_value_usd"], message, body.get("initial_value_usd")))
+    initial = initial_value(body.get("initial_value_usd", "0"))
+    assert initial is not None  # new_portfolio_rule refused it before any answer was chosen
     now, seed = clock.now(call), call.world.seed
     with call.state.transaction():
         taken = _name_taken(call, user_id, body["name"])
@@ -145,10 +123,6 @@ def get_portfolio(call: Call) -> Reply:
 def update_portfolio(call: Call) -> Reply:
     user_id = call.params["query"]["user_id"]
     changes = {name: value for name, value in (call.body or {}).items() if value is not None and name in _UPDATABLE}
-    if "target_allocations" in changes:
-        refused = _allocation_reply(changes["target_allocations"])
-        if refused is not None:
-            return refused
     now, seed = clock.now(call), call.world.seed
     with call.state.transaction():
         doc = _owned(call, call.params["path"]["portfolio_id"], user_id)

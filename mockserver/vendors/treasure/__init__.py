@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import Vendor
 from .errors import treasure_envelope
-from .history import HISTORY, history_handler
+from .history import HISTORY, HISTORY_RULES, history_handler
 from .model import DOCUMENT_BUSINESS, UNFUNDED_BUSINESS
 from .tokens import TOKEN, TOKEN_LIFETIME, authenticate, issue_token, token_handler
 
@@ -21,6 +21,7 @@ VENDOR = Vendor(
     envelope=treasure_envelope,
     validation_status=400,
     handlers={TOKEN: token_handler, HISTORY: history_handler},
+    rules={HISTORY: HISTORY_RULES},
     authenticate=authenticate,
     well_known={
         f"business_id={DOCUMENT_BUSINESS}": "the reference's example business (funded 2022-01-01)",

@@ -52,14 +52,27 @@ def visible_businesses(identity: Identity | None) -> frozenset[str]:
     return frozenset([*WELL_KNOWN, *configured])
 
 
+def date_rule(call: Call) -> Reply | None:
+    """start_date and end_date must be real dates, in order."""
+    dates = _date_range(call.params["query"])
+    return treasure_envelope(dates) if isinstance(dates, Problem) else None
+
+
+def accept_rule(call: Call) -> Reply | None:
+    """An Accept header that admits no JSON is 406: the API answers application/json only."""
+    if accepts_json(call.params["header"].get("Accept")):
+        return None
+    message = "header 'Accept' admits no JSON; this API answers application/json"
+    return treasure_envelope(fail(406, message, "header", "Accept", "unsupported"))
+
+
+HISTORY_RULES = (date_rule, accept_rule)
+
+
 def history_handler(call: Call) -> Reply:
     dates = _date_range(call.params["query"])
-    if isinstance(dates, Problem):
-        return treasure_envelope(dates)
+    assert not isinstance(dates, Problem)  # date_rule refused it before any answer was chosen
     start, end = dates
-    if not accepts_json(call.params["header"].get("Accept")):
-        message = "header 'Accept' admits no JSON; this API answers application/json"
-        return treasure_envelope(fail(406, message, "header", "Accept", "unsupported"))
     business = call.params["path"]["business_id"].lower()
     if business not in visible_businesses(call.identity):
         return treasure_envelope(fail(404, f"business {business} not found", "path", "business_id", "not_found"))
