@@ -13,7 +13,7 @@ not. A stage that does not apply to a route leaves itself out of that route's ch
 | failures       | a full state is 507, a bug 500, both in the API's envelope              | an operation's   |
 | authentication | the spec's schemes or the vendor's signature check, every time          | an operation's   |
 | memo           | a repeated request's remembered verdict (request_memo.py)               | bodiless ones    |
-| validation     | parameters, body, preferences, the vendor's rules: a 4xx, or the verdict | an operation's   |
+| validation     | parameters, body, preferences, vendor rules: a 4xx, or the verdict      | an operation's   |
 | (endpoint)     | answer choice (answers.py), the GraphQL engine, the 404/405 catch-all   |                  |
 
 The control API (/__mock) composes only `cors` (which leaves it out) and `limits` before its
