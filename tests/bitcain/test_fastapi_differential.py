@@ -4,8 +4,7 @@ Each request of tests/bitcain/fastapi_requests.py goes, byte for byte over a soc
 (in-process, aiohttp's test server) and to the oracle (in-process, served by uvicorn, as FastAPI
 services are), both mounted at /bitcain. The answers must agree on the status, on the headers
 that matter (COMPARED_HEADERS) and, for a 4xx, on the whole JSON body. 2xx bodies come from the
-mock's business logic and are not compared. The mock's state is reset before each request
-that may write.
+mock's business logic and are not compared. The mock's state is reset before each request.
 
 A difference is accepted only for the requests in EXPECTED_DIFFERENCES, each with the reference's
 sentence that justifies it. KNOWN_TODAY lists the requests that still differ while the mock is
@@ -42,7 +41,6 @@ from .fastapi_requests import AUTH, BASE, EMPTY, JSON, PROBES, Probe
 from .helpers import MOUNT, SANDBOX_USER
 
 COMPARED_HEADERS = ("www-authenticate", "allow", "location", "content-type")
-WRITES = {"POST", "PUT", "DELETE", "PATCH"}
 
 # request id -> the reference's sentence that makes the mock answer otherwise than the stateless oracle
 EXPECTED_DIFFERENCES = {
@@ -302,9 +300,7 @@ def _unchunked(content: bytes) -> bytes:
 
 
 async def prepare_mock(port: int, probe: Probe) -> str:
-    """Reset the mock before a request that may write; the probe's target with its placeholder filled."""
-    if probe.method not in WRITES:
-        return probe.target
+    """Reset the mock (requests run in any order); the probe's target with its placeholder filled."""
     await send(port, "POST", "/__mock/reset", [JSON], b"{}")
     if not probe.needs_empty_portfolio:
         return probe.target
@@ -371,6 +367,7 @@ async def both_servers() -> AsyncIterator[Servers]:
 
 
 # --- the test --------------------------------------------------------------------------------------
+
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def servers() -> AsyncIterator[Servers]:
