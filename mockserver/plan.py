@@ -246,6 +246,7 @@ def compile_api(
     identities, source = _identities(api, schemes, settings.credentials.get(api.name))
     runtime = ApiRuntime(api, vendor, vendor_settings(vendor, api, settings), identities, source, world, settings, readers, state)
     request_book, response_book = SchemaBook(spec, "request"), SchemaBook(spec, "response")
+    coercers = _lax_coercers() if vendor.framework.lax_scalars else None
 
     for template, path_item in (spec.get("paths") or {}).items():
         path_item = deref(spec, path_item)
@@ -270,7 +271,11 @@ def compile_api(
                     path=template,
                     route=route,
                     path_names=path_names,
-                    params=[ParamChecker(p, request_book) for p in merged.values() if p.get("in") in ("query", "path", "header", "cookie")],
+                    params=[
+                        ParamChecker(p, request_book, coercers, vendor.framework.last_repeat_wins)
+                        for p in merged.values()
+                        if p.get("in") in ("query", "path", "header", "cookie")
+                    ],
                     body=BodyChecker(body, request_book) if body else None,
                     security=SecurityPlan(alternatives, identities),
                     responses=ResponseBook({k: deref(spec, v) for k, v in (operation.get("responses") or {}).items()}, response_book),
@@ -285,6 +290,12 @@ def compile_api(
     report.extend(check_examples(runtime))
     runtime.prepare_state()
     return runtime, report
+
+
+def _lax_coercers() -> dict[str, Any]:
+    from .lax import LAX_COERCERS  # pydantic is imported only for a vendor whose framework coerces as it does
+
+    return LAX_COERCERS
 
 
 def _request_example_problems(api: ApiDescription, key: str, params: list[dict[str, Any]], body: Any, book: SchemaBook) -> list[str]:

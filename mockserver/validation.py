@@ -112,9 +112,13 @@ def _schema_type(schema: Any) -> str | None:
 class ParamChecker:
     """Reads, coerces and validates one parameter; appends problems to a list."""
 
-    __slots__ = ("allow_empty", "coerce", "is_array", "label", "location", "name", "required", "separator", "validator")
+    __slots__ = ("allow_empty", "coerce", "is_array", "label", "last_wins", "location", "name", "required", "separator", "validator")
 
-    def __init__(self, param: dict[str, Any], book: SchemaBook) -> None:
+    def __init__(
+        self, param: dict[str, Any], book: SchemaBook, coercers: Mapping[str, Callable[[str], Any]] | None = None, last_wins: bool = False
+    ) -> None:
+        """`coercers`: type name -> text to value (default: this module's strict ones); `last_wins`: a
+        scalar query parameter given more than once takes its last value (else it is refused)."""
         self.name: str = param["name"]
         self.location: str = param["in"]
         self.required: bool = bool(param.get("required")) or self.location == "path"
@@ -124,7 +128,8 @@ class ParamChecker:
         kind = _schema_type(schema)
         self.is_array = kind == "array"
         item_kind = _schema_type(book.resolve(schema.get("items", {}))) if self.is_array else kind
-        self.coerce = _SCALAR_COERCERS.get(item_kind or "")
+        self.coerce = (_SCALAR_COERCERS if coercers is None else coercers).get(item_kind or "")
+        self.last_wins = last_wins
         style = param.get("style", "form" if self.location in ("query", "cookie") else "simple")
         explode = param.get("explode", style == "form")
         self.separator: str | None = None
@@ -149,6 +154,9 @@ class ParamChecker:
                 problems.append(Violation(self.location, self.name, f"{self.label} is required", "missing", "required", self.name))
             return
         if isinstance(raw, list) and not (self.is_array and self.separator is None):  # only exploded arrays repeat
+            if self.last_wins:
+                self.check(raw[-1], out, problems)
+                return
             problems.append(Violation(self.location, self.name, f"{self.label} must be given once, got {len(raw)} values", value=clip(raw)))
             return
         if raw == "" and self.location == "query" and not self.allow_empty:

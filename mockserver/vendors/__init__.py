@@ -48,6 +48,21 @@ Rule = Callable[[Call], "Reply | None"]
 VENDOR_FOLDER = "vendors"  # beside a user's specs: <specs>/vendors/<name>/
 
 
+@dataclass(frozen=True)
+class Framework:
+    """What the vendor's web framework does where its description is silent (generic: the strict
+    reading below; bitcain: FastAPI's, `FASTAPI`)."""
+
+    lax_scalars: bool = False  # query, path and header values coerced as pydantic's lax mode (`1.0`, `yes`)
+    last_repeat_wins: bool = False  # a scalar query parameter given twice takes its last value (else 4xx)
+    redirect_slashes: bool = False  # a path that matches once its trailing slash is added or removed: 307 there
+    first_route_allow: bool = False  # a 405's Allow lists the methods of the first route matching the path
+
+
+GENERIC_FRAMEWORK = Framework()
+FASTAPI = Framework(lax_scalars=True, last_repeat_wins=True, redirect_slashes=True, first_route_allow=True)
+
+
 @dataclass
 class Vendor:
     envelope: Envelope = problem_json
@@ -62,6 +77,7 @@ class Vendor:
     well_known: dict[str, str] = field(default_factory=dict)  # id a user can try -> what it gives (dashboard, catalog)
     settings: dict[str, Any] = field(default_factory=dict)  # its own settings, with their defaults
     graphql: Callable[[GraphQLSetup], GraphQLVendor] | None = None  # a GraphQL API's resolvers, auth and errors
+    framework: Framework = GENERIC_FRAMEWORK
 
 
 GENERIC = Vendor()

@@ -16,7 +16,7 @@ in `VENDOR` below; `seed` is the state a start or a reset begins from; `own_sett
 refuses before any answer is chosen.
 """
 
-from .. import Vendor
+from .. import FASTAPI, Vendor
 from . import own_settings, rules
 from .errors import fastapi_envelope
 from .history_handlers import export, history, performance, value_history
@@ -36,6 +36,7 @@ from .seed import seed_state
 VENDOR = Vendor(
     envelope=fastapi_envelope,
     validation_status=422,
+    framework=FASTAPI,
     handlers={
         "portfolio_health": health,
         "get_portfolio_balances": balances,
