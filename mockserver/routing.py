@@ -38,15 +38,41 @@ def allowed_methods(api: ApiRuntime, path: str) -> list[str]:
     return sorted({plan.method for plan in api.plans if plan.path_regex.fullmatch(relative)})
 
 
+def first_route_method(api: ApiRuntime, path: str) -> str:
+    """The method of the first operation (most specific first, then in the spec's order) whose path
+    matches: what Starlette's 405 allows, each FastAPI operation being a route of its own."""
+    relative = path[len(api.mount) :] or "/"
+    return next(plan.method for plan in api.plans if plan.path_regex.fullmatch(relative))
+
+
+def slash_redirect(api: ApiRuntime, request: web.Request) -> web.Response | None:
+    """Starlette's `redirect_slashes`: a path that matches an operation once its trailing slash is
+    added or removed is a 307 there, its query kept, to the host the request named."""
+    path = request.path
+    if path == "/":
+        return None
+    flipped = path[:-1] if path.endswith("/") else path + "/"
+    if not allowed_methods(api, flipped):
+        return None
+    query = request.query_string
+    location = f"{request.scheme}://{request.headers.get('Host', request.host)}{flipped}" + (f"?{query}" if query else "")
+    return web.Response(status=307, headers={"Location": location})
+
+
 def fallback_handler(runtime: ApiRuntime) -> RouteHandler:
+    framework = runtime.vendor.framework
+
     async def handle(request: web.Request) -> web.StreamResponse:
         methods = allowed_methods(runtime, request.path)
         if is_preflight(request) and methods:
             return preflight_response(request, methods)
         if not methods:
+            redirect = slash_redirect(runtime, request) if framework.redirect_slashes else None
+            if redirect is not None:
+                return redirect
             message = f"no operation at {request.path} in the {runtime.name} API"
             return to_response(runtime.envelope(Problem(404, message, [Violation("request", "path", message)])))
-        allow = ", ".join(methods)
+        allow = first_route_method(runtime, request.path) if framework.first_route_allow else ", ".join(methods)
         message = f"{request.method} is not allowed on {request.path}; allowed: {allow}"
         problem = Problem(405, message, [Violation("request", "method", message)], {"Allow": allow})
         return to_response(runtime.envelope(problem))
