@@ -19,6 +19,7 @@ from mockserver.app import create_app, load_or_fail
 from mockserver.limits import CEILING_FACTOR, HEADERS_TOTAL_FACTOR, Limits, connection_cap, parser_limits
 from mockserver.mounted import MountedApi
 from mockserver.sandbox.store import Store
+from mockserver.sandbox.world import World
 from mockserver.settings import Settings, load_settings
 from mockserver.vendors.bitcain.ledger import seed_entries
 from mockserver.vendors.bitcain.seed import SANDBOX_USER
@@ -355,7 +356,7 @@ async def ingest(client: TestClient, row: bytes) -> aiohttp.ClientResponse:
 
 
 async def test_ledger_entries_per_user_at_the_limit_and_one_more(make_client: MakeClient) -> None:
-    seeded = len(seed_entries(0, SANDBOX_USER))
+    seeded = len(seed_entries(World(0), SANDBOX_USER))
     client = await make_client(max_ledger_entries_per_user=seeded + 1)  # a vendor's setting: its API is loaded with it
     accepted = await ingest(client, b"2024-01-01T00:00:00Z,Buy,BTC,0.0001,USD,40000\n")
     assert accepted.status == 200 and (await accepted.json())["rows_imported"] == 1

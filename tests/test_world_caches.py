@@ -62,20 +62,23 @@ async def test_bitcain_views_are_kept_per_app_and_weighed(make_client: Any) -> N
     assert "bitcain.views" not in _caches(second)
 
 
-# what the market, Bitpanda and Treasure work out of the seed: once module-wide, now the world's
-DERIVED = ("market.phases", "market.hours", "bitpanda.quotes", "treasure.profiles", "treasure.months")
+# what the market, Bitpanda, Treasure and bitcain work out of the seed: once module-wide, now the world's
+DERIVED = ("market.phases", "market.hours", "bitpanda.quotes", "treasure.profiles", "treasure.months", "bitcain.prices", "bitcain.seeded")
 GRAPHQL_TOTAL = "{ user { portfolio { items { total { value } } } } }"
 TREASURE_HISTORY = "/treasure/v1/businesses/urn:uuid:3f2a9c4e-8d71-4b5a-9e06-7c1d2b3a4f58/portfolio_history"  # a seeded business
 
 
 async def _derive_everything(client: Any) -> None:
-    """Requests whose answers price assets (Mesh), quote them in a fiat currency (Bitpanda) and
-    work out a seeded business's history (Treasure)."""
+    """Requests whose answers price assets (Mesh), quote them in a fiat currency (Bitpanda), work
+    out a seeded business's history (Treasure) and value a seeded ledger (bitcain)."""
     mesh = await client.get(PORTFOLIO, params={"UserId": "alice"}, headers=MESH_AUTH)
     bitpanda = await client.post("/bitpanda/graphql", json={"query": GRAPHQL_TOTAL}, headers={"x-api-key": "mock-api-key"})
     dates = {"start_date": "2024-01-01", "end_date": "2025-06-01"}
     treasure = await client.get(TREASURE_HISTORY, params=dates, headers={"Authorization": "Bearer mock-treasure-token"})
-    assert (mesh.status, bitpanda.status, treasure.status) == (200, 200, 200)
+    bitcain = await client.get(
+        f"{BITCAIN}/balances", params={"exchange": "coinbase"}, headers={"Authorization": "Bearer mock-bitcain-token"}
+    )
+    assert (mesh.status, bitpanda.status, treasure.status, bitcain.status) == (200, 200, 200, 200)
 
 
 async def test_what_the_seed_derives_is_kept_per_app(make_client: Any) -> None:

@@ -7,12 +7,19 @@ from decimal import Decimal
 
 import pytest
 
+from mockserver.sandbox.world import World
 from mockserver.vendors.bitcain import csv_ingest as coinbase_csv
-from mockserver.vendors.bitcain.ledger import Entry, build_book, seed_entries
+from mockserver.vendors.bitcain import ledger
+from mockserver.vendors.bitcain.ledger import Entry, build_book
 from mockserver.vendors.bitcain.performance import summarize
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 1, 15, 15, tzinfo=UTC)
+
+
+def seed_entries(seed: int, user: str) -> list[Entry]:
+    """The seeded ledger of a user in a world of this seed."""
+    return ledger.seed_entries(World(seed), user)
 
 
 def entry(name: str, days: int, kind: str, quantity: str, price: str, fee: str = "0", exchange: str = "coinbase") -> Entry:

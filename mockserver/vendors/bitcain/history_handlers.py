@@ -27,7 +27,7 @@ def value_history(call: Call) -> Reply:
     days = call.params["query"].get("days", 30)
     ledger = Ledger(call)
     timeline = ledger.book.timeline
-    points = series(timeline, daily_instants(days, ledger.now, timeline.inception), ledger.seed)
+    points = series(ledger.world, timeline, daily_instants(days, ledger.now, timeline.inception))
     start = points[0][1] if points else ZERO
     end = points[-1][1] if points else ZERO
     body = {
@@ -48,7 +48,7 @@ def _history(call: Call) -> tuple[str, str | None, list[tuple[datetime, Decimal]
     query = call.params["query"]
     timeframe, portfolio_id = query.get("timeframe", "1M"), query.get("portfolio_id")  # the currency: rules.currency_rule
     user = user_of(call.identity)
-    now, seed = clock.now(call), call.world.seed
+    now = clock.now(call)
     timeline: Timeline
     if portfolio_id is not None:
         doc = call.state.get(portfolios.KIND, portfolio_id)
@@ -57,7 +57,7 @@ def _history(call: Call) -> tuple[str, str | None, list[tuple[datetime, Decimal]
         timeline = portfolios.timeline(doc)
     else:
         timeline = Ledger(call).book.timeline
-    points = series(timeline, sample_instants(timeframe, now, timeline.inception), seed)
+    points = series(call.world, timeline, sample_instants(timeframe, now, timeline.inception))
     return user, portfolio_id, points, timeframe
 
 

@@ -39,14 +39,14 @@ def balances(call: Call) -> Reply:
     rows = []
     for asset, venue in _ordered([p for p in held if p[1] == exchange and held[p] > 0]):
         quantity = held[(asset, venue)]
-        locked = _locked(ledger.seed, ledger.user, venue, asset, quantity)
+        locked = _locked(ledger.world.seed, ledger.user, venue, asset, quantity)
         rows.append(
             {
                 "asset": asset,
                 "free": quantity_text(quantity - locked),
                 "locked": quantity_text(locked),
                 "total": quantity_text(quantity),
-                "price_usd": text(price(asset, ledger.now, ledger.seed)),
+                "price_usd": text(price(ledger.world, asset, ledger.now)),
                 "value_usd": text(values[(asset, venue)]),
             }
         )
@@ -79,7 +79,7 @@ def aggregate(call: Call) -> Reply:
         {
             "asset": asset,
             "quantity": quantity_text(sum((held[p] for p in values if p[0] == asset), ZERO)),
-            "price_usd": text(price(asset, ledger.now, ledger.seed)),
+            "price_usd": text(price(ledger.world, asset, ledger.now)),
             "value_usd": text(by_asset[asset]),
             "allocation": share / 10_000,
             "exchanges": {venue: quantity_text(held[(a, venue)]) for a, venue in _ordered(values) if a == asset},

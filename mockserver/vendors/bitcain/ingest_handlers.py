@@ -37,7 +37,7 @@ def backfill(call: Call) -> Reply:
     with call.state.transaction():
         ledger = Ledger(call)
         known = {entry.id for entry in ledger.entries}
-        remote = remote_coinbase_ledger(ledger.seed, ledger.user, seeded_entries(ledger.seed, ledger.user))
+        remote = remote_coinbase_ledger(ledger.world, ledger.user, seeded_entries(ledger.world, ledger.user))
         currencies, new = [], []
         for currency, entries in remote.items():
             available = [entry for entry in entries if entry.at <= ledger.now]

@@ -20,6 +20,7 @@ from typing import Any
 
 from ...sandbox.accounts import identity_rng
 from ...sandbox.market import ASSETS
+from ...sandbox.world import World
 from .valuation import CENT, ZERO, Position, Timeline, money, price, units
 
 INCOMING = frozenset({"buy", "receive", "reward", "convert_in"})
@@ -204,16 +205,17 @@ def build_book(entries: Sequence[Entry], now: datetime) -> Book:
 # --- the seeded ledger ------------------------------------------------------------------------
 
 
-def seed_entries(seed: int, user: str) -> list[Entry]:
+def seed_entries(world: World, user: str) -> list[Entry]:
     """A user's starting ledger: 3 to 5 assets bought 1 to 3 times each on Binance.US or Coinbase
     at the price of the moment (with a 0.6% fee), and part of one position sold later."""
+    seed = world.seed
     rng = identity_rng(seed, "bitcain-ledger", user)
     assets = ["BTC", "ETH", *rng.sample(["SOL", "LINK", "ADA", "DOGE", "UNI", "ARB"], rng.randint(1, 3))]
     entries: list[Entry] = []
     for asset in assets:
         for index in range(rng.randint(1, 3)):
             at = _SEED_START + timedelta(days=rng.randrange(_SEED_WINDOW_DAYS), hours=rng.randrange(24), minutes=rng.randrange(60))
-            unit = price(asset, at, seed)
+            unit = price(world, asset, at)
             spend = Decimal(rng.randrange(200, 5000))
             quantity = units(spend / unit)
             fee = money(quantity * unit * Decimal("0.006"))
@@ -222,7 +224,7 @@ def seed_entries(seed: int, user: str) -> list[Entry]:
             entries.append(Entry(entry_id, at, "buy", asset, quantity, unit, fee, exchange, "seed", f"Bought {quantity} {asset}"))
     first = sort_entries(entries)[0]
     sold_at = first.at + timedelta(days=rng.randint(30, 120))
-    unit = price(first.asset, sold_at, seed)
+    unit = price(world, first.asset, sold_at)
     quantity = units(first.quantity * Decimal(rng.randint(20, 50)) / 100)
     fee = money(quantity * unit * Decimal("0.006"))
     entry_id = f"seed-{short_hash(seed, user, 'sale')}"
@@ -232,17 +234,18 @@ def seed_entries(seed: int, user: str) -> list[Entry]:
     return sort_entries(entries)
 
 
-def remote_coinbase_ledger(seed: int, user: str, seeded: Sequence[Entry]) -> dict[str, list[Entry]]:
+def remote_coinbase_ledger(world: World, user: str, seeded: Sequence[Entry]) -> dict[str, list[Entry]]:
     """What the user's Coinbase account reports that the ledger does not have yet: staking and
     reward income during 2025, per currency, newest first (as Coinbase pages its ledger)."""
     currencies = sorted({entry.asset for entry in seeded if entry.exchange == "coinbase"}) or ["BTC"]
+    seed = world.seed
     remote: dict[str, list[Entry]] = {}
     for currency in currencies:
         rng = identity_rng(seed, "bitcain-coinbase-ledger", f"{user}|{currency}")
         entries = []
         for index in range(rng.randint(4, 28)):
             at = _REWARDS_START + timedelta(days=rng.randrange(365), hours=rng.randrange(24), minutes=rng.randrange(60))
-            unit = price(currency, at, seed)
+            unit = price(world, currency, at)
             quantity = max(units(Decimal(str(round(rng.uniform(0.5, 15.0), 2))) / unit), Decimal("0.00000001"))
             entry_id = f"cb-{short_hash(seed, user, currency, index)}"
             kind_note = "Staking Income" if currency in ("ETH", "SOL", "ADA") else "Rewards Income"

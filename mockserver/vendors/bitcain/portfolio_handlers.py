@@ -79,7 +79,7 @@ def create_portfolio(call: Call) -> Reply:
         counter = call.state.get(SEQUENCE, user_id) or {"next": 1}
         portfolio_id = portfolios.new_portfolio_id(seed, user_id, counter["next"])
         call.state.put(SEQUENCE, user_id, {"next": counter["next"] + 1}, owner=user_id)
-        positions = portfolios.fund(money(initial), targets, now, seed)
+        positions = portfolios.fund(call.world, money(initial), targets, now)
         doc = {
             "portfolio_id": portfolio_id,
             "user_id": user_id,
@@ -101,7 +101,7 @@ def create_portfolio(call: Call) -> Reply:
         if doc["is_default"]:
             _demote_default(call, user_id, now)
         call.state.put(portfolios.KIND, portfolio_id, doc, owner=user_id)
-    return json_reply(201, portfolios.view(doc, now, seed))
+    return json_reply(201, portfolios.view(call.world, doc, now))
 
 
 def _demote_default(call: Call, user_id: str, now: datetime) -> None:
@@ -123,7 +123,7 @@ def get_portfolio(call: Call) -> Reply:
 def update_portfolio(call: Call) -> Reply:
     user_id = call.params["query"]["user_id"]
     changes = {name: value for name, value in (call.body or {}).items() if value is not None and name in _UPDATABLE}
-    now, seed = clock.now(call), call.world.seed
+    now = clock.now(call)
     with call.state.transaction():
         doc = _owned(call, call.params["path"]["portfolio_id"], user_id)
         if doc is None:
@@ -138,11 +138,11 @@ def update_portfolio(call: Call) -> Reply:
             if "is_active" in changed:
                 doc["status"] = "active" if doc["is_active"] else "paused"
             if "target_allocations" in changed and doc["is_active"] and portfolios.holds_assets(doc):
-                portfolios.rebalance(doc, now, seed)
+                portfolios.rebalance(call.world, doc, now)
                 doc["status"] = "active"
             doc["updated_at"] = iso(now)
             call.state.put(portfolios.KIND, doc["portfolio_id"], doc, owner=user_id)
-    return json_reply(200, portfolios.view(doc, now, seed))
+    return json_reply(200, portfolios.view(call.world, doc, now))
 
 
 _UPDATABLE = ("name", "description", "target_allocations", "risk_tolerance", "is_active", "tags")
@@ -165,9 +165,9 @@ def analytics(call: Call) -> Reply:
     doc = _owned(call, call.params["path"]["portfolio_id"], call.params["query"]["user_id"])
     if doc is None:
         return detail(404, "Portfolio not found")
-    now, seed = clock.now(call), call.world.seed
-    shown = portfolios.view(doc, now, seed)
-    values = portfolios.value_now(doc, now, seed)
+    now, world = clock.now(call), call.world
+    shown = portfolios.view(world, doc, now)
+    values = portfolios.value_now(world, doc, now)
     current = shown["current_allocations"]
     targets = doc["target_allocations"]
     positions = []
@@ -178,7 +178,7 @@ def analytics(call: Call) -> Reply:
             {
                 "asset": asset,
                 "quantity": quantity_text(quantity),
-                "price_usd": text(price(asset, now, seed)) if asset in SUPPORTED_ASSETS else "0",
+                "price_usd": text(price(world, asset, now)) if asset in SUPPORTED_ASSETS else "0",
                 "value_usd": text(values.get(asset, ZERO)),
                 "current_allocation": current[asset],
                 "target_allocation": float(targets.get(asset, 0.0)),
@@ -187,7 +187,7 @@ def analytics(call: Call) -> Reply:
         )
     max_drift = max((abs(p["drift"]) for p in positions), default=0.0)
     timeline = portfolios.timeline(doc)
-    month = summarize([value for _, value in series(timeline, sample_instants("1M", now, timeline.inception), seed)])
+    month = summarize([value for _, value in series(world, timeline, sample_instants("1M", now, timeline.inception))])
     body = {
         "portfolio_id": doc["portfolio_id"],
         "user_id": doc["user_id"],

@@ -53,14 +53,14 @@ def allocation_problems(targets: Mapping[str, float], supported: tuple[str, ...]
     return []
 
 
-def fund(value: Decimal, targets: Mapping[str, float], at: datetime, seed: int) -> dict[str, str]:
+def fund(world: World, value: Decimal, targets: Mapping[str, float], at: datetime) -> dict[str, str]:
     """Positions bought with `value` split by the targets at the prices of `at`."""
     positions = {}
     for asset, weight in targets.items():
         if weight <= 0 or value <= 0:
             continue
         spend = value * Decimal(str(weight))
-        positions[asset] = text(units(spend / price(asset, at, seed)))
+        positions[asset] = text(units(spend / price(world, asset, at)))
     return positions
 
 
@@ -72,9 +72,9 @@ def holds_assets(doc: Mapping[str, Any]) -> bool:
     return any(Decimal(quantity) > 0 for quantity in doc.get("positions", {}).values())
 
 
-def value_now(doc: Mapping[str, Any], now: datetime, seed: int) -> dict[str, Decimal]:
+def value_now(world: World, doc: Mapping[str, Any], now: datetime) -> dict[str, Decimal]:
     """asset -> value in USD of the portfolio's positions now."""
-    return {asset: value for (asset, _), value in position_values(quantities(doc.get("positions", {})), now, seed).items()}
+    return {asset: value for (asset, _), value in position_values(world, quantities(doc.get("positions", {})), now).items()}
 
 
 def current_allocations(doc: Mapping[str, Any], values: Mapping[str, Decimal]) -> dict[str, float]:
@@ -84,9 +84,9 @@ def current_allocations(doc: Mapping[str, Any], values: Mapping[str, Decimal]) -
     return {asset: share / _ALLOCATION_UNITS for asset, share in zip(assets, shares, strict=True)}
 
 
-def view(doc: Mapping[str, Any], now: datetime, seed: int) -> dict[str, Any]:
+def view(world: World, doc: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """The portfolio as the API shows it."""
-    values = value_now(doc, now, seed)
+    values = value_now(world, doc, now)
     worth = total(values.values())
     initial = Decimal(doc["initial_value_usd"])
     gain = worth - initial
@@ -144,7 +144,7 @@ def view_json(world: World, raw: bytes, now: datetime) -> bytes:
     key = (raw, now)
     body = cache.get(key)
     if body is None:
-        body = trimmed(orjson.dumps(view(orjson.loads(raw), now, world.seed)))
+        body = trimmed(orjson.dumps(view(world, orjson.loads(raw), now)))
         cache.put(key, body)
     return body
 
@@ -157,10 +157,10 @@ def _weigh_view(key: tuple[bytes, datetime], body: bytes) -> int:
     return len(key[0]) + len(body) + _ENTRY_OVERHEAD
 
 
-def rebalance(doc: dict[str, Any], now: datetime, seed: int) -> None:
+def rebalance(world: World, doc: dict[str, Any], now: datetime) -> None:
     """Sell and buy at today's prices so the positions match the targets; the value is kept."""
-    worth = total(value_now(doc, now, seed).values())
-    doc["positions"] = fund(worth, doc["target_allocations"], now, seed)
+    worth = total(value_now(world, doc, now).values())
+    doc["positions"] = fund(world, worth, doc["target_allocations"], now)
     doc["last_rebalanced_at"] = iso(now)
     doc.setdefault("position_history", []).append({"at": iso(now), "positions": doc["positions"]})
 

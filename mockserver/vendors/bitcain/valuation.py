@@ -2,7 +2,8 @@
 
 Money is `Decimal` throughout. A position is a (asset, venue) pair; its value is
 quantity x price rounded to the cent, and every total is the sum of those rounded
-position values, so totals always add up exactly, whatever view sums them.
+position values, so totals always add up exactly, whatever view sums them. Prices are kept in
+the world's caches (a series prices the same assets at the same instants again and again).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
-from functools import lru_cache
 
-from ...sandbox.market import price_usd, round_price
+from ...sandbox.caches import ENTRY_BYTES
+from ...sandbox.market import round_price
+from ...sandbox.world import World
 
 CENT = Decimal("0.01")
 SATOSHI = Decimal("0.00000001")
@@ -33,10 +35,23 @@ TIMEFRAMES: dict[str, tuple[timedelta, int | None]] = {
 }
 
 
-@lru_cache(maxsize=4096)
-def price(asset: str, at: datetime, seed: int) -> Decimal:
+_PRICE_BOUNDS = (4096, 2 << 20)
+_PRICE_BYTES = 100  # a price's instant and Decimal, besides the entry (tracemalloc: about 285 in all)
+
+
+def price(world: World, asset: str, at: datetime) -> Decimal:
     """The asset's USD price at an instant, as the market quotes it (rounded like every API shows it)."""
-    return Decimal(str(round_price(price_usd(asset, at, seed))))
+    prices = world.caches.lru("bitcain.prices", *_PRICE_BOUNDS, _weigh_price)
+    key = (asset, at)
+    found = prices.get(key)
+    if found is None:
+        found = Decimal(str(round_price(world.market.price_usd(asset, at))))
+        prices.put(key, found)
+    return found
+
+
+def _weigh_price(key: tuple[str, datetime], found: Decimal) -> int:
+    return len(key[0]) + _PRICE_BYTES + ENTRY_BYTES
 
 
 def money(value: Decimal) -> Decimal:
@@ -63,7 +78,7 @@ def percent_text(part: Decimal, whole: Decimal) -> str:
     return text((part / whole * 100).quantize(CENT)) if whole else "0.00"
 
 
-def position_values(quantities: Quantities, at: datetime, seed: int) -> dict[Position, Decimal]:
+def position_values(world: World, quantities: Quantities, at: datetime) -> dict[Position, Decimal]:
     """Each position's value in USD at `at`, to the cent (positions of zero quantity are left out)."""
     prices: dict[str, Decimal] = {}
     values = {}
@@ -71,7 +86,7 @@ def position_values(quantities: Quantities, at: datetime, seed: int) -> dict[Pos
         if quantity <= 0:
             continue
         if asset not in prices:
-            prices[asset] = price(asset, at, seed)
+            prices[asset] = price(world, asset, at)
         values[(asset, venue)] = money(quantity * prices[asset])
     return values
 
@@ -132,6 +147,6 @@ def daily_instants(days: int, now: datetime, inception: datetime | None) -> list
     return [now - timedelta(days=back) for back in range(days, -1, -1) if now - timedelta(days=back) >= inception]
 
 
-def series(timeline: Timeline, instants: list[datetime], seed: int) -> list[tuple[datetime, Decimal]]:
+def series(world: World, timeline: Timeline, instants: list[datetime]) -> list[tuple[datetime, Decimal]]:
     """The total value held at each instant."""
-    return [(at, total(position_values(held, at, seed).values())) for at, held in timeline.sweep(instants)]
+    return [(at, total(position_values(world, held, at).values())) for at, held in timeline.sweep(instants)]
