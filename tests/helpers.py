@@ -12,11 +12,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+
+from mockserver.sandbox.world import World
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SPECS = ROOT / "tests" / "specs"
@@ -25,6 +28,11 @@ PORTFOLIO = "/mesh/api/v1/holdings/portfolio"
 
 # what the `make_client` fixture (tests/conftest.py) is: settings as keyword arguments -> a client
 MakeClient = Callable[..., Awaitable[TestClient]]
+
+
+def price_usd(symbol: str, at: datetime, seed: int = 0) -> float:
+    """An asset's USD price at an instant, as the market of a world with this seed gives it."""
+    return World(seed).market.price_usd(symbol, at)
 
 
 @contextlib.contextmanager

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mockserver.sandbox.market import ASSETS, price_usd, round_price
+from mockserver.sandbox.market import ASSETS, round_price
+
+from .helpers import price_usd
 
 MOMENT = datetime(2026, 1, 15, 15, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ..seeding import stable_seed
-from .market import ASSETS, price_usd, round_price
+from .market import ASSETS, Market, round_price
 
 _FIRST_BUY = datetime(2021, 3, 1, tzinfo=UTC)
 _BUY_WINDOW_DAYS = 1675  # up to 2025-10-01
@@ -29,12 +29,12 @@ def symbols_of(kind: str, evm_only: bool = False) -> list[str]:
     return [s for s, a in ASSETS.items() if (a.kind == kind or (kind == "crypto" and a.kind == "stablecoin")) and (a.evm or not evm_only)]
 
 
-def pick_holdings(rng: random.Random, symbols: list[str], count: int, seed: int) -> list[Holding]:
+def pick_holdings(rng: random.Random, symbols: list[str], count: int, market: Market) -> list[Holding]:
     """`count` distinct assets from `symbols`, each bought for 50 to 5,000 USD."""
     holdings = []
     for symbol in sorted(rng.sample(symbols, min(count, len(symbols))), key=symbols.index):
         acquired = _FIRST_BUY + timedelta(days=rng.randrange(_BUY_WINDOW_DAYS), hours=rng.randrange(24))
-        unit_cost = round_price(price_usd(symbol, acquired, seed))
+        unit_cost = round_price(market.price_usd(symbol, acquired))
         decimals = 4 if ASSETS[symbol].kind == "equity" else 6
         amount = round(rng.uniform(50, 5000) / unit_cost, decimals)
         holdings.append(Holding(symbol, max(amount, 10**-decimals), unit_cost, acquired))

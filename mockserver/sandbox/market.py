@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 from ..seeding import stable_seed
 from .caches import Caches
@@ -141,20 +140,6 @@ def _weigh_hour(key: tuple[str, int], known: Hour) -> int:
 
 def _weigh_phases(name: str, phases: tuple[float, ...]) -> int:
     return len(name) + _ENTRY_BYTES
-
-
-# For callers that price without a world (seeding holdings), until they are given the world's market.
-_remembered_phases = lru_cache(maxsize=256)(_phases)
-_remembered_knot = lru_cache(maxsize=16_384)(_knot)
-
-
-def price_usd(symbol: str, at: datetime, seed: int = 0) -> float:
-    """The USD price of an asset at an instant (unrounded), for a caller without a world."""
-    asset = ASSETS[symbol]
-    t = at.timestamp()
-    hour = math.floor(t / _HOUR)
-    known = (_remembered_phases(seed, symbol), _remembered_knot(seed, symbol, hour), _remembered_knot(seed, symbol, hour + 1))
-    return _moved(asset.base_usd, asset.swing, t, hour, known)
 
 
 def round_price(value: float) -> float:

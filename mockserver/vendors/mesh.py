@@ -139,11 +139,11 @@ def _holdings(world: World, user_id: str, shape: str) -> tuple[list[Holding], li
     equities: list[Holding] = []
     crypto: list[Holding] = []
     if shape in ("brokerage", "equities"):
-        equities = pick_holdings(rng, symbols_of("equity"), rng.randint(2, 4), world.seed)
+        equities = pick_holdings(rng, symbols_of("equity"), rng.randint(2, 4), world.market)
     if shape in ("brokerage", "crypto"):
-        crypto = pick_holdings(rng, symbols_of("crypto"), rng.randint(2, 4), world.seed)
+        crypto = pick_holdings(rng, symbols_of("crypto"), rng.randint(2, 4), world.market)
     if shape == "wallet":
-        crypto = pick_holdings(rng, symbols_of("crypto", evm_only=True), rng.randint(2, 4), world.seed)
+        crypto = pick_holdings(rng, symbols_of("crypto", evm_only=True), rng.randint(2, 4), world.market)
     return equities, crypto
 
 

@@ -15,9 +15,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from mockserver.sandbox.market import price_usd, round_price
+from mockserver.sandbox.market import round_price
 
-from ..helpers import ROOT
+from ..helpers import ROOT, price_usd
 from .helpers import AUTH, BASE, CORE, SAMPLE, SANDBOX_USER
 
 CENT = Decimal("0.01")

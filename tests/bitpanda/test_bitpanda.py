@@ -16,13 +16,13 @@ from graphql import build_schema
 import mockserver.graphql
 from mockserver.app import create_app, load
 from mockserver.errors import LoadError
-from mockserver.sandbox.market import price_usd, round_price
+from mockserver.sandbox.market import round_price
 from mockserver.sandbox.world import World
 from mockserver.settings import SettingsError, load_settings
 from mockserver.traffic import TRAFFIC
 from mockserver.vendors.bitpanda import holdings as custody
 
-from ..helpers import ROOT
+from ..helpers import ROOT, price_usd
 from .helpers import AUTH, KEY, URL
 
 SDL = (ROOT / "specs" / "bitpanda.graphql").read_text()
@@ -608,7 +608,7 @@ async def test_holdings_change_over_time_and_sold_assets_leave_the_list(make_cli
 def _a_user_who_sold_an_asset() -> tuple[str, custody.Ledger]:
     latest = custody.nearest_hour(custody.instant_ns(datetime(2026, 1, 15, 15, tzinfo=UTC)))
     for n in range(200):
-        for ledger in custody.holdings_for(0, "bitpanda", f"seller-{n}").ledgers:
+        for ledger in custody.holdings_for(World(0), "bitpanda", f"seller-{n}").ledgers:
             if ledger.units[-1] == 0 and ledger.hours[-1] <= latest:
                 return f"seller-{n}", ledger
     raise AssertionError("no seeded user sold an asset")

@@ -33,7 +33,7 @@ API = "bitpanda"
 def graphql_vendor(setup: GraphQLSetup) -> GraphQLVendor:
     configured = setup.settings.credentials.get(API)
     identities = identities_from(configured)
-    holdings = {id(identity): holdings_for(setup.world.seed, API, identity.values[HEADER].decode()) for identity in identities}
+    holdings = {id(identity): holdings_for(setup.world, API, identity.values[HEADER].decode()) for identity in identities}
     position = {id(identity): index for index, identity in enumerate(identities)}
 
     def answer_key(viewer: Viewer) -> tuple[int, datetime] | None:

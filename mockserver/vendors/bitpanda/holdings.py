@@ -22,7 +22,7 @@ from decimal import Context, Decimal
 
 from ...sandbox.accounts import identity_rng
 from ...sandbox.caches import text_bytes
-from ...sandbox.market import Market, price_usd, round_price
+from ...sandbox.market import Market, round_price
 from ...sandbox.world import World
 from ...seeding import stable_seed
 
@@ -210,11 +210,11 @@ class Holdings:
         return found
 
 
-def holdings_for(seed: int, api: str, identity: str) -> Holdings:
+def holdings_for(world: World, api: str, identity: str) -> Holdings:
     """A user's holdings, decided by (seed, api, identity) alone: ETH and BTC from the first day
     of data, one to four more assets from seeded hours; each moves by seeded deposits and
     withdrawals, and an extra asset may be sold off entirely."""
-    rng = identity_rng(seed, api, identity)
+    rng = identity_rng(world.seed, api, identity)
     others = [asset.symbol for asset in CUSTODY_ASSETS if asset.symbol not in ALWAYS_HELD]
     chosen = set(ALWAYS_HELD) | set(rng.sample(others, rng.randint(1, 4)))
     ledgers = []
@@ -223,13 +223,13 @@ def holdings_for(seed: int, api: str, identity: str) -> Holdings:
             continue
         always = asset.symbol in ALWAYS_HELD
         opened = DATA_START_HOUR if always or rng.random() < 0.3 else DATA_START_HOUR + rng.randrange(4 * 365 * 24)
-        ledgers.append(_ledger(rng, asset, opened, seed, can_close=not always))
+        ledgers.append(_ledger(rng, asset, opened, world.market, can_close=not always))
     return Holdings(tuple(ledgers))
 
 
-def _ledger(rng: random.Random, asset: CustodyAsset, opened: int, seed: int, can_close: bool) -> Ledger:
+def _ledger(rng: random.Random, asset: CustodyAsset, opened: int, market: Market, can_close: bool) -> Ledger:
     scale = 10**asset.places
-    price = price_usd(asset.symbol, EPOCH + timedelta(hours=opened), seed)
+    price = market.price_usd(asset.symbol, EPOCH + timedelta(hours=opened))
     units = max(1, int(rng.uniform(300, 20_000) / price * scale))
     hours, held = [opened], [units]
     transfers = sorted(rng.sample(range(opened + 1, _HORIZON_HOUR), rng.randint(4, 14)))
