@@ -14,6 +14,7 @@ from typing import Any
 from . import __version__
 from .app import load
 from .catalog import GRAPHQL_SUFFIXES, OPENAPI_SUFFIXES
+from .connections import Listeners
 from .errors import LoadError
 from .logs import configure_logging
 from .mounted import MountedApi
@@ -222,9 +223,10 @@ def _require_specs(folders: list[Path]) -> None:
         raise LoadError(listed, f"no API description in it (files ending in {', '.join(suffixes)}); nothing to serve")
 
 
-def run_server(settings: Settings, ready: Callable[[str], None]) -> int:
-    """Serve until SIGINT/SIGTERM; `ready` gets the banner once every site listens."""
-    server = Server(settings)
+def run_server(settings: Settings, ready: Callable[[str], None], listeners: Listeners | None = None) -> int:
+    """Serve until SIGINT/SIGTERM on `listeners` (a worker's, from its parent; None: bound now);
+    `ready` gets the banner once every site listens."""
+    server = Server(settings, listeners)
 
     def announce(host: str, apis: list[MountedApi], own_ports: dict[str, str]) -> None:
         base = f"http://{_url_host(settings.host, host)}"

@@ -62,20 +62,10 @@ class ListenError(OSError):
 
 
 Listeners = dict[str, list[socket.socket]]  # "" for the main site, else the API name -> its sockets
-_inherited: Listeners = {}
-
-
-def inherit(listeners: Listeners) -> None:
-    """In a forked worker: serve the parent's sockets instead of binding new ones."""
-    _inherited.clear()
-    _inherited.update(listeners)
 
 
 def listeners_for(settings: Settings) -> Listeners:
-    """The sockets this process serves, the main site's and each API's own port's: inherited
-    from its parent, else bound now."""
-    if _inherited:
-        return dict(_inherited)
+    """The sockets a server listens on, the main site's and each API's own port's, bound now."""
     return {key: bind(settings.host, port) for key, port in {"": settings.port, **settings.api_ports}.items()}
 
 

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from .app import create_app, load_or_fail, new_traffic, open_store
 from .catalog import bundled_dir
-from .connections import Connection, Gate, ListeningSite, Timeouts, bound_ports, close_all, lingering, listeners_for, retire
+from .connections import Connection, Gate, Listeners, ListeningSite, Timeouts, bound_ports, close_all, lingering, listeners_for, retire
 from .limits import connection_cap, parser_limits
 from .mounted import MountedApi
 from .settings import Settings
@@ -46,10 +46,11 @@ class Version:
 
 
 class Server:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, listeners: Listeners | None = None) -> None:
+        """`listeners`: the sockets to serve, a worker's from its parent; None: bind them now."""
         self.settings = settings
         # bound before anything else: a busy port fails at once (ListenError, an OSError)
-        self.listeners = listeners_for(settings)
+        self.listeners = listeners_for(settings) if listeners is None else listeners
         self.ports = bound_ports(self.listeners)  # "" for the main site
         self.store = open_store(settings)
         self.traffic = new_traffic(settings)  # the journal and faults outlive reloads

@@ -28,11 +28,11 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .connections import Listeners, bound_ports, close_all, inherit, listeners_for
+from .connections import Listeners, bound_ports, close_all, listeners_for
 from .sandbox.store import Store
 from .settings import Settings
 
-Worker = Callable[[Settings, Callable[[str], None]], int]
+Worker = Callable[[Settings, Callable[[str], None], Listeners], int]  # (settings, called once it listens, the parent's sockets)
 
 
 class Group:
@@ -126,7 +126,6 @@ def _worker_main(settings: Settings, run_worker: Worker, listeners: Listeners, l
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handlers are not the worker's
     signal.signal(signal.SIGINT, signal.default_int_handler)
     _stop_with_parent(lifeline)
-    inherit(listeners)
     pipe = os.fdopen(writer, "w")
 
     def ready(banner: str) -> None:
@@ -134,7 +133,7 @@ def _worker_main(settings: Settings, run_worker: Worker, listeners: Listeners, l
         pipe.close()
 
     try:
-        return run_worker(settings, ready)
+        return run_worker(settings, ready, listeners)
     except Exception as exc:  # a worker reports any failure by its exit code
         print(f"mockserver worker {os.getpid()}: {exc}", file=sys.stderr, flush=True)
         return 1
