@@ -276,7 +276,7 @@ def compile_api(
                         for p in merged.values()
                         if p.get("in") in ("query", "path", "header", "cookie")
                     ],
-                    body=BodyChecker(body, request_book) if body else None,
+                    body=BodyChecker(body, request_book, vendor.framework.python_json) if body else None,
                     security=SecurityPlan(alternatives, identities),
                     responses=ResponseBook({k: deref(spec, v) for k, v in (operation.get("responses") or {}).items()}, response_book),
                     handler=vendor.handlers.get(key),

@@ -8,6 +8,8 @@ spaces), numbers must be finite, booleans are `true` or `false` in any case.
 
 from __future__ import annotations
 
+import codecs
+import json
 import math
 import re
 import sys
@@ -208,6 +210,40 @@ def _parse_json(content_type: str, raw: bytes) -> Any:
     return value
 
 
+def _parse_json_as_python(content_type: str, raw: bytes) -> Any:
+    try:
+        return _parse_json(content_type, raw)
+    except orjson.JSONDecodeError:
+        value = _python_json(raw)
+        if value is _REFUSED:  # not JSON to Python either: orjson's error stands
+            raise
+    if too_deep(raw, value, MAX_BODY_DEPTH):
+        raise NestingError(f"body is nested more than {MAX_BODY_DEPTH} levels deep")
+    return value
+
+
+_REFUSED = object()
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # UTF-32's begin as UTF-16's
+
+
+def _python_json(raw: bytes) -> Any:
+    """`raw` as Python's json reads bytes (its encoding found from a BOM or the null bytes), or _REFUSED.
+    Text that is not strictly in that encoding and strings holding a lone surrogate are refused:
+    nothing could quote them back (FastAPI itself fails on them with a 500)."""
+    if not raw.startswith(_BOMS) and b"\x00" not in raw[:4]:  # UTF-8 without a BOM: orjson has said it all
+        return _REFUSED
+    try:
+        value = json.loads(raw.decode(json.detect_encoding(raw)), parse_constant=_no_constant)
+        orjson.dumps(value)
+    except (ValueError, RecursionError, orjson.JSONEncodeError):
+        return _REFUSED
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def too_deep(raw: bytes, value: Any, limit: int) -> bool:
     """`deeper_than` for a parsed JSON body; a body with no more brackets than the limit cannot
     be that deep, so most bodies are not walked."""
@@ -247,15 +283,18 @@ def _form_coercers(schema: Any, book: SchemaBook) -> dict[str, Callable[[str], A
 class BodyChecker:
     """Checks the request body of one operation against its declared media types."""
 
-    def __init__(self, request_body: dict[str, Any], book: SchemaBook) -> None:
+    def __init__(self, request_body: dict[str, Any], book: SchemaBook, python_json: bool = False) -> None:
+        """`python_json`: a JSON body orjson refuses is read as Python's json reads it (FastAPI's
+        parser: a UTF-8 BOM, UTF-16 and UTF-32), NaN and infinities still refused."""
         self.required = bool(request_body.get("required"))
+        parse_json = _parse_json_as_python if python_json else _parse_json
         self.media: dict[str, MediaChecker] = {}
         for media_type, media in (request_body.get("content") or {}).items():
             base = media_type.split(";")[0].strip().lower()
             schema = (media or {}).get("schema")
             validator = book.compile(schema) if schema is not None else None
             if _is_json(base) or base in ("*/*", "application/*"):
-                self.media[base] = MediaChecker(base, _parse_json, validator)
+                self.media[base] = MediaChecker(base, parse_json, validator)
             elif base == "multipart/form-data":
                 self.media[base] = MediaChecker(base, parse_multipart, validator, _form_coercers(schema, book) if schema else {})
             else:
@@ -287,7 +326,7 @@ class BodyChecker:
         try:
             value = media.parse(content_type, raw)
         except orjson.JSONDecodeError as exc:
-            problems.append(Violation("body", "", f"body is not valid JSON: {exc}", "malformed", "json", exc.pos))
+            problems.append(Violation("body", "", f"body is not valid JSON: {exc}", "malformed", "json", exc.pos, raw))
             return None
         except NestingError as exc:
             problems.append(Violation("body", "", str(exc), "malformed", "maxDepth", MAX_BODY_DEPTH))
@@ -331,7 +370,8 @@ def _body_violation(error: jsonschema_rs.ValidationError) -> Violation:
     where = pointer(error)
     if keyword == "required":  # point at the missing member itself, not at its parent
         member = str(expected).replace("~", "~0").replace("/", "~1")
-        return Violation("body", where.rstrip("/") + "/" + member, f"{expected!r} is required", "missing", keyword, expected)
+        # its value: the object that lacks the member (pydantic's `input`)
+        return Violation("body", where.rstrip("/") + "/" + member, f"{expected!r} is required", "missing", keyword, expected, error.instance)
     received = error.instance
     return Violation(
         "body",

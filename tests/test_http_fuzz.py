@@ -135,7 +135,10 @@ def is_json(data: bytes) -> bool:
 
 @pytest.mark.parametrize("api", APIS)
 async def test_invalid_utf8_in_json_bodies(client: TestClient, api: str) -> None:
-    for body in (b'{"name": "\xff\xfe"}', b'{"\xc0\xaf": 1}', b'{"query": "{ \xed\xa0\x80 }"}', b"\xef\xbb\xbf{}", b'"\x80"'):
+    bodies = [b'{"name": "\xff\xfe"}', b'{"\xc0\xaf": 1}', b'{"query": "{ \xed\xa0\x80 }"}', b'"\x80"']
+    if api != "bitcain":  # FastAPI reads JSON after a UTF-8 BOM (tests/bitcain/test_fastapi_differential.py)
+        bodies.append(b"\xef\xbb\xbf{}")
+    for body in bodies:
         for method, target in WRITES[api]:
             headers = {**dict(credentials(api, method, target, body)), "Content-Type": "application/json"}
             await assert_answer(api, await client.request(method, target, data=body, headers=headers))

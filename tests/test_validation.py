@@ -293,7 +293,7 @@ def test_body_violations_describe_the_rule() -> None:
     found: list[Violation] = []
     checker.check(checker.media["application/json"], "application/json", b'{"size": 9, "tag": 3}', found)
     assert sorted((v.name, v.reason, v.keyword, v.expected, v.value) for v in found) == [
-        ("/name", "missing", "required", "name", None),
+        ("/name", "missing", "required", "name", {"size": 9, "tag": 3}),  # the object that lacks it
         ("/size", "invalid", "maximum", 5, 9),
         ("/tag", "type", "type", "string", 3),
     ]

@@ -57,10 +57,11 @@ class Framework:
     last_repeat_wins: bool = False  # a scalar query parameter given twice takes its last value (else 4xx)
     redirect_slashes: bool = False  # a path that matches once its trailing slash is added or removed: 307 there
     first_route_allow: bool = False  # a 405's Allow lists the methods of the first route matching the path
+    python_json: bool = False  # a JSON body is read as Python's json reads it (a BOM, UTF-16), not only as orjson does
 
 
 GENERIC_FRAMEWORK = Framework()
-FASTAPI = Framework(lax_scalars=True, last_repeat_wins=True, redirect_slashes=True, first_route_allow=True)
+FASTAPI = Framework(lax_scalars=True, last_repeat_wins=True, redirect_slashes=True, first_route_allow=True, python_json=True)
 
 
 @dataclass

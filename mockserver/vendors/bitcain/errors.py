@@ -7,11 +7,10 @@ items); `detail` and `validation_reply` are what the handlers answer with.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ...vocabulary import Problem, Reply, json_reply, reason
-from .validation_errors import in_model_order, pydantic_error, unreadable_body
+from .validation_errors import in_model_order, pydantic_error, undecodable, unreadable_body
 
 CHALLENGE = "Bearer"  # FastAPI's HTTPBearer challenge, exactly
 
@@ -24,44 +23,17 @@ def fastapi_envelope(problem: Problem) -> Reply:
         headers["WWW-Authenticate"] = CHALLENGE
         missing = all(v.reason == "missing" for v in problem.violations)
         return detail(401, "Not authenticated" if missing else "Invalid authentication credentials", headers)
-    if any(v.keyword == "form" for v in problem.violations):
-        return detail(400, "There was an error parsing the body", headers)  # Starlette could not parse the form
+    if any(v.keyword == "form" or (v.keyword == "json" and undecodable(v.value)) for v in problem.violations):
+        return detail(400, "There was an error parsing the body", headers)  # Starlette could not parse the form or decode the text
     if status == 415:
         return json_reply(422, {"detail": [unreadable_body(v) for v in problem.violations[:1]]}, headers=headers)
     if status == 422:
         return json_reply(422, {"detail": [pydantic_error(v) for v in in_model_order(problem.violations)]}, headers=headers)
     if status in (404, 405) and any(v.location == "request" for v in problem.violations):
-        if status == 405:
-            headers["Allow"] = _allow(problem.message, headers.get("Allow", ""))
         return detail(status, reason(status), headers)  # Starlette's own 404 and 405
     if status in (403, 413, 414, 431) or (status == 400 and any(v.reason == "malformed" for v in problem.violations)):
         return detail(status, problem.message, headers)  # refusals whose message says what to change
     return detail(status, reason(status), headers)
-
-
-# Literal routes and their methods. Starlette answers a 405 with the Allow of the first route whose
-# path matches, and these come before /{portfolio_id}, whose methods the engine would add.
-LITERAL_ROUTES = {
-    "health": "GET",
-    "balances": "GET",
-    "aggregate": "GET",
-    "cost-basis": "GET",
-    "cost-basis/lots": "GET",
-    "cost-basis/lots/rebuild": "POST",
-    "ingest/backfill": "POST",
-    "ingest/csv": "POST",
-    "refresh": "POST",
-    "value-history": "GET",
-    "history": "GET",
-    "history/performance": "GET",
-    "history/export": "GET",
-}
-_METHOD_REFUSED = re.compile(r" is not allowed on \S*/api/v1/portfolio/(\S+?);")
-
-
-def _allow(message: str, allow: str) -> str:
-    match = _METHOD_REFUSED.search(message)
-    return LITERAL_ROUTES.get(match.group(1), allow) if match else allow
 
 
 def detail(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:

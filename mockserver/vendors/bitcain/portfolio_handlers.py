@@ -158,7 +158,7 @@ def delete_portfolio(call: Call) -> Reply:
         if held and not query.get("force", False):
             return detail(409, f"Portfolio still holds assets ({', '.join(held)}); pass force=true to delete it anyway")
         call.state.delete(portfolios.KIND, doc["portfolio_id"])
-    return Reply(204, b"", "")
+    return Reply(204, b"", "application/json")  # FastAPI's default response class names its type even with no body
 
 
 def analytics(call: Call) -> Reply:

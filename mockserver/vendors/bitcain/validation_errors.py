@@ -107,7 +107,8 @@ def pydantic_error(violation: Violation) -> dict[str, Any]:
     loc = location(violation)
     keyword, expected, value = violation.keyword, violation.expected, violation.value
     if keyword == "required" or violation.reason == "missing":
-        parent = value if violation.location == "body" and violation.name else None
+        # a JSON model's missing member quotes the object that lacks it; a form's file is a parameter of its own
+        parent = value if violation.location == "body" and violation.name and violation.name != f"/{CSV_FIELD}" else None
         return {"type": "missing", "loc": loc, "msg": "Field required", "input": parent}
     if keyword == "json":
         return _json_invalid(violation)
@@ -209,17 +210,32 @@ def _decimal_error(loc: list[Any], value: Any) -> dict[str, Any]:
     return _typed(loc, "decimal_parsing", "Input should be a valid decimal", value)
 
 
+def _python_error(raw: bytes) -> json.JSONDecodeError | UnicodeDecodeError | None:
+    """What Python's json, FastAPI's parser, says of a body (None: it reads it, or gives up on its depth)."""
+    try:
+        json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return exc
+    except (ValueError, RecursionError):
+        return None
+    return None
+
+
+def undecodable(raw: Any) -> bool:
+    """A body Python's json cannot even decode to text (FastAPI answers it 400, not 422)."""
+    return isinstance(raw, bytes) and isinstance(_python_error(raw), UnicodeDecodeError)
+
+
 def _json_invalid(violation: Violation) -> dict[str, Any]:
     """FastAPI's own item for a body that is not JSON: the position and message of Python's parser."""
     position, message = violation.expected, violation.message.rpartition(": ")[2]
     raw = violation.value
     if isinstance(raw, (str, bytes)):
-        try:
-            json.loads(raw)
-        except json.JSONDecodeError as exc:
-            position, message = exc.pos, exc.msg
-        except UnicodeDecodeError as exc:
-            position, message = exc.start, str(exc)
+        error = _python_error(raw.encode() if isinstance(raw, str) else raw)
+        if isinstance(error, json.JSONDecodeError):
+            position, message = error.pos, error.msg
+        elif isinstance(error, UnicodeDecodeError):
+            position, message = error.start, str(error)
     else:
         message = re.sub(r":? line \d+ column \d+ \(char \d+\)$", "", violation.message.partition("not valid JSON: ")[2]) or message
     return {
