@@ -13,7 +13,6 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass
-from functools import cache
 from importlib import resources
 
 from aiohttp import web
@@ -65,10 +64,11 @@ def build_page(html: str) -> Page:
     return Page(html.encode(), headers)
 
 
-@cache
+PAGE = build_page(resources.files(__package__).joinpath(PAGE_FILE).read_text(encoding="utf-8"))  # a file of the package
+
+
 def page() -> Page:
-    """Loaded once, on first use."""
-    return build_page(resources.files(__package__).joinpath(PAGE_FILE).read_text(encoding="utf-8"))
+    return PAGE
 
 
 async def dashboard_page(request: web.Request) -> web.Response:

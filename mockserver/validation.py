@@ -371,7 +371,9 @@ def _body_violation(error: jsonschema_rs.ValidationError) -> Violation:
     if keyword == "required":  # point at the missing member itself, not at its parent
         member = str(expected).replace("~", "~0").replace("/", "~1")
         # its value: the object that lacks the member (pydantic's `input`)
-        return Violation("body", where.rstrip("/") + "/" + member, f"{expected!r} is required", "missing", keyword, expected, error.instance)
+        return Violation(
+            "body", where.rstrip("/") + "/" + member, f"{expected!r} is required", "missing", keyword, expected, error.instance
+        )
     received = error.instance
     return Violation(
         "body",

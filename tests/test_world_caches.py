@@ -119,10 +119,6 @@ def _text_bytes(key: Any) -> int:
     return sum(len(part) for part in parts if isinstance(part, str | bytes))
 
 
-# the dashboard page, read from the package once: nothing from traffic or the seed
-READ_ONCE = frozenset({"mockserver.dashboard.page"})
-
-
 def test_no_module_keeps_a_memo_of_its_own() -> None:
     """What is worked out from requests or the seed is kept in a world's caches, which die with it:
     no module of the package keeps a memo (functools' caches) that would outlive reloads and tests."""
@@ -132,6 +128,6 @@ def test_no_module_keeps_a_memo_of_its_own() -> None:
         for owner in [module, *(value for value in vars(module).values() if isinstance(value, type))]:
             for name, value in vars(owner).items():
                 where = f"{module_info.name}.{name}"
-                if isinstance(value, functools._lru_cache_wrapper) and value.__module__ == module_info.name and where not in READ_ONCE:
+                if isinstance(value, functools._lru_cache_wrapper) and value.__module__ == module_info.name:
                     memos.append(where)
     assert memos == []
