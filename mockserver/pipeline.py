@@ -38,9 +38,9 @@ from .operation_checks import authenticate, verdict_of
 from .operation_checks import refusal as authentication_refusal
 from .request_memo import Validated, Verdict
 from .sandbox.store import StateFull
-from .security import SecretMask
+from .security import AuthOutcome, SecretMask
 from .traffic import DROPPED, Traffic, body_for_journal, mask_response, record
-from .vocabulary import Identity, Problem, RouteHandler, to_response
+from .vocabulary import Identity, Problem, Reply, RouteHandler, to_response
 
 if TYPE_CHECKING:
     from .mounted import MountedApi
@@ -49,7 +49,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("mockserver")
 IDENTITY = web.RequestKey("mock_identity", Identity)  # who authentication found (None: an open operation)
 VERDICT = web.RequestKey("mock_verdict", object)  # the memo's or validation's Verdict, for the endpoint
-DROPPED_KEY = web.RequestKey("mock_dropped", bool)  # the faults stage closed the connection under the request
+
+
+class Dropped(web.Response):
+    """What the faults stage answers when it closed the connection under the request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +131,7 @@ def recording(next: RouteHandler, route: Route) -> RouteHandler:
     async def recorded(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         response = await next(request)
-        status = DROPPED if request.get(DROPPED_KEY) else response.status
+        status = DROPPED if type(response) is Dropped else response.status
         if status != DROPPED:
             mask_response(request, response, secrets, graphql)
         body = await body_for_journal(request) if journal.size > 0 and request.body_exists else None
@@ -158,8 +161,7 @@ def faults(next: RouteHandler, route: Route) -> RouteHandler:
         if effect.drop:
             if request.transport is not None:
                 request.transport.abort()
-            request[DROPPED_KEY] = True
-            return web.Response(status=499)  # never reaches the client: the connection is gone
+            return Dropped(status=499)  # never reaches the client: the connection is gone
         if effect.status is not None:
             return api.error_response(effect.status, f"fault injected through /__mock/faults: {effect.status}")
         return await next(request)
@@ -202,7 +204,7 @@ def authentication(next: RouteHandler, route: Route) -> RouteHandler:
 
     async def authenticated(request: web.Request) -> web.StreamResponse:
         outcome = await authenticate(plan, request)
-        if isinstance(outcome, web.StreamResponse):
+        if not isinstance(outcome, AuthOutcome):  # a finished answer (413)
             return outcome
         if outcome.status != 200:
             return authentication_refusal(plan, outcome)
@@ -225,16 +227,15 @@ def memo(next: RouteHandler, route: Route) -> RouteHandler:
 
     async def recalled(request: web.Request) -> web.StreamResponse:
         if request.body_exists:
+            request[VERDICT] = None
             return await next(request)
         key = remembered.key(id(plan), plan.deciding_headers, request, request[IDENTITY])
-        known = remembered.get(key)
-        if known is not None:
-            request[VERDICT] = known
-            return await next(request)
+        known = request[VERDICT] = remembered.get(key)
         response = await next(request)
-        verdict = request.get(VERDICT)
-        if verdict is not None:
-            remembered.put(key, verdict)
+        if known is None:
+            verdict = request[VERDICT]  # validation's
+            if verdict is not None:
+                remembered.put(key, verdict)
         return response
 
     return recalled
@@ -248,10 +249,12 @@ def validation(next: RouteHandler, route: Route) -> RouteHandler:
     if plan is None:
         return next
 
+    remembered = plan.memoized  # then the memo stage has set VERDICT: the one it knows, or None
+
     async def validated(request: web.Request) -> web.StreamResponse:
-        if VERDICT not in request:
+        if not remembered or request[VERDICT] is None:
             verdict = await verdict_of(plan, request, request[IDENTITY])
-            if isinstance(verdict, web.StreamResponse):
+            if not isinstance(verdict, (Validated, Reply)):  # a finished answer (413, 415)
                 return verdict
             request[VERDICT] = verdict
         return await next(request)
