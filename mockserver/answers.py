@@ -20,7 +20,7 @@ from aiohttp import web
 from .request_memo import Validated
 from .responses import Preferences
 from .seeding import stable_seed
-from .vocabulary import Problem, Reply, Violation
+from .vocabulary import Call, Problem, Reply, Violation
 
 if TYPE_CHECKING:
     from .plan import OperationPlan
@@ -42,7 +42,10 @@ def settled(plan: OperationPlan, request: web.Request, preferences: Preferences,
 def handled(plan: OperationPlan, request: web.Request, validated: Validated) -> Reply:
     """The sandbox handler's answer (3); the spec's (4-5) when it has none for this request."""
     if plan.handler is not None:
-        reply = plan.handler(plan.api.call(plan.key, validated.params, validated.body, validated.identity))
+        api = plan.api  # the Call built here, not by api.call: this runs on every handled request
+        reply = plan.handler(
+            Call(plan.key, validated.params, validated.body, validated.identity, api.world, api.state, api.vendor_settings)
+        )
         if reply is not None:
             return reply
     return documented(plan, request, validated.preferences)

@@ -95,8 +95,8 @@ def create_app(
     secrets = secrets_of(apis, settings.control_token)
 
     def gate(endpoint: RouteHandler, tag: RouteTag | None, recorded: bool = True) -> RouteHandler:
-        api, operation, plan = tag if tag is not None else (None, None, None)
-        return compose(endpoint, Route(api, operation, plan, recorded, limits, traffic, secrets))
+        api, operation = tag if tag is not None else (None, None)
+        return compose(endpoint, Route(api, operation, recorded, limits, traffic, secrets))
 
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings

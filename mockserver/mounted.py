@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from aiohttp import web
 
 from .catalog import ApiDescription
 from .vocabulary import Identity, RouteHandler
-
-if TYPE_CHECKING:
-    from .plan import OperationPlan
 
 
 class Route(NamedTuple):
@@ -82,24 +79,15 @@ class DescribedApi:
 
 
 class RouteTag(NamedTuple):
-    """Which API, operation and plan a route serves: what the pipeline's stages need (pipeline.Route)."""
+    """Which API and operation a route serves: what the pipeline's stages need (pipeline.Route)."""
 
     api: MountedApi
     operation: str | None  # None for an API's catch-all route
-    plan: OperationPlan | None = None  # an OpenAPI operation's plan: authentication, memo and validation apply
 
 
 RouteGate = Callable[[RouteHandler, RouteTag | None], RouteHandler]  # a route's endpoint inside the pipeline's stages
 ROUTE_GATE = web.AppKey[RouteGate]("route_gate")
 
 
-def add_api_route(
-    app: web.Application,
-    method: str,
-    path: str,
-    endpoint: RouteHandler,
-    api: MountedApi,
-    operation: str | None,
-    plan: OperationPlan | None = None,
-) -> None:
-    app.router.add_route(method, path, app[ROUTE_GATE](endpoint, RouteTag(api, operation, plan)))
+def add_api_route(app: web.Application, method: str, path: str, endpoint: RouteHandler, api: MountedApi, operation: str | None) -> None:
+    app.router.add_route(method, path, app[ROUTE_GATE](endpoint, RouteTag(api, operation)))

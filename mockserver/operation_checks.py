@@ -26,11 +26,14 @@ if TYPE_CHECKING:
 _EMPTY: Mapping[str, str] = MultiDict()
 
 
-async def authenticate(plan: OperationPlan, request: web.Request) -> AuthOutcome | web.Response:
-    """The spec's security schemes, or the vendor's own check over the raw request (a signature
-    over the method, path and body); a body over the limit is a finished 413."""
-    if plan.api.vendor.authenticate is None:
-        return plan.security.check(request.headers, request.query, request.cookies if plan.needs_cookies else _EMPTY)
+def scheme_check(plan: OperationPlan, request: web.Request) -> AuthOutcome:
+    """The spec's security schemes."""
+    return plan.security.check(request.headers, request.query, request.cookies if plan.needs_cookies else _EMPTY)
+
+
+async def vendor_check(plan: OperationPlan, request: web.Request) -> AuthOutcome | web.Response:
+    """The vendor's own check over the raw request (a signature over the method, path and body);
+    a body over the limit is a finished 413."""
     raw = await _raw_body(plan.api, request) if request.body_exists else b""
     if isinstance(raw, web.Response):
         return raw

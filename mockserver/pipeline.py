@@ -1,8 +1,9 @@
 """The request's way, outermost first: `STAGES`, read top to bottom.
 
-Each stage wraps the next one once per route, when the route is added (`compose`): there is no
-aiohttp middleware, so a request pays for the checks its route needs and for no layer it does
-not. A stage that does not apply to a route leaves itself out of that route's chain.
+Each stage wraps the next one once per route, when the route is added (`compose`), around the
+route's endpoint: there is no aiohttp middleware, so a request pays for the checks its route
+needs and for no layer it does not. A stage that does not apply to a route leaves itself out of
+that route's chain. An OpenAPI operation's endpoint runs its own steps in one frame, in order.
 
 | stage          | what it does                                                            | routes           |
 |----------------|-------------------------------------------------------------------------|------------------|
@@ -10,11 +11,13 @@ not. A stage that does not apply to a route leaves itself out of that route's ch
 | limits         | target, headers, body: 414/431/413/400/408 before anything reads more   | all              |
 | recording      | masks secrets in what comes back, journals it, writes the access log    | an API's         |
 | faults         | injected latency, status or dropped connection (before authentication)  | an API's         |
-| failures       | a full state is 507, a bug 500, both in the API's envelope              | an operation's   |
-| authentication | the spec's schemes or the vendor's signature check, every time          | an operation's   |
-| memo           | a repeated request's remembered verdict (request_memo.py)               | bodiless ones    |
-| validation     | parameters, body, preferences, vendor rules: a 4xx, or the verdict      | an operation's   |
-| (endpoint)     | answer choice (answers.py), the GraphQL engine, the 404/405 catch-all   |                  |
+| (endpoint)     | an OpenAPI operation (`operation`, its steps in this order):            |                  |
+|  authentication|   the spec's schemes or the vendor's signature check, every time        |                  |
+|  memo          |   a bodiless request's remembered verdict (request_memo.py)             |                  |
+|  validation    |   parameters, body, preferences, vendor rules: a 4xx, or the verdict    |                  |
+|  answer choice |   Prefer, fixture, sandbox handler, example, generated (answers.py)     |                  |
+|  failures      |   around them: a full state is 507, a bug 500, in the API's envelope    |                  |
+|                | or the GraphQL engine, or an API's 404/405 catch-all (routing.py)       |                  |
 
 The control API (/__mock) composes only `cors` (which leaves it out) and `limits` before its
 own perimeter (control.py).
@@ -34,21 +37,19 @@ from aiohttp import web
 from .answers import handled
 from .cors import add_cors_headers
 from .limits import Limits, body_problem, refusal, repeated_credential_problem, request_problem
-from .operation_checks import authenticate, verdict_of
 from .operation_checks import refusal as authentication_refusal
-from .request_memo import Validated, Verdict
+from .operation_checks import scheme_check, vendor_check, verdict_of
+from .request_memo import Validated
 from .sandbox.store import StateFull
 from .security import AuthOutcome, SecretMask
-from .traffic import DROPPED, Traffic, body_for_journal, mask_response, record
-from .vocabulary import Identity, Problem, Reply, RouteHandler, to_response
+from .traffic import DROPPED, Recorder, Traffic, body_for_journal, mask_response, may_quote_its_request
+from .vocabulary import Problem, Reply, RouteHandler, to_response
 
 if TYPE_CHECKING:
     from .mounted import MountedApi
     from .plan import OperationPlan
 
 log = logging.getLogger("mockserver")
-IDENTITY = web.RequestKey("mock_identity", Identity)  # who authentication found (None: an open operation)
-VERDICT = web.RequestKey("mock_verdict", object)  # the memo's or validation's Verdict, for the endpoint
 
 
 class Dropped(web.Response):
@@ -61,7 +62,6 @@ class Route:
 
     api: MountedApi | None  # None: no API's (/__mock, the unknown-API catch-all, unroutable targets)
     operation: str | None  # None for an API's catch-all
-    plan: OperationPlan | None  # an OpenAPI operation: the operation's stages apply
     recorded: bool  # journalled and logged (not /__mock, nor unroutable targets)
     limits: Limits
     traffic: Traffic
@@ -124,18 +124,17 @@ def recording(next: RouteHandler, route: Route) -> RouteHandler:
     """What comes back, masked when it may quote a secret, then journalled and logged (traffic.py)."""
     if not route.recorded:
         return next
-    api, secrets, journal = route.api, route.secrets, route.traffic.journal
-    # A GraphQL answer can quote its input even in a 200 (errors next to data), so every one is masked.
-    graphql = api is not None and api.kind == "graphql"
+    recorder = Recorder.of(route.traffic.journal, route.secrets, route.api, route.operation)
+    secrets, graphql, keeps_bodies = route.secrets, recorder.graphql, route.traffic.journal.size > 0
 
     async def recorded(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         response = await next(request)
-        status = DROPPED if type(response) is Dropped else response.status
-        if status != DROPPED:
-            mask_response(request, response, secrets, graphql)
-        body = await body_for_journal(request) if journal.size > 0 and request.body_exists else None
-        record(request, route.api, route.operation, graphql, status, started, body, journal, secrets)
+        dropped = type(response) is Dropped
+        if not dropped and (graphql or response.status >= 400 or (request.body_exists and may_quote_its_request(response))):
+            mask_response(response, secrets)
+        body = await body_for_journal(request) if keeps_bodies and request.body_exists else None
+        recorder.record(request, DROPPED if dropped else response.status, started, body)
         return response
 
     return recorded
@@ -169,97 +168,47 @@ def faults(next: RouteHandler, route: Route) -> RouteHandler:
     return with_faults
 
 
-# --- failures
+# --- the endpoint of an OpenAPI operation
 
 
-def failures(next: RouteHandler, route: Route) -> RouteHandler:
-    """No input reaches the client as a bare 500: a write the state cannot take is 507 (the
-    operator's problem: one line, no traceback), a bug 500, both in the API's envelope."""
-    plan = route.plan
-    if plan is None:
-        return next
+def operation(plan: OperationPlan) -> RouteHandler:
+    """An operation's own steps, in this order, in one frame (a wrapper each would cost a coroutine
+    per request): authentication, every time; the memo of a bodiless request's verdict; validation
+    (parameters, body, preferences, the vendor's rules) when the memo does not know it; answer
+    choice (answers.py). Around them, no failure reaches the client as a bare 500: a write the
+    state cannot take is 507 (the operator's problem: one line, no traceback), a bug 500, both in
+    the API's envelope."""
+    api = plan.api
+    memo = api.memo if plan.memoized else None
+    signed = api.vendor.authenticate is not None  # the vendor checks the raw request itself
 
-    async def guarded(request: web.Request) -> web.StreamResponse:
+    async def operated(request: web.Request) -> web.StreamResponse:
         try:
-            return await next(request)
+            outcome = await vendor_check(plan, request) if signed else scheme_check(plan, request)
+            if not isinstance(outcome, AuthOutcome):  # a finished answer (413)
+                return outcome
+            if outcome.status != 200:
+                return authentication_refusal(plan, outcome)
+            key = None if memo is None or request.body_exists else memo.key(id(plan), plan.deciding_headers, request, outcome.identity)
+            verdict = memo.get(key) if key is not None else None  # type: ignore[union-attr]
+            if verdict is None:
+                checked = await verdict_of(plan, request, outcome.identity)
+                if not isinstance(checked, (Validated, Reply)):  # a finished answer (413, 415)
+                    return checked
+                verdict = checked
+                if key is not None:
+                    memo.put(key, verdict)  # type: ignore[union-attr]
+            return to_response(handled(plan, request, verdict) if isinstance(verdict, Validated) else verdict)
         except web.HTTPException:
             raise
         except StateFull as exc:
             log.warning("%s %s: %s", plan.method, plan.path, exc)
-            return to_response(plan.api.envelope(Problem(507, "the sandbox state is full: this write was not stored")))
+            return to_response(api.envelope(Problem(507, "the sandbox state is full: this write was not stored")))
         except Exception:
             log.exception("unhandled error in %s %s", plan.method, plan.path)
-            return to_response(plan.api.envelope(Problem(500, "the mock server failed to handle this request")))
+            return to_response(api.envelope(Problem(500, "the mock server failed to handle this request")))
 
-    return guarded
-
-
-# --- authentication
-
-
-def authentication(next: RouteHandler, route: Route) -> RouteHandler:
-    plan = route.plan
-    if plan is None:
-        return next
-
-    async def authenticated(request: web.Request) -> web.StreamResponse:
-        outcome = await authenticate(plan, request)
-        if not isinstance(outcome, AuthOutcome):  # a finished answer (413)
-            return outcome
-        if outcome.status != 200:
-            return authentication_refusal(plan, outcome)
-        request[IDENTITY] = outcome.identity
-        return await next(request)
-
-    return authenticated
-
-
-# --- memo
-
-
-def memo(next: RouteHandler, route: Route) -> RouteHandler:
-    """The verdict on a request without a body, remembered by its raw target, identity and
-    deciding headers: validation is skipped when it is known (authentication never is)."""
-    plan = route.plan
-    if plan is None or not plan.memoized:
-        return next
-    remembered = plan.api.memo
-
-    async def recalled(request: web.Request) -> web.StreamResponse:
-        if request.body_exists:
-            request[VERDICT] = None
-            return await next(request)
-        key = remembered.key(id(plan), plan.deciding_headers, request, request[IDENTITY])
-        known = request[VERDICT] = remembered.get(key)
-        response = await next(request)
-        if known is None:
-            verdict = request[VERDICT]  # validation's
-            if verdict is not None:
-                remembered.put(key, verdict)
-        return response
-
-    return recalled
-
-
-# --- validation
-
-
-def validation(next: RouteHandler, route: Route) -> RouteHandler:
-    plan = route.plan
-    if plan is None:
-        return next
-
-    remembered = plan.memoized  # then the memo stage has set VERDICT: the one it knows, or None
-
-    async def validated(request: web.Request) -> web.StreamResponse:
-        if not remembered or request[VERDICT] is None:
-            verdict = await verdict_of(plan, request, request[IDENTITY])
-            if not isinstance(verdict, (Validated, Reply)):  # a finished answer (413, 415)
-                return verdict
-            request[VERDICT] = verdict
-        return await next(request)
-
-    return validated
+    return operated
 
 
 STAGES: tuple[Stage, ...] = (
@@ -267,21 +216,4 @@ STAGES: tuple[Stage, ...] = (
     Stage("limits", limits),
     Stage("recording", recording),
     Stage("faults", faults),
-    Stage("failures", failures),
-    Stage("authentication", authentication),
-    Stage("memo", memo),
-    Stage("validation", validation),
 )
-
-
-# --- the endpoint of an operation
-
-
-def answer(plan: OperationPlan) -> RouteHandler:
-    """The answer to a validated request: its verdict's, or the one answers.py chooses."""
-
-    async def answered(request: web.Request) -> web.StreamResponse:
-        verdict: Verdict = request[VERDICT]  # type: ignore[assignment]
-        return to_response(handled(plan, request, verdict) if isinstance(verdict, Validated) else verdict)
-
-    return answered

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from .cors import is_preflight, preflight_response
 from .mounted import MountedApi, SelfRouted, add_api_route
-from .pipeline import answer
+from .pipeline import operation
 from .plan import ApiRuntime
 from .vocabulary import Problem, RouteHandler, Violation, to_response
 
@@ -25,7 +25,7 @@ def add_routes(app: web.Application, api: MountedApi) -> None:
     assert isinstance(api, ApiRuntime)
     runtime = api
     for plan in runtime.plans:
-        add_api_route(app, plan.method, plan.route, answer(plan), runtime, plan.key, plan)
+        add_api_route(app, plan.method, plan.route, operation(plan), runtime, plan.key)
     fallback = fallback_handler(runtime)
     if runtime.mount:
         add_api_route(app, "*", runtime.mount, fallback, runtime, None)

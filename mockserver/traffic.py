@@ -45,36 +45,37 @@ TRAFFIC = web.AppKey("traffic", Traffic)
 SECRETS = web.AppKey("secrets", SecretMask)  # every API's secrets and the control token (security.secrets_of)
 
 
-def mask_response(request: web.Request, response: web.StreamResponse, secrets: SecretMask, graphql: bool) -> None:
-    """Masks an answer that may quote a secret: every error, every GraphQL answer (it can quote its
-    input even in a 200, errors next to data), and a success to a request with a body."""
-    if graphql or response.status >= 400 or (request.body_exists and _may_quote_its_request(response)):
-        _mask_response(response, secrets)
+@dataclass(frozen=True, slots=True)
+class Recorder:
+    """Where one route's requests are recorded, worked out once when the route is added."""
+
+    journal: Journal
+    secrets: SecretMask
+    api_name: str | None
+    operation: str | None
+    credential_fields: frozenset[str]
+    # A GraphQL answer can quote its input even in a 200 (errors next to data), so every one is
+    # masked; and its handler names the operation it ran in the request (OPERATION_KEY).
+    graphql: bool
+
+    @classmethod
+    def of(cls, journal: Journal, secrets: SecretMask, api: MountedApi | None, operation: str | None) -> Recorder:
+        if api is None:
+            return cls(journal, secrets, None, operation, frozenset(), False)
+        return cls(journal, secrets, api.name, operation, api.credential_fields, api.kind == "graphql")
+
+    def record(self, request: web.Request, status: int, started: float, body: object) -> None:
+        """The request in the journal (unless it is off) and the access log (unless quiet)."""
+        operation = (request.get(OPERATION_KEY) if self.graphql else None) or self.operation
+        if self.journal.size > 0:
+            self.journal.record(
+                request.method, request.rel_url, request.headers, body, self.api_name, operation, status, started, self.credential_fields
+            )
+        if access_log.isEnabledFor(logging.INFO):
+            _log_access(request, self.secrets, self.api_name, operation, status, started)
 
 
-def record(
-    request: web.Request,
-    api: MountedApi | None,
-    route_operation: str | None,
-    graphql: bool,
-    status: int,
-    started: float,
-    body: object,
-    journal: Journal,
-    secrets: SecretMask,
-) -> None:
-    """The request in the journal (unless it is off) and the access log (unless quiet). A GraphQL
-    handler names the operation it ran in the request (OPERATION_KEY)."""
-    operation = (request.get(OPERATION_KEY) if graphql else None) or route_operation
-    api_name = api.name if api is not None else None
-    if journal.size > 0:
-        credential_fields = api.credential_fields if api is not None else frozenset()
-        journal.record(request.method, request.rel_url, request.headers, body, api_name, operation, status, started, credential_fields)
-    if access_log.isEnabledFor(logging.INFO):
-        _log_access(request, secrets, api_name, operation, status, started)
-
-
-def _may_quote_its_request(response: web.StreamResponse) -> bool:
+def may_quote_its_request(response: web.StreamResponse) -> bool:
     """A success answer to a request with a body may quote that body, unless it hands the client a
     credential of its own: an OAuth token answer says `Cache-Control: no-store` (RFC 6749 5.1),
     and the token it issues is for that client to see. (A 2xx to a request without a body
@@ -82,7 +83,7 @@ def _may_quote_its_request(response: web.StreamResponse) -> bool:
     return "no-store" not in response.headers.get("Cache-Control", "")
 
 
-def _mask_response(response: web.StreamResponse, mask: SecretMask) -> None:
+def mask_response(response: web.StreamResponse, mask: SecretMask) -> None:
     if isinstance(response, web.Response) and isinstance(response.body, bytes):
         masked = mask.bytes(response.body)
         if masked is not response.body:
