@@ -76,7 +76,7 @@ from .seeding import stable_seed
 from .settings import Settings
 from .traffic import OPERATION_KEY
 from .validation import MAX_BODY_DEPTH, deeper_than
-from .vendors import Vendor, vendor_settings
+from .vendors import GENERIC_FRAMEWORK, Framework, Vendor, vendor_settings
 from .vocabulary import Identity
 
 log = logging.getLogger("mockserver")
@@ -567,6 +567,10 @@ class GraphQLApi(DescribedApi):
     @property
     def identities(self) -> list[Identity]:
         return list(self.vendor.identities)
+
+    @property
+    def framework(self) -> Framework:
+        return GENERIC_FRAMEWORK
 
     @property
     def credential_fields(self) -> frozenset[str]:

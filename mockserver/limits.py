@@ -14,7 +14,8 @@ reaches the limits stage (pipeline.py), the first check around every route's han
 - 408 with `Connection: close` when the body does not arrive within `body_read_timeout` seconds
   of the head (the connection fails the read with `BodyTimeout`, see connections.py);
 - 400 when the target's percent-escapes decode to a NUL or to bytes that are not UTF-8, or when
-  a credential header or query parameter of the API is given more than once;
+  a credential header or query parameter of the API is given more than once (unless the API's
+  framework serves both, `Framework.lenient_requests`: FastAPI's);
 
 Only requests beyond the ceiling get the parser's plain 400, and so do requests that are not
 HTTP at all (raw non-ASCII bytes in the request line or a header name, a repeated Host). Refused
@@ -102,13 +103,14 @@ def connection_cap(settings: Settings) -> int:
     return min(settings.max_connections, automatic) if settings.max_connections else automatic
 
 
-def request_problem(request: web.Request, limits: Limits) -> Problem | None:
-    """What is over a limit in the request line and headers, checked in that order."""
+def request_problem(request: web.Request, limits: Limits, strict_target: bool = True) -> Problem | None:
+    """What is over a limit in the request line and headers, checked in that order; with
+    `strict_target`, also escapes that decode to a NUL or to bytes that are not UTF-8."""
     target = _size(request.raw_path)
     if target > limits.max_url_bytes:
         message = f"the request target is {target} bytes; the limit is {limits.max_url_bytes} bytes (setting max_url_bytes)"
         return Problem(414, message, [Violation("request", "url", message)])
-    return headers_problem(request.raw_headers, limits) or target_problem(request.raw_path)
+    return headers_problem(request.raw_headers, limits) or (target_problem(request.raw_path) if strict_target else None)
 
 
 def target_problem(raw_target: str) -> Problem | None:

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 from aiohttp import web
 
 from .catalog import ApiDescription
+from .vendors import Framework
 from .vocabulary import Identity, RouteHandler
 
 
@@ -36,6 +37,9 @@ class MountedApi(Protocol):
 
     @property
     def credential_fields(self) -> frozenset[str]: ...  # lower-case header and query names that carry credentials
+
+    @property
+    def framework(self) -> Framework: ...  # what its web framework does where the description is silent
 
     def routes(self) -> list[Route]: ...
 

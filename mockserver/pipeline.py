@@ -99,10 +99,11 @@ def cors(next: RouteHandler, route: Route) -> RouteHandler:
 def limits(next: RouteHandler, route: Route) -> RouteHandler:
     """Refuses what is over a limit in the envelope of the route's API (problem+json without one)."""
     api, bounds = route.api, route.limits
-    credentials = tuple(sorted(api.credential_fields)) if api is not None else ()
+    lenient = api is not None and api.framework.lenient_requests
+    credentials = tuple(sorted(api.credential_fields)) if api is not None and not lenient else ()
 
     async def within_limits(request: web.Request) -> web.StreamResponse:
-        problem = request_problem(request, bounds)
+        problem = request_problem(request, bounds, strict_target=not lenient)
         if problem is None and request.body_exists:
             problem = await body_problem(request, bounds)
         if problem is None and credentials:

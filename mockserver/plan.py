@@ -21,7 +21,7 @@ from .schemas import SchemaBook, pointer
 from .security import CONFIGURED, SchemeReader, SecurityPlan, default_identity, reader_for
 from .settings import Settings
 from .validation import BodyChecker, ParamChecker
-from .vendors import Rule, Vendor, vendor_settings
+from .vendors import Framework, Rule, Vendor, vendor_settings
 from .vocabulary import Call, Envelope, Identity, Problem, Reply, SandboxHandler, to_response
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -105,6 +105,10 @@ class ApiRuntime(DescribedApi):
 
     def __post_init__(self) -> None:
         self.memo = RequestMemo(self.identities)
+
+    @property
+    def framework(self) -> Framework:
+        return self.vendor.framework
 
     @cached_property
     def credential_fields(self) -> frozenset[str]:

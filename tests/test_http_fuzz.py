@@ -244,15 +244,21 @@ async def test_tricks_outside_any_api_get_problem_json(port: int) -> None:
     assert_raw_envelope(None, await exchange(port, http_request("OPTIONS", b"*")))
 
 
+# FastAPI serves bad escapes and takes the first of repeated credentials (bitcain's, held to real
+# FastAPI by tests/bitcain/test_fastapi_differential.py); every other API refuses both
+STRICT_APIS = [api for api in APIS if api != "bitcain"]
+ODD_ESCAPES = ("%ff", "%c0%af", "%ed%a0%80", "a%e2%82", "%00")
+
+
 @pytest.mark.parametrize("api", APIS)
 async def test_invalid_utf8_in_the_query(port: int, api: str) -> None:
     method, target = READS[api]
     separator = "&" if "?" in target else "?"
-    for value in ("%ff", "%c0%af", "%ed%a0%80", "a%e2%82", "%00"):
+    for value in ODD_ESCAPES:
         odd = f"{target}{separator}x={value}"
         response = await exchange(port, http_request(method, odd.encode(), encoded(credentials(api, method, odd))))
-        payload = assert_raw_envelope(api, response)
-        assert response.status == 400, payload
+        payload = assert_raw_envelope(api, response) if api in STRICT_APIS else None
+        assert response.status == (400 if api in STRICT_APIS else 200), payload
 
 
 @pytest.mark.parametrize("api", APIS)
@@ -299,7 +305,7 @@ async def test_invalid_utf8_in_a_header_name_is_the_parsers_400(port: int, api: 
     assert_parser_refusal(await exchange(port, http_request(method, target.encode(), headers)))
 
 
-@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize("api", STRICT_APIS)
 async def test_repeated_credential_headers_are_400(port: int, api: str) -> None:
     method, target = READS[api]
     good = encoded(credentials(api, method, target))
@@ -308,6 +314,15 @@ async def test_repeated_credential_headers_are_400(port: int, api: str) -> None:
         response = await exchange(port, http_request(method, target.encode(), [*good, *extra]))
         payload = assert_raw_envelope(api, response)
         assert response.status == 400 and "given 2 times" in json.dumps(payload), payload
+
+
+async def test_of_repeated_credential_headers_fastapi_takes_the_first(port: int) -> None:
+    method, target = READS["bitcain"]
+    good = encoded(credentials("bitcain", method, target))
+    name = good[-1][0]
+    for headers, status in (([*good, (name, b"Bearer something-else")], 200), ([*good[:-1], (name, b"Bearer wrong"), good[-1]], 401)):
+        response = await exchange(port, http_request(method, target.encode(), headers))
+        assert response.status == status, response
 
 
 @pytest.mark.parametrize("api", APIS)

@@ -58,10 +58,15 @@ class Framework:
     redirect_slashes: bool = False  # a path that matches once its trailing slash is added or removed: 307 there
     first_route_allow: bool = False  # a 405's Allow lists the methods of the first route matching the path
     python_json: bool = False  # a JSON body is read as Python's json reads it (a BOM, UTF-16), not only as orjson does
+    # a target whose escapes decode to a NUL or to bytes that are not UTF-8 is served (else 400), and of a
+    # repeated credential header the first counts (else 400)
+    lenient_requests: bool = False
 
 
 GENERIC_FRAMEWORK = Framework()
-FASTAPI = Framework(lax_scalars=True, last_repeat_wins=True, redirect_slashes=True, first_route_allow=True, python_json=True)
+FASTAPI = Framework(
+    lax_scalars=True, last_repeat_wins=True, redirect_slashes=True, first_route_allow=True, python_json=True, lenient_requests=True
+)
 
 
 @dataclass

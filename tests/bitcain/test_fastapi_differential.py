@@ -51,14 +51,7 @@ EXPECTED_DIFFERENCES = {
 # the requests the mock still answers otherwise than FastAPI: each fix takes its ids out; it must end empty
 KNOWN_TODAY: frozenset[str] = frozenset(
     {
-        "list:limit=5%00",
-        "list:user_id=%FF",
-        "list:user_id=%00",
-        "list:user_id=%C0%AF",
-        "list:user_id=%ED%A0%80",
-        "backfill:source=%FF",
         "backfill:source=xxxxxxxxxxxx...(65 chars)",
-        "history:timeframe=%FF",
         "create:body=null",
         'create:description="xxxxxxxxxxx...(1003 chars)',
         'create:target_allocations={"BTC": "0.5", "ETH": 0.5}',
@@ -120,12 +113,8 @@ KNOWN_TODAY: frozenset[str] = frozenset(
         'csv:content-type=multipart/form-data; boundary=""',
         "csv:urlencoded:file=abc",
         "csv:no-auth:no-boundary",
-        "balances:valid-then-wrong",
-        "balances:wrong-then-valid",
         "create:no-authorization:malformed",
         "get:path=a%2Fb",
-        "get:path=x/%FF",
-        "get:path=x/%00",
         "get:path=5555717d-15c7-408a-aad2-f3155d61ff77%2Fanalytics",
         "export:accept=text/csv",
     }
