@@ -42,28 +42,20 @@ class Case:
     extra_headers: dict[str, str] = field(default_factory=dict)
 
 
+def new_portfolio(targets: dict[str, float]) -> Case:
+    """A bitcain create whose target allocations break the allocation rule."""
+    kept = {"body": {"name": "kept", "target_allocations": {"BTC": 1.0}}}
+    return Case(
+        "POST", f"{BITCAIN}/", BITCAIN_AUTH, {"user_id": "rules"}, kept, 422, body={"name": "broken", "target_allocations": targets}
+    )
+
+
 CASES = {
     "mesh TimezoneOffset beyond 14 h": Case(
         "GET", PORTFOLIO, MESH_AUTH, {"UserId": "rules", "TimezoneOffset": "50401"}, {"TimezoneOffset": "50400"}, 400
     ),
-    "bitcain allocations not summing to 1.0": Case(
-        "POST",
-        f"{BITCAIN}/",
-        BITCAIN_AUTH,
-        {"user_id": "rules"},
-        {"body": {"name": "kept", "target_allocations": {"BTC": 1.0}}},
-        422,
-        body={"name": "broken", "target_allocations": {"BTC": 0.5, "ETH": 0.4}},
-    ),
-    "bitcain allocation of an unknown asset": Case(
-        "POST",
-        f"{BITCAIN}/",
-        BITCAIN_AUTH,
-        {"user_id": "rules"},
-        {"body": {"name": "kept", "target_allocations": {"BTC": 1.0}}},
-        422,
-        body={"name": "broken", "target_allocations": {"XYZ": 1.0}},
-    ),
+    "bitcain allocations not summing to 1.0": new_portfolio({"BTC": 0.5, "ETH": 0.4}),
+    "bitcain allocation of an unknown asset": new_portfolio({"XYZ": 1.0}),
     "bitcain update to bad allocations": Case(
         "PUT",
         f"{BITCAIN}/{CORE}",
