@@ -485,9 +485,15 @@ async def test_missing_and_non_object_bodies(client: Any) -> None:
     url, params = f"{BASE}/", {"user_id": "alice"}
     missing = [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
     assert await errors(await client.post(url, params=params, headers=AUTH)) == missing
-    assert (
-        await errors(await client.post(url, params=params, data=b"null", headers={**AUTH, "Content-Type": "application/json"})) == missing
-    )
+    null = await client.post(url, params=params, data=b"null", headers={**AUTH, "Content-Type": "application/json"})
+    assert await errors(null) == [  # FastAPI's: a null body is not an object (tests/bitcain/test_fastapi_differential.py)
+        {
+            "type": "model_attributes_type",
+            "loc": ["body"],
+            "msg": "Input should be a valid dictionary or object to extract fields from",
+            "input": None,
+        }
+    ]
     for body, shown in ((b"[1]", [1]), (b'"x"', "x")):
         response = await client.post(url, params=params, data=body, headers={**AUTH, "Content-Type": "application/json"})
         assert await errors(response) == [

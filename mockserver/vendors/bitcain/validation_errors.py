@@ -151,9 +151,7 @@ _BOUNDS = {
 
 
 def _type_error(loc: list[Any], kind: str, value: Any) -> dict[str, Any]:
-    if loc == ["body"]:
-        if value is None:
-            return {"type": "missing", "loc": loc, "msg": "Field required", "input": None}  # a JSON null body
+    if loc == ["body"]:  # a JSON body that is not an object, null included
         return _model_type(loc, value)
     if kind == "integer":
         if isinstance(value, str):
