@@ -104,7 +104,8 @@ _SCALAR_COERCERS: dict[str, Callable[[str], Any]] = {
 }
 
 
-def _schema_type(schema: Any) -> str | None:
+def schema_type(schema: Any) -> str | None:
+    """A schema's type, the first but null of a list of them."""
     kind = schema.get("type") if isinstance(schema, dict) else None
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), None)
@@ -127,9 +128,9 @@ class ParamChecker:
         self.allow_empty: bool = bool(param.get("allowEmptyValue"))
         raw_schema = param.get("schema", {})
         schema = book.resolve(book.json_schema(raw_schema))
-        kind = _schema_type(schema)
+        kind = schema_type(schema)
         self.is_array = kind == "array"
-        item_kind = _schema_type(book.resolve(schema.get("items", {}))) if self.is_array else kind
+        item_kind = schema_type(book.resolve(schema.get("items", {}))) if self.is_array else kind
         self.coerce = (_SCALAR_COERCERS if coercers is None else coercers).get(item_kind or "")
         self.last_wins = last_wins
         style = param.get("style", "form" if self.location in ("query", "cookie") else "simple")
@@ -197,6 +198,7 @@ class MediaChecker:
     parse: Callable[[str, bytes], Any] | None  # (Content-Type, raw) -> value; None: the body is passed on as bytes
     validator: jsonschema_rs.Validator | None
     coercers: dict[str, Callable[[str], Any]] = field(default_factory=dict)  # form field -> text to its schema type
+    prepared: Callable[[Any], Any] | None = None  # a parsed JSON body -> the one its schema checks (BodyChecker's prepare)
 
 
 class NestingError(ValueError):
@@ -274,7 +276,7 @@ def _form_coercers(schema: Any, book: SchemaBook) -> dict[str, Callable[[str], A
     properties = resolved.get("properties", {}) if isinstance(resolved, dict) else {}
     coercers = {}
     for name, prop in properties.items():
-        coerce = _SCALAR_COERCERS.get(_schema_type(book.resolve(prop)) or "")
+        coerce = _SCALAR_COERCERS.get(schema_type(book.resolve(prop)) or "")
         if coerce is not None:
             coercers[name] = coerce
     return coercers
@@ -283,9 +285,16 @@ def _form_coercers(schema: Any, book: SchemaBook) -> dict[str, Callable[[str], A
 class BodyChecker:
     """Checks the request body of one operation against its declared media types."""
 
-    def __init__(self, request_body: dict[str, Any], book: SchemaBook, python_json: bool = False) -> None:
+    def __init__(
+        self,
+        request_body: dict[str, Any],
+        book: SchemaBook,
+        python_json: bool = False,
+        prepare: Callable[[Any, Any, Callable[[Any], Any]], Any] | None = None,
+    ) -> None:
         """`python_json`: a JSON body orjson refuses is read as Python's json reads it (FastAPI's
-        parser: a UTF-8 BOM, UTF-16 and UTF-32), NaN and infinities still refused."""
+        parser: a UTF-8 BOM, UTF-16 and UTF-32), NaN and infinities still refused. `prepare`:
+        (body, its schema, the schema book's resolver) -> the body its schema then checks."""
         self.required = bool(request_body.get("required"))
         parse_json = _parse_json_as_python if python_json else _parse_json
         self.media: dict[str, MediaChecker] = {}
@@ -294,7 +303,8 @@ class BodyChecker:
             schema = (media or {}).get("schema")
             validator = book.compile(schema) if schema is not None else None
             if _is_json(base) or base in ("*/*", "application/*"):
-                self.media[base] = MediaChecker(base, parse_json, validator)
+                converted = book.json_schema(schema) if prepare is not None and schema is not None else None
+                self.media[base] = MediaChecker(base, parse_json, validator, prepared=_prepared(prepare, converted, book))
             elif base == "multipart/form-data":
                 self.media[base] = MediaChecker(base, parse_multipart, validator, _form_coercers(schema, book) if schema else {})
             else:
@@ -334,6 +344,8 @@ class BodyChecker:
         except FormError as exc:
             problems.append(Violation("body", "", f"body is not valid {media.media_type}: {exc}", "malformed", "form"))
             return None
+        if media.prepared is not None:
+            value = media.prepared(value)
         instance, checkable = value, True
         if media.parse is parse_multipart:
             value, instance = _coerce_form(value, media, problems)
@@ -345,6 +357,14 @@ class BodyChecker:
                     break
                 problems.append(_body_violation(error))
         return value
+
+
+def _prepared(
+    prepare: Callable[[Any, Any, Callable[[Any], Any]], Any] | None, schema: Any, book: SchemaBook
+) -> Callable[[Any], Any] | None:
+    if prepare is None or schema is None:
+        return None
+    return lambda value: prepare(value, schema, book.resolve)
 
 
 def _coerce_form(form: dict[str, str | Upload], media: MediaChecker, problems: list[Violation]) -> tuple[dict[str, Any], Any]:

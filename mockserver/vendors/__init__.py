@@ -53,7 +53,7 @@ class Framework:
     """What the vendor's web framework does where its description is silent (generic: the strict
     reading below; bitcain: FastAPI's, `FASTAPI`)."""
 
-    lax_scalars: bool = False  # query, path and header values coerced as pydantic's lax mode (`1.0`, `yes`)
+    lax_scalars: bool = False  # parameters and JSON body values coerced as pydantic's lax mode (`1.0`, `yes`)
     last_repeat_wins: bool = False  # a scalar query parameter given twice takes its last value (else 4xx)
     redirect_slashes: bool = False  # a path that matches once its trailing slash is added or removed: 307 there
     first_route_allow: bool = False  # a 405's Allow lists the methods of the first route matching the path
