@@ -55,12 +55,16 @@ def lax_body(value: Any, schema: Any, resolve: Callable[[Any], Any]) -> Any:
     if isinstance(value, dict) and isinstance(schema, dict):
         properties = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
+        extra = extra if isinstance(extra, dict) and _coerces(extra, resolve) else None
+        if not extra and not any(_coerces(sub, resolve) for sub in properties.values()):
+            return value  # nothing below to coerce: the members are not walked
         return {
-            name: lax_body(item, properties[name] if name in properties else extra if isinstance(extra, dict) else {}, resolve)
+            name: lax_body(item, properties[name], resolve) if name in properties else lax_body(item, extra, resolve) if extra else item
             for name, item in value.items()
         }
     if isinstance(value, list) and isinstance(schema, dict) and isinstance(schema.get("items"), dict):
-        return [lax_body(item, schema["items"], resolve) for item in value]
+        items = schema["items"]
+        return [lax_body(item, items, resolve) for item in value] if _coerces(items, resolve) else value
     adapter = _LAX_JSON.get(schema_type(schema) or "") if isinstance(schema, dict) and value is not None else None
     if adapter is None or isinstance(value, (dict, list)):
         return value
@@ -69,6 +73,18 @@ def lax_body(value: Any, schema: Any, resolve: Callable[[Any], Any]) -> Any:
     except ValidationError:
         return value
     return value if isinstance(coerced, float) and not math.isfinite(coerced) else coerced
+
+
+def _coerces(schema: Any, resolve: Callable[[Any], Any], depth: int = 0) -> bool:
+    """Whether a value of this schema, or one inside it, may be coerced: a body's members and items
+    are walked only then (a list of 200,000 strings is not)."""
+    schema = _plain(schema, resolve)
+    if not isinstance(schema, dict) or depth > 16:
+        return False
+    if schema_type(schema) in _LAX_JSON:
+        return True
+    below = [*(schema.get("properties") or {}).values(), schema.get("additionalProperties"), schema.get("items")]
+    return any(isinstance(sub, dict) and _coerces(sub, resolve, depth + 1) for sub in below)
 
 
 def _plain(schema: Any, resolve: Callable[[Any], Any]) -> Any:
