@@ -1,6 +1,6 @@
 """The checks of an OpenAPI operation's request, after the request limits: who sends it
 (authentication, every time: credentials are compared in constant time) and what it asks
-(validation of parameters, body and preferences, giving its verdict).
+(validation of parameters, body and preferences, then the vendor's rules, giving its verdict).
 
 Each returns data (an AuthOutcome, a Verdict) or a finished response in the API's envelope
 (413, 415): nothing raises through to the client as a 500.
