@@ -135,20 +135,14 @@ async def _read_body(plan: OperationPlan, request: web.Request, problems: list[V
         return plan.body.check(None, "", b"", problems)
     content_type = request.headers.get("Content-Type", "")
     media = plan.body.find(content_type) if content_type else None
-    if media is None:
-        allowed = ", ".join(plan.body.media_types)
-        shown = f"Content-Type {content_type.split(';')[0]!r}" if content_type else "a missing Content-Type"
-        return _problem_response(
-            plan.api,
-            Problem(
-                415,
-                f"{shown} is not supported; send one of: {allowed}",
-                [Violation("header", "Content-Type", f"expected one of: {allowed}")],
-            ),
-        )
-    raw = await _raw_body(plan.api, request)
+    raw = await _raw_body(plan.api, request)  # already read within the limit: kept by aiohttp
     if isinstance(raw, web.Response):
         return raw
+    if media is None:  # the body goes with the violation: an envelope may quote it (FastAPI's does)
+        allowed = ", ".join(plan.body.media_types)
+        shown = f"Content-Type {content_type.split(';')[0]!r}" if content_type else "a missing Content-Type"
+        violation = Violation("header", "Content-Type", f"expected one of: {allowed}", value=raw)
+        return _problem_response(plan.api, Problem(415, f"{shown} is not supported; send one of: {allowed}", [violation]))
     return plan.body.check(media, content_type, raw, problems)
 
 
