@@ -46,6 +46,20 @@ LAX_COERCERS: dict[str, Callable[[str], Any]] = {"integer": _integer, "number": 
 _LAX_JSON = {"integer": _INTEGER, "number": _NUMBER, "boolean": _BOOLEAN}
 
 
+def refusal_of(kind: str, value: Any) -> tuple[str, str] | None:
+    """pydantic's own error type and message for a value of a JSON Schema `kind` it refuses
+    (None: it takes the value, or knows no such kind here)."""
+    adapter = _LAX_JSON.get(kind)
+    if adapter is None:
+        return None
+    try:
+        adapter.validate_python(value)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        return error["type"], error["msg"]
+    return None
+
+
 def lax_body(value: Any, schema: Any, resolve: Callable[[Any], Any]) -> Any:
     """A parsed JSON body with its scalars coerced as a pydantic model's fields would be (`"true"`,
     `"yes"` and `1` for a boolean, `"0.5"` and `true` for a number), walking the schema's object

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ...lax import refusal_of
 from ...vocabulary import Violation
 
 CSV_FIELD = "file"  # the form field of the CSV upload
@@ -32,7 +33,10 @@ BODY_FIELDS = (
 
 
 def in_model_order(violations: Sequence[Violation]) -> list[Violation]:
-    """Parameters first, as the engine lists them; then body problems in the model's field order."""
+    """Parameters first, as the engine lists them; then body problems in the model's field order. A
+    field whose value is not one of its enum is one problem to pydantic, whatever its type."""
+    enums = {(v.location, v.name) for v in violations if v.keyword == "enum"}
+    violations = [v for v in violations if not (v.keyword == "type" and (v.location, v.name) in enums)]
 
     def rank(violation: Violation) -> tuple[int, int]:
         if violation.location != "body":
@@ -163,10 +167,9 @@ def _type_error(loc: list[Any], kind: str, value: Any) -> dict[str, Any]:
         if isinstance(value, str):
             return _typed(loc, "float_parsing", "Input should be a valid number, unable to parse string as a number", value)
         return _typed(loc, "float_type", "Input should be a valid number", value)
-    if kind == "boolean":
-        if isinstance(value, (str, int, float)):
-            return _typed(loc, "bool_parsing", "Input should be a valid boolean, unable to interpret input", value)
-        return _typed(loc, "bool_type", "Input should be a valid boolean", value)
+    if kind == "boolean":  # pydantic's own words: 2 and "maybe" are bool_parsing, 0.5 and 10**30 bool_type
+        error_type, message = refusal_of("boolean", value) or ("bool_type", "Input should be a valid boolean")
+        return _typed(loc, error_type, message, value)
     if kind == "array":
         return _typed(loc, "list_type", "Input should be a valid list", value)
     if kind == "object":
