@@ -12,8 +12,15 @@ from .vocabulary import as_sent
 MAX_PARTS = 100  # a form with thousands of tiny parts is refused rather than collected
 
 
+INVALID = "Invalid multipart data."
+
+
 class FormError(ValueError):
-    pass
+    """A body that is not a form, with what Starlette (FastAPI's framework) answers it with."""
+
+    def __init__(self, message: str, starlette: str = INVALID) -> None:
+        super().__init__(message)
+        self.starlette = starlette
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +47,7 @@ def parse_multipart(content_type: str, raw: bytes) -> dict[str, str | Upload]:
     _, options = parse_options_header(_as_latin1(content_type))
     boundary = options.get(b"boundary")
     if not boundary:
-        raise FormError("the Content-Type has no boundary parameter")
+        raise FormError("the Content-Type has no boundary parameter", "Missing boundary in multipart.")
     parts: list[_Part] = []
     header_name = bytearray()
     header_value = bytearray()
@@ -75,7 +82,9 @@ def parse_multipart(content_type: str, raw: bytes) -> dict[str, str | Upload]:
         disposition, params = parse_options_header(part.headers.get("content-disposition", b""))
         name = params.get(b"name")
         if disposition != b"form-data" or name is None:
-            raise FormError("a part has no Content-Disposition: form-data; name=...")
+            raise FormError(
+                "a part has no Content-Disposition: form-data; name=...", 'The Content-Disposition header field "name" must be provided.'
+            )
         key = name.decode("utf-8", "replace")
         if key in form:
             continue

@@ -342,7 +342,7 @@ class BodyChecker:
             problems.append(Violation("body", "", str(exc), "malformed", "maxDepth", MAX_BODY_DEPTH))
             return None
         except FormError as exc:
-            problems.append(Violation("body", "", f"body is not valid {media.media_type}: {exc}", "malformed", "form"))
+            problems.append(Violation("body", "", f"body is not valid {media.media_type}: {exc}", "malformed", "form", exc.starlette))
             return None
         if media.prepared is not None:
             value = media.prepared(value)

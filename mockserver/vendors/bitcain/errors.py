@@ -23,8 +23,11 @@ def fastapi_envelope(problem: Problem) -> Reply:
         headers["WWW-Authenticate"] = CHALLENGE
         missing = all(v.reason == "missing" for v in problem.violations)
         return detail(401, "Not authenticated" if missing else "Invalid authentication credentials", headers)
-    if any(v.keyword == "form" or (v.keyword == "json" and undecodable(v.value)) for v in problem.violations):
-        return detail(400, "There was an error parsing the body", headers)  # Starlette could not parse the form or decode the text
+    form = next((v for v in problem.violations if v.keyword == "form"), None)
+    if form is not None:
+        return detail(400, form.expected, headers)  # Starlette's own words for a body that is not a form
+    if any(v.keyword == "json" and undecodable(v.value) for v in problem.violations):
+        return detail(400, "There was an error parsing the body", headers)  # FastAPI could not decode the text
     if status == 415:
         return json_reply(422, {"detail": [unreadable_body(v) for v in problem.violations[:1]]}, headers=headers)
     if status == 422:
