@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -60,27 +61,34 @@ def refusal_of(kind: str, value: Any) -> tuple[str, str] | None:
     return None
 
 
-def lax_body(value: Any, schema: Any, resolve: Callable[[Any], Any]) -> Any:
-    """A parsed JSON body with its scalars coerced as a pydantic model's fields would be (`"true"`,
-    `"yes"` and `1` for a boolean, `"0.5"` and `true` for a number), walking the schema's object
-    properties, additional properties and array items. A value pydantic refuses stays as it was,
-    for the schema check to report; NaN and infinities are never produced."""
+Reader = Callable[[Any], Any]
+
+
+def lax_reader(schema: Any, resolve: Callable[[Any], Any], depth: int = 0) -> Reader | None:
+    """What coerces a parsed JSON body of `schema` as a pydantic model's fields would be (`"true"`,
+    `"yes"` and `1` for a boolean, `"0.5"` and `true` for a number), worked out once from the
+    schema's object properties, additional properties and array items; None when nothing in it
+    can be coerced (so a list of 200,000 strings is not walked). A value pydantic refuses stays as
+    it was, for the schema check to report; NaN and infinities are never produced."""
     schema = _plain(schema, resolve)
-    if isinstance(value, dict) and isinstance(schema, dict):
-        properties = schema.get("properties") or {}
-        extra = schema.get("additionalProperties")
-        extra = extra if isinstance(extra, dict) and _coerces(extra, resolve) else None
-        if not extra and not any(_coerces(sub, resolve) for sub in properties.values()):
-            return value  # nothing below to coerce: the members are not walked
-        return {
-            name: lax_body(item, properties[name], resolve) if name in properties else lax_body(item, extra, resolve) if extra else item
-            for name, item in value.items()
-        }
-    if isinstance(value, list) and isinstance(schema, dict) and isinstance(schema.get("items"), dict):
-        items = schema["items"]
-        return [lax_body(item, items, resolve) for item in value] if _coerces(items, resolve) else value
-    adapter = _LAX_JSON.get(schema_type(schema) or "") if isinstance(schema, dict) and value is not None else None
-    if adapter is None or isinstance(value, (dict, list)):
+    if not isinstance(schema, dict) or depth > 16:
+        return None
+    adapter = _LAX_JSON.get(schema_type(schema) or "")
+    if adapter is not None:
+        return partial(_scalar, adapter)
+    below = (schema.get("properties") or {}).items()
+    members = {name: reader for name, sub in below if (reader := lax_reader(sub, resolve, depth + 1)) is not None}
+    extra = schema.get("additionalProperties")
+    others = lax_reader(extra, resolve, depth + 1) if isinstance(extra, dict) else None
+    if members or others:
+        return partial(_object, members, others)
+    items = schema.get("items")
+    each = lax_reader(items, resolve, depth + 1) if isinstance(items, dict) else None
+    return partial(_array, each) if each is not None else None
+
+
+def _scalar(adapter: TypeAdapter[Any], value: Any) -> Any:
+    if value is None or isinstance(value, (dict, list)):
         return value
     try:
         coerced = adapter.validate_python(value)
@@ -89,16 +97,18 @@ def lax_body(value: Any, schema: Any, resolve: Callable[[Any], Any]) -> Any:
     return value if isinstance(coerced, float) and not math.isfinite(coerced) else coerced
 
 
-def _coerces(schema: Any, resolve: Callable[[Any], Any], depth: int = 0) -> bool:
-    """Whether a value of this schema, or one inside it, may be coerced: a body's members and items
-    are walked only then (a list of 200,000 strings is not)."""
-    schema = _plain(schema, resolve)
-    if not isinstance(schema, dict) or depth > 16:
-        return False
-    if schema_type(schema) in _LAX_JSON:
-        return True
-    below = [*(schema.get("properties") or {}).values(), schema.get("additionalProperties"), schema.get("items")]
-    return any(isinstance(sub, dict) and _coerces(sub, resolve, depth + 1) for sub in below)
+def _object(members: dict[str, Reader], others: Reader | None, value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    return {name: (members.get(name) or others or _same)(item) for name, item in value.items()}
+
+
+def _array(each: Reader, value: Any) -> Any:
+    return [each(item) for item in value] if isinstance(value, list) else value
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _plain(schema: Any, resolve: Callable[[Any], Any]) -> Any:

@@ -250,7 +250,7 @@ def compile_api(
     identities, source = _identities(api, schemes, settings.credentials.get(api.name))
     runtime = ApiRuntime(api, vendor, vendor_settings(vendor, api, settings), identities, source, world, settings, readers, state)
     request_book, response_book = SchemaBook(spec, "request"), SchemaBook(spec, "response")
-    coercers, lax_body = _lax() if vendor.framework.lax_scalars else (None, None)
+    coercers, lax_reader = _lax() if vendor.framework.lax_scalars else (None, None)
 
     for template, path_item in (spec.get("paths") or {}).items():
         path_item = deref(spec, path_item)
@@ -280,7 +280,7 @@ def compile_api(
                         for p in merged.values()
                         if p.get("in") in ("query", "path", "header", "cookie")
                     ],
-                    body=BodyChecker(body, request_book, vendor.framework.python_json, lax_body) if body else None,
+                    body=BodyChecker(body, request_book, vendor.framework.python_json, lax_reader) if body else None,
                     security=SecurityPlan(alternatives, identities),
                     responses=ResponseBook({k: deref(spec, v) for k, v in (operation.get("responses") or {}).items()}, response_book),
                     handler=vendor.handlers.get(key),
@@ -299,9 +299,9 @@ def compile_api(
 def _lax() -> tuple[dict[str, Any], Any]:
     """pydantic's coercion of parameters and of JSON bodies (lax.py), imported only for a vendor
     whose framework coerces as pydantic does."""
-    from .lax import LAX_COERCERS, lax_body
+    from .lax import LAX_COERCERS, lax_reader
 
-    return LAX_COERCERS, lax_body
+    return LAX_COERCERS, lax_reader
 
 
 def _request_example_problems(api: ApiDescription, key: str, params: list[dict[str, Any]], body: Any, book: SchemaBook) -> list[str]:

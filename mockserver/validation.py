@@ -198,7 +198,7 @@ class MediaChecker:
     parse: Callable[[str, bytes], Any] | None  # (Content-Type, raw) -> value; None: the body is passed on as bytes
     validator: jsonschema_rs.Validator | None
     coercers: dict[str, Callable[[str], Any]] = field(default_factory=dict)  # form field -> text to its schema type
-    prepared: Callable[[Any], Any] | None = None  # a parsed JSON body -> the one its schema checks (BodyChecker's prepare)
+    prepared: Callable[[Any], Any] | None = None  # a parsed JSON body -> the one its schema checks (BodyChecker's reader)
 
 
 class NestingError(ValueError):
@@ -290,11 +290,12 @@ class BodyChecker:
         request_body: dict[str, Any],
         book: SchemaBook,
         python_json: bool = False,
-        prepare: Callable[[Any, Any, Callable[[Any], Any]], Any] | None = None,
+        reader: Callable[[Any, Callable[[Any], Any]], Callable[[Any], Any] | None] | None = None,
     ) -> None:
         """`python_json`: a JSON body orjson refuses is read as Python's json reads it (FastAPI's
-        parser: a UTF-8 BOM, UTF-16 and UTF-32), NaN and infinities still refused. `prepare`:
-        (body, its schema, the schema book's resolver) -> the body its schema then checks."""
+        parser: a UTF-8 BOM, UTF-16 and UTF-32), NaN and infinities still refused. `reader`: (a body's
+        schema, the schema book's resolver) -> what turns a parsed body into the one its schema
+        then checks (None: the body as parsed), worked out once here."""
         self.required = bool(request_body.get("required"))
         parse_json = _parse_json_as_python if python_json else _parse_json
         self.media: dict[str, MediaChecker] = {}
@@ -303,8 +304,8 @@ class BodyChecker:
             schema = (media or {}).get("schema")
             validator = book.compile(schema) if schema is not None else None
             if _is_json(base) or base in ("*/*", "application/*"):
-                converted = book.json_schema(schema) if prepare is not None and schema is not None else None
-                self.media[base] = MediaChecker(base, parse_json, validator, prepared=_prepared(prepare, converted, book))
+                prepared = reader(book.json_schema(schema), book.resolve) if reader is not None and schema is not None else None
+                self.media[base] = MediaChecker(base, parse_json, validator, prepared=prepared)
             elif base == "multipart/form-data":
                 self.media[base] = MediaChecker(base, parse_multipart, validator, _form_coercers(schema, book) if schema else {})
             else:
@@ -357,14 +358,6 @@ class BodyChecker:
                     break
                 problems.append(_body_violation(error))
         return value
-
-
-def _prepared(
-    prepare: Callable[[Any, Any, Callable[[Any], Any]], Any] | None, schema: Any, book: SchemaBook
-) -> Callable[[Any], Any] | None:
-    if prepare is None or schema is None:
-        return None
-    return lambda value: prepare(value, schema, book.resolve)
 
 
 def _coerce_form(form: dict[str, str | Upload], media: MediaChecker, problems: list[Violation]) -> tuple[dict[str, Any], Any]:
