@@ -40,14 +40,25 @@ class Upload:
 class _Part:
     headers: dict[str, bytes]
     data: bytearray
+    ended: bool = False  # its closing boundary was read
 
 
-def parse_multipart(content_type: str, raw: bytes) -> dict[str, str | Upload]:
-    """Part name -> text (plain fields) or Upload (parts with a filename); the first of a repeated name wins."""
+def parse_multipart(content_type: str, raw: bytes, starlette: bool = False) -> dict[str, str | Upload]:
+    """Part name -> text (plain fields) or Upload (parts with a filename).
+
+    Strictly (the default), the first of a repeated name wins, and a body with no parts or that
+    ends before its closing boundary is refused. `starlette`: as Starlette (FastAPI) reads a form,
+    the last of a repeated name wins, and an empty body, no parts and an unfinished last part
+    are a form without those fields (the model then says which one it misses).
+    """
     _, options = parse_options_header(_as_latin1(content_type))
     boundary = options.get(b"boundary")
-    if not boundary:
+    if boundary is None:
         raise FormError("the Content-Type has no boundary parameter", "Missing boundary in multipart.")
+    if not boundary:
+        raise FormError("the Content-Type's boundary parameter is empty")
+    if starlette and not raw:
+        return {}
     parts: list[_Part] = []
     header_name = bytearray()
     header_value = bytearray()
@@ -68,6 +79,7 @@ def parse_multipart(content_type: str, raw: bytes) -> dict[str, str | Upload]:
         "on_header_value": lambda data, start, end: header_value.extend(data[start:end]),
         "on_header_end": end_header,
         "on_part_data": lambda data, start, end: parts[-1].data.extend(data[start:end]),
+        "on_part_end": lambda: setattr(parts[-1], "ended", True),
     }
     try:  # the parser refuses some boundaries (longer than 256 bytes) when it is made, the body while it reads
         parser = MultipartParser(boundary, callbacks)
@@ -75,8 +87,12 @@ def parse_multipart(content_type: str, raw: bytes) -> dict[str, str | Upload]:
         parser.finalize()
     except FormParserError as exc:
         raise FormError(str(exc)) from exc
-    if not parts:
+    if starlette:
+        parts = [part for part in parts if part.ended]
+    elif not parts:
         raise FormError("the body has no parts")
+    elif not parts[-1].ended:
+        raise FormError("the body ends before its closing boundary")
     form: dict[str, str | Upload] = {}
     for part in parts:
         disposition, params = parse_options_header(part.headers.get("content-disposition", b""))
@@ -86,7 +102,7 @@ def parse_multipart(content_type: str, raw: bytes) -> dict[str, str | Upload]:
                 "a part has no Content-Disposition: form-data; name=...", 'The Content-Disposition header field "name" must be provided.'
             )
         key = name.decode("utf-8", "replace")
-        if key in form:
+        if key in form and not starlette:
             continue
         filename = params.get(b"filename")
         if filename is not None:

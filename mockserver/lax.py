@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -17,6 +18,7 @@ from .validation import CoercionError, echo, schema_type
 _INTEGER = TypeAdapter(int)
 _NUMBER = TypeAdapter(float)
 _BOOLEAN = TypeAdapter(bool)
+_DECIMAL = TypeAdapter(Decimal)
 
 
 def _integer(raw: str) -> int:
@@ -44,7 +46,7 @@ def _boolean(raw: str) -> bool:
 
 
 LAX_COERCERS: dict[str, Callable[[str], Any]] = {"integer": _integer, "number": _number, "boolean": _boolean}
-_LAX_JSON = {"integer": _INTEGER, "number": _NUMBER, "boolean": _BOOLEAN}
+_LAX_JSON = {"integer": _INTEGER, "number": _NUMBER, "boolean": _BOOLEAN, "decimal": _DECIMAL}
 
 
 def refusal_of(kind: str, value: Any) -> tuple[str, str] | None:
@@ -66,13 +68,16 @@ Reader = Callable[[Any], Any]
 
 def lax_reader(schema: Any, resolve: Callable[[Any], Any], depth: int = 0) -> Reader | None:
     """What coerces a parsed JSON body of `schema` as a pydantic model's fields would be (`"true"`,
-    `"yes"` and `1` for a boolean, `"0.5"` and `true` for a number), worked out once from the
+    `"yes"` and `1` for a boolean, `"0.5"` and `true` for a number, `" 1_000 "` for a decimal
+    string, which becomes `"1000"`), worked out once from the
     schema's object properties, additional properties and array items; None when nothing in it
     can be coerced (so a list of 200,000 strings is not walked). A value pydantic refuses stays as
     it was, for the schema check to report; NaN and infinities are never produced."""
     schema = _plain(schema, resolve)
     if not isinstance(schema, dict) or depth > 16:
         return None
+    if _decimal_text(schema, resolve):
+        return _decimal
     adapter = _LAX_JSON.get(schema_type(schema) or "")
     if adapter is not None:
         return partial(_scalar, adapter)
@@ -95,6 +100,23 @@ def _scalar(adapter: TypeAdapter[Any], value: Any) -> Any:
     except ValidationError:
         return value
     return value if isinstance(coerced, float) and not math.isfinite(coerced) else coerced
+
+
+def _decimal_text(schema: dict[str, Any], resolve: Callable[[Any], Any]) -> bool:
+    """Whether a schema takes a decimal string (`format: decimal`), alone or as a branch of anyOf."""
+    branches = [resolve(branch) for branch in schema.get("anyOf") or ()] or [schema]
+    return any(isinstance(branch, dict) and branch.get("format") == "decimal" for branch in branches)
+
+
+def _decimal(value: Any) -> Any:
+    """A string pydantic reads as a finite Decimal, written plainly for the `decimal` format."""
+    if not isinstance(value, str):
+        return value
+    try:
+        number = _DECIMAL.validate_python(value)
+    except ValidationError:
+        return value
+    return str(number)
 
 
 def _object(members: dict[str, Reader], others: Reader | None, value: Any) -> Any:

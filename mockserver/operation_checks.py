@@ -48,6 +48,27 @@ def refusal(plan: OperationPlan, outcome: AuthOutcome) -> web.Response:
     return _problem_response(plan.api, problem)
 
 
+async def unparsed_body(plan: OperationPlan, request: web.Request) -> web.Response | None:
+    """The answer to a body that cannot be parsed at all (not JSON, not a form), else None: asked
+    before a failed authentication is answered when the framework parses the body before it
+    authenticates (FastAPI: the body is read before the security dependencies run)."""
+    if plan.body is None or not request.body_exists:
+        return None
+    content_type = request.headers.get("Content-Type", "")
+    media = plan.body.find(content_type) if content_type else None
+    if media is None:  # FastAPI's model refuses it after authentication
+        return None
+    raw = await _raw_body(plan.api, request)
+    if isinstance(raw, web.Response):
+        return raw
+    problems: list[Violation] = []
+    plan.body.check(media, content_type, raw, problems)
+    malformed = [v for v in problems if v.reason == "malformed"]
+    if not malformed:
+        return None
+    return _problem_response(plan.api, Problem(plan.api.vendor.validation_status, _summarize(malformed), malformed))
+
+
 async def verdict_of(plan: OperationPlan, request: web.Request, identity: Identity | None) -> Verdict | web.Response:
     """Validation of an authenticated request: its answer when that settles it, else what the handler needs."""
     api = plan.api
@@ -111,7 +132,10 @@ def _vendor_authentication(plan: OperationPlan, request: web.Request, body: byte
 
 
 def _path_values(plan: OperationPlan, request: web.Request) -> dict[str, str]:
-    match = request.match_info
+    match: Mapping[str, str] = request.match_info
+    if "_0" not in match:  # routed on its decoded path by the API's catch-all (routing.decoded_route)
+        found = plan.path_regex.fullmatch(request.path[len(plan.api.mount) :])
+        match = found.groupdict() if found is not None else {}
     return {name: match[f"_{index}"] for index, name in enumerate(plan.path_names)}
 
 
@@ -131,17 +155,18 @@ async def _raw_body(api: ApiRuntime, request: web.Request) -> bytes | web.Respon
 async def _read_body(plan: OperationPlan, request: web.Request, problems: list[Violation]) -> Any:
     """The parsed body, or a finished 413/415 response."""
     assert plan.body is not None
-    if not request.body_exists:
-        return plan.body.check(None, "", b"", problems)
     content_type = request.headers.get("Content-Type", "")
     media = plan.body.find(content_type) if content_type else None
+    if not request.body_exists:
+        return plan.body.check(media, content_type, b"", problems)
     raw = await _raw_body(plan.api, request)  # already read within the limit: kept by aiohttp
     if isinstance(raw, web.Response):
         return raw
     if media is None:  # the body goes with the violation: an envelope may quote it (FastAPI's does)
         allowed = ", ".join(plan.body.media_types)
         shown = f"Content-Type {content_type.split(';')[0]!r}" if content_type else "a missing Content-Type"
-        violation = Violation("header", "Content-Type", f"expected one of: {allowed}", value=raw)
+        sent = content_type.split(";")[0].strip().lower()  # the violation's `expected`: what came instead
+        violation = Violation("header", "Content-Type", f"expected one of: {allowed}", "unsupported", "mediaType", sent, raw)
         return _problem_response(plan.api, Problem(415, f"{shown} is not supported; send one of: {allowed}", [violation]))
     return plan.body.check(media, content_type, raw, problems)
 

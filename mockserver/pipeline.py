@@ -12,7 +12,8 @@ that route's chain. An OpenAPI operation's endpoint runs its own steps in one fr
 | recording      | masks secrets in what comes back, journals it, writes the access log    | an API's         |
 | faults         | injected latency, status or dropped connection (before authentication)  | an API's         |
 | (endpoint)     | an OpenAPI operation (`operation`, its steps in this order):            |                  |
-|  authentication|   the spec's schemes or the vendor's signature check, every time        |                  |
+|  authentication|   the spec's schemes or the vendor's signature check, every time (a body  |                  |
+|                |   FastAPI cannot parse is answered before its refusal: fastapi_bodies)  |                  |
 |  memo          |   a bodiless request's remembered verdict (request_memo.py)             |                  |
 |  validation    |   parameters, body, preferences, vendor rules: a 4xx, or the verdict    |                  |
 |  answer choice |   Prefer, fixture, sandbox handler, example, generated (answers.py)     |                  |
@@ -38,7 +39,7 @@ from .answers import handled
 from .cors import add_cors_headers
 from .limits import Limits, body_problem, refusal, repeated_credential_problem, request_problem
 from .operation_checks import refusal as authentication_refusal
-from .operation_checks import scheme_check, vendor_check, verdict_of
+from .operation_checks import scheme_check, unparsed_body, vendor_check, verdict_of
 from .request_memo import Validated
 from .sandbox.store import StateFull
 from .security import AuthOutcome, SecretMask
@@ -182,6 +183,7 @@ def operation(plan: OperationPlan) -> RouteHandler:
     api = plan.api
     memo = api.memo if plan.memoized else None
     signed = api.vendor.authenticate is not None  # the vendor checks the raw request itself
+    body_first = api.framework.fastapi_bodies and plan.body is not None
 
     async def operated(request: web.Request) -> web.StreamResponse:
         try:
@@ -189,7 +191,8 @@ def operation(plan: OperationPlan) -> RouteHandler:
             if not isinstance(outcome, AuthOutcome):  # a finished answer (413)
                 return outcome
             if outcome.status != 200:
-                return authentication_refusal(plan, outcome)
+                unparsed = await unparsed_body(plan, request) if body_first else None
+                return unparsed or authentication_refusal(plan, outcome)
             key = None if memo is None or request.body_exists else memo.key(id(plan), plan.deciding_headers, request, outcome.identity)
             verdict = memo.get(key) if key is not None else None  # type: ignore[union-attr]
             if verdict is None:

@@ -209,20 +209,29 @@ def deref(spec: dict[str, Any], obj: Any, depth: int = 0) -> Any:
     return obj
 
 
-def route_for(mount: str, template: str) -> tuple[str, tuple[str, ...]]:
+# a variable of a route that routes on the decoded path does not take an encoded slash (%2F): aiohttp
+# matches the path with its slashes still encoded, Starlette once they are decoded
+_UNDECODED_SEGMENT = r"(?:[^/%]|%(?!2[fF]))+"
+
+
+def route_for(mount: str, template: str, decoded: bool = False) -> tuple[str, tuple[str, ...]]:
+    """The aiohttp route of a template (variables renamed _0, _1, ...) and the variables' names;
+    `decoded`: as a framework that routes on the decoded path (`Framework.decoded_paths`)."""
     names: list[str] = []
 
     def rename(match: re.Match[str]) -> str:
         names.append(match.group(1))
-        return f"{{_{len(names) - 1}}}"
+        return f"{{_{len(names) - 1}:{_UNDECODED_SEGMENT}}}" if decoded else f"{{_{len(names) - 1}}}"
 
     return mount + _TEMPLATE_VAR.sub(rename, template), tuple(names)
 
 
 def template_regex(template: str) -> re.Pattern[str]:
-    """Matches concrete paths of a template; used only off the hot path (405 and preflight)."""
+    """Matches concrete paths of a template, its variables as groups _0, _1, ...; used only off
+    the hot path (405, preflight, a path routed once decoded)."""
     parts = re.split(r"(\{[^{}/]+\})", template)
-    return re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts))
+    variables = iter(range(len(parts)))
+    return re.compile("".join(f"(?P<_{next(variables)}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts))
 
 
 def specificity(template: str) -> tuple[int, ...]:
@@ -264,7 +273,7 @@ def compile_api(
             merged = {(p["name"], p["in"]): p for p in [*shared, *own]}
             requirements = operation.get("security", spec.get("security", []))
             alternatives = [[readers[name] for name in req if name in readers] for req in requirements]
-            route, path_names = route_for(api.mount, template)
+            route, path_names = route_for(api.mount, template, vendor.framework.decoded_paths)
             body = deref(spec, operation.get("requestBody"))
             report.warnings.extend(_request_example_problems(api, key, list(merged.values()), body, request_book))
             runtime.plans.append(
@@ -280,7 +289,7 @@ def compile_api(
                         for p in merged.values()
                         if p.get("in") in ("query", "path", "header", "cookie")
                     ],
-                    body=BodyChecker(body, request_book, vendor.framework.python_json, lax_reader) if body else None,
+                    body=BodyChecker(body, request_book, vendor.framework.fastapi_bodies, lax_reader) if body else None,
                     security=SecurityPlan(alternatives, identities),
                     responses=ResponseBook({k: deref(spec, v) for k, v in (operation.get("responses") or {}).items()}, response_book),
                     handler=vendor.handlers.get(key),

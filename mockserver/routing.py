@@ -7,12 +7,14 @@ with `Allow` (and CORS preflights). A GraphQL API adds its own endpoint (graphql
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aiohttp import web
 
 from .cors import is_preflight, preflight_response
 from .mounted import MountedApi, SelfRouted, add_api_route
 from .pipeline import operation
-from .plan import ApiRuntime
+from .plan import ApiRuntime, OperationPlan
 from .vocabulary import Problem, RouteHandler, Violation, to_response
 
 
@@ -24,9 +26,10 @@ def add_routes(app: web.Application, api: MountedApi) -> None:
         return
     assert isinstance(api, ApiRuntime)
     runtime = api
+    endpoints = {plan.key: operation(plan) for plan in runtime.plans}
     for plan in runtime.plans:
-        add_api_route(app, plan.method, plan.route, operation(plan), runtime, plan.key)
-    fallback = fallback_handler(runtime)
+        add_api_route(app, plan.method, plan.route, endpoints[plan.key], runtime, plan.key)
+    fallback = fallback_handler(runtime, endpoints)
     if runtime.mount:
         add_api_route(app, "*", runtime.mount, fallback, runtime, None)
     add_api_route(app, "*", runtime.mount + "/{tail:.*}", fallback, runtime, None)
@@ -45,6 +48,12 @@ def first_route_method(api: ApiRuntime, path: str) -> str:
     return next(plan.method for plan in api.plans if plan.path_regex.fullmatch(relative))
 
 
+def decoded_route(api: ApiRuntime, request: web.Request) -> OperationPlan | None:
+    """The operation whose path matches the request's decoded path (aiohttp's `request.path`), for its method."""
+    relative = request.path[len(api.mount) :] or "/"
+    return next((plan for plan in api.plans if plan.method == request.method and plan.path_regex.fullmatch(relative)), None)
+
+
 def slash_redirect(api: ApiRuntime, request: web.Request) -> web.Response | None:
     """Starlette's `redirect_slashes`: a path that matches an operation once its trailing slash is
     added or removed is a 307 there, its query kept, to the host the request named."""
@@ -59,10 +68,16 @@ def slash_redirect(api: ApiRuntime, request: web.Request) -> web.Response | None
     return web.Response(status=307, headers={"Location": location})
 
 
-def fallback_handler(runtime: ApiRuntime) -> RouteHandler:
+def fallback_handler(runtime: ApiRuntime, endpoints: Mapping[str, RouteHandler]) -> RouteHandler:
+    """The API's catch-all: CORS preflights, 404 and 405; for a framework that routes on the decoded
+    path, a path whose encoded slash (%2F) no route took, sent to the operation it names once decoded."""
     framework = runtime.vendor.framework
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        if framework.decoded_paths and "%2f" in request.raw_path.lower():
+            plan = decoded_route(runtime, request)
+            if plan is not None:
+                return await endpoints[plan.key](request)
         methods = allowed_methods(runtime, request.path)
         if is_preflight(request) and methods:
             return preflight_response(request, methods)

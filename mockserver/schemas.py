@@ -9,6 +9,7 @@ JSON Schema already and pass through unchanged.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import jsonschema_rs
@@ -17,6 +18,9 @@ import orjson
 Mode = Literal["request", "response"]
 
 INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+# the OpenAPI format registry's `decimal`: a decimal number written as a string, of any precision
+_DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+FORMATS = {"decimal": lambda text: _DECIMAL_TEXT.fullmatch(text) is not None}
 COMPONENTS_POINTER = "#/components/schemas/"
 
 
@@ -121,7 +125,7 @@ class SchemaBook:
         return validator
 
     def _validator(self, schema: Any) -> jsonschema_rs.Validator:
-        return jsonschema_rs.Draft202012Validator(self.json_schema(schema), validate_formats=True)
+        return jsonschema_rs.Draft202012Validator(self.json_schema(schema), validate_formats=True, formats=FORMATS)
 
     def resolve(self, schema: Any) -> Any:
         """Follow local component refs of an already converted schema."""

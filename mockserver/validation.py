@@ -8,13 +8,13 @@ spaces), numbers must be finite, booleans are `true` or `false` in any case.
 
 from __future__ import annotations
 
-import codecs
 import json
 import math
 import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import jsonschema_rs
@@ -199,6 +199,8 @@ class MediaChecker:
     validator: jsonschema_rs.Validator | None
     coercers: dict[str, Callable[[str], Any]] = field(default_factory=dict)  # form field -> text to its schema type
     prepared: Callable[[Any], Any] | None = None  # a parsed JSON body -> the one its schema checks (BodyChecker's reader)
+    form: bool = False  # multipart/form-data: its fields are coerced from text
+    empty_is_form: bool = False  # an empty body is a form without fields (Starlette), not a missing body
 
 
 class NestingError(ValueError):
@@ -213,37 +215,22 @@ def _parse_json(content_type: str, raw: bytes) -> Any:
 
 
 def _parse_json_as_python(content_type: str, raw: bytes) -> Any:
+    """`raw` as FastAPI reads it, with Python's json: the encoding found from a BOM or the null
+    bytes, NaN, infinities and integers of any size. A string holding a lone surrogate is
+    refused as orjson refuses it: nothing could store it or quote it back (FastAPI itself fails
+    on it with a 500)."""
     try:
-        return _parse_json(content_type, raw)
-    except orjson.JSONDecodeError:
-        value = _python_json(raw)
-        if value is _REFUSED:  # not JSON to Python either: orjson's error stands
-            raise
+        value = json.loads(raw)
+    except RecursionError as exc:
+        raise NestingError(f"body is nested more than {MAX_BODY_DEPTH} levels deep") from exc
     if too_deep(raw, value, MAX_BODY_DEPTH):
         raise NestingError(f"body is nested more than {MAX_BODY_DEPTH} levels deep")
+    if b"\\u" in raw or b"\xed" in raw:  # an escaped surrogate, or one Python decodes with surrogatepass
+        try:
+            json.dumps(value, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            orjson.loads(raw)  # raises orjson's error, which says where
     return value
-
-
-_REFUSED = object()
-_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # UTF-32's begin as UTF-16's
-
-
-def _python_json(raw: bytes) -> Any:
-    """`raw` as Python's json reads bytes (its encoding found from a BOM or the null bytes), or _REFUSED.
-    Text that is not strictly in that encoding and strings holding a lone surrogate are refused:
-    nothing could quote them back (FastAPI itself fails on them with a 500)."""
-    if not raw.startswith(_BOMS) and b"\x00" not in raw[:4]:  # UTF-8 without a BOM: orjson has said it all
-        return _REFUSED
-    try:
-        value = json.loads(raw.decode(json.detect_encoding(raw)), parse_constant=_no_constant)
-        orjson.dumps(value)
-    except (ValueError, RecursionError, orjson.JSONEncodeError):
-        return _REFUSED
-    return value
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def too_deep(raw: bytes, value: Any, limit: int) -> bool:
@@ -289,15 +276,16 @@ class BodyChecker:
         self,
         request_body: dict[str, Any],
         book: SchemaBook,
-        python_json: bool = False,
+        fastapi: bool = False,
         reader: Callable[[Any, Callable[[Any], Any]], Callable[[Any], Any] | None] | None = None,
     ) -> None:
-        """`python_json`: a JSON body orjson refuses is read as Python's json reads it (FastAPI's
-        parser: a UTF-8 BOM, UTF-16 and UTF-32), NaN and infinities still refused. `reader`: (a body's
-        schema, the schema book's resolver) -> what turns a parsed body into the one its schema
-        then checks (None: the body as parsed), worked out once here."""
+        """`fastapi`: bodies are read as FastAPI reads them, JSON with Python's json
+        (`_parse_json_as_python`) and forms as Starlette does (`parse_multipart`). `reader`: (a
+        body's schema, the schema book's resolver) -> what turns a parsed body into the one its
+        schema then checks (None: the body as parsed), worked out once here."""
         self.required = bool(request_body.get("required"))
-        parse_json = _parse_json_as_python if python_json else _parse_json
+        parse_json = _parse_json_as_python if fastapi else _parse_json
+        parse_form = partial(parse_multipart, starlette=True) if fastapi else parse_multipart
         self.media: dict[str, MediaChecker] = {}
         for media_type, media in (request_body.get("content") or {}).items():
             base = media_type.split(";")[0].strip().lower()
@@ -307,7 +295,8 @@ class BodyChecker:
                 prepared = reader(book.json_schema(schema), book.resolve) if reader is not None and schema is not None else None
                 self.media[base] = MediaChecker(base, parse_json, validator, prepared=prepared)
             elif base == "multipart/form-data":
-                self.media[base] = MediaChecker(base, parse_multipart, validator, _form_coercers(schema, book) if schema else {})
+                coercers = _form_coercers(schema, book) if schema else {}
+                self.media[base] = MediaChecker(base, parse_form, validator, coercers, form=True, empty_is_form=fastapi)
             else:
                 self.media[base] = MediaChecker(base, None, None)
 
@@ -327,8 +316,8 @@ class BodyChecker:
         )
 
     def check(self, media: MediaChecker | None, content_type: str, raw: bytes, problems: list[Violation]) -> Any:
-        """The parsed body; `media` is None only when there is no body at all."""
-        if not raw or media is None:
+        """The parsed body; `media` is None when the body has no Content-Type this checker knows."""
+        if media is None or (not raw and not media.empty_is_form):
             if self.required:
                 problems.append(Violation("body", "", "a request body is required", "missing", "required"))
             return None
@@ -336,8 +325,11 @@ class BodyChecker:
             return raw
         try:
             value = media.parse(content_type, raw)
-        except orjson.JSONDecodeError as exc:
+        except json.JSONDecodeError as exc:  # orjson's error is one too
             problems.append(Violation("body", "", f"body is not valid JSON: {exc}", "malformed", "json", exc.pos, raw))
+            return None
+        except UnicodeDecodeError as exc:
+            problems.append(Violation("body", "", f"body is not valid JSON: {exc}", "malformed", "json", exc.start, raw))
             return None
         except NestingError as exc:
             problems.append(Violation("body", "", str(exc), "malformed", "maxDepth", MAX_BODY_DEPTH))
@@ -348,7 +340,7 @@ class BodyChecker:
         if media.prepared is not None:
             value = media.prepared(value)
         instance, checkable = value, True
-        if media.parse is parse_multipart:
+        if media.form:
             value, instance = _coerce_form(value, media, problems)
             checkable = instance is not None
         if media.validator is not None and checkable:

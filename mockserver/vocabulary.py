@@ -7,6 +7,7 @@ type checkers only), so any module may import it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -107,7 +108,11 @@ def reason(status: int) -> str:
 
 
 def json_reply(status: int, payload: object, content_type: str = "application/json", headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, orjson.dumps(payload), content_type, headers or {})
+    try:
+        body = orjson.dumps(payload)
+    except TypeError:  # an integer beyond 64 bits, quoted back from a request Python's json read
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return Reply(status, body, content_type, headers or {})
 
 
 def to_response(reply: Reply) -> web.Response:

@@ -14,6 +14,10 @@ import hypothesis
 import pytest
 import requests
 import schemathesis
+from hypothesis import strategies as st
+
+# the OpenAPI format registry's `decimal` (a decimal number as a string), which the mock checks
+schemathesis.openapi.format("decimal", st.decimals(allow_nan=False, allow_infinity=False, places=8).map(str))
 
 # what every run demands of every response: no 5xx, and nothing that breaks the spec
 CONFORMANCE_CHECKS = (

@@ -236,6 +236,17 @@ def _one_part(boundary: bytes) -> bytes:
     return b'--%s\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nx\r\n--%s--\r\n' % (boundary, boundary)
 
 
+async def test_the_first_of_a_repeated_form_field_counts(widgets: Any) -> None:
+    """Strictly read, a repeated field is its first part (bitcain, a FastAPI service, keeps the last)."""
+    body = b"".join(
+        b'--xx\r\nContent-Disposition: form-data; name="%s"%s\r\n\r\n%s\r\n'
+        % (name, b'; filename="a.csv"' if name == b"file" else b"", value)
+        for name, value in ((b"file", b"x"), (b"note", b"short"), (b"note", b"far too long a note"))
+    )
+    response = await widgets.post(UPLOADS, data=body + b"--xx--\r\n", headers={**AUTH, "Content-Type": "multipart/form-data; boundary=xx"})
+    assert response.status == 200, await response.text()
+
+
 async def test_a_boundary_of_256_bytes_and_one_beyond_latin1_are_read(widgets: Any) -> None:
     """The boundary is the header's bytes (as Starlette reads them), whatever their encoding."""
     for boundary in ("b" * 256, "€-ÿ"):
@@ -251,6 +262,9 @@ async def test_a_boundary_of_256_bytes_and_one_beyond_latin1_are_read(widgets: A
         ("multipart/form-data", b'--xx\r\nContent-Disposition: form-data; name="file"\r\n\r\nx\r\n--xx--\r\n'),  # no boundary
         ("multipart/form-data; boundary=xx", b"--xx\r\nContent-Type: text/plain\r\n\r\nx\r\n--xx--\r\n"),  # part without a name
         *((f"multipart/form-data; boundary={'b' * size}", _one_part(b"b" * size)) for size in (257, 5000)),  # over the parser's 256
+        ('multipart/form-data; boundary=""', _one_part(b"")),  # an empty boundary
+        ("multipart/form-data; boundary=xx", b"--xx--\r\n"),  # no parts
+        ("multipart/form-data; boundary=xx", _one_part(b"xx")[: -len(b"--xx--\r\n")]),  # no closing boundary
     ],
 )
 async def test_malformed_multipart_is_400(widgets: Any, content_type: str, body: bytes) -> None:

@@ -57,7 +57,11 @@ class Framework:
     last_repeat_wins: bool = False  # a scalar query parameter given twice takes its last value (else 4xx)
     redirect_slashes: bool = False  # a path that matches once its trailing slash is added or removed: 307 there
     first_route_allow: bool = False  # a 405's Allow lists the methods of the first route matching the path
-    python_json: bool = False  # a JSON body is read as Python's json reads it (a BOM, UTF-16), not only as orjson does
+    # JSON bodies read with Python's json (a BOM, UTF-16, NaN, integers of any size), forms as Starlette
+    # reads them (the last of a repeated field wins; unfinished parts are dropped); a malformed body
+    # is answered before authentication (FastAPI parses the body before its security dependencies)
+    fastapi_bodies: bool = False
+    decoded_paths: bool = False  # routes on the path once its escapes are decoded: `a%2Fb` is two segments
     # a target whose escapes decode to a NUL or to bytes that are not UTF-8 is served (else 400), and of a
     # repeated credential header the first counts (else 400)
     lenient_requests: bool = False
@@ -65,7 +69,13 @@ class Framework:
 
 GENERIC_FRAMEWORK = Framework()
 FASTAPI = Framework(
-    lax_scalars=True, last_repeat_wins=True, redirect_slashes=True, first_route_allow=True, python_json=True, lenient_requests=True
+    lax_scalars=True,
+    last_repeat_wins=True,
+    redirect_slashes=True,
+    first_route_allow=True,
+    fastapi_bodies=True,
+    decoded_paths=True,
+    lenient_requests=True,
 )
 
 

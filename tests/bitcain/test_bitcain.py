@@ -358,7 +358,7 @@ async def test_every_create_problem_is_reported_in_model_order(client: Any) -> N
         "description": 5,
         "target_allocations": {"BTC": 2, "ETH": -0.5},
         "risk_tolerance": "yolo",
-        "initial_value_usd": "-5",
+        "initial_value_usd": "5 USD",
         "tags": "x",
         "is_active": "maybe",  # pydantic reads "yes" as true: "maybe" it refuses
         "name": "n" * 101,
@@ -401,13 +401,7 @@ async def test_every_create_problem_is_reported_in_model_order(client: Any) -> N
             "msg": "Input should be a valid boolean, unable to interpret input",
             "input": "maybe",
         },
-        {
-            "type": "greater_than_equal",
-            "loc": ["body", "initial_value_usd"],
-            "msg": "Input should be greater than or equal to 0",
-            "input": "-5",
-            "ctx": {"ge": 0},
-        },
+        {"type": "decimal_parsing", "loc": ["body", "initial_value_usd"], "msg": "Input should be a valid decimal", "input": "5 USD"},
         {"type": "list_type", "loc": ["body", "tags"], "msg": "Input should be a valid list", "input": "x"},
     ]
 
@@ -467,13 +461,39 @@ async def test_update_applies_the_same_rules(client: Any) -> None:
     ("value", "item"),
     [
         ("abc", {"type": "decimal_parsing", "msg": "Input should be a valid decimal", "input": "abc"}),
-        (-1, {"type": "greater_than_equal", "msg": "Input should be greater than or equal to 0", "input": -1, "ctx": {"ge": 0}}),
+        ("NaN", {"type": "finite_number", "msg": "Input should be a finite number", "input": "NaN"}),
+        ("-Infinity", {"type": "finite_number", "msg": "Input should be a finite number", "input": "-Infinity"}),
         (True, {"type": "decimal_type", "msg": "Decimal input should be an integer, float, string or Decimal object", "input": True}),
+        (
+            "2e24",
+            {
+                "type": "value_error",
+                "msg": "Value error, initial_value_usd must be within -1000000000000000000000000 and 1000000000000000000000000",
+                "input": "2E+24",
+                "ctx": {"error": {}},
+            },
+        ),
     ],
 )
-async def test_initial_value_must_be_a_non_negative_decimal(client: Any, value: Any, item: dict[str, Any]) -> None:
+async def test_initial_value_must_be_a_finite_decimal(client: Any, value: Any, item: dict[str, Any]) -> None:
     response = await client.post(f"{BASE}/", params={"user_id": "alice"}, json={**NEW, "initial_value_usd": value}, headers=AUTH)
     assert await errors(response) == [{**item, "loc": ["body", "initial_value_usd"]}]
+
+
+@pytest.mark.parametrize(
+    ("value", "written"), [(" 100 ", "100.00"), ("1e3", "1000.00"), ("1_000", "1000.00"), (1e20, "100000000000000000000.00")]
+)
+async def test_initial_value_is_read_as_pydantic_reads_a_decimal(client: Any, value: Any, written: str) -> None:
+    created = await create(client, body={**NEW, "initial_value_usd": value})
+    assert created["total_return"] != ""
+    analytics = await client.get(f"{BASE}/{created['portfolio_id']}/analytics", params={"user_id": "alice"}, headers=AUTH)
+    assert (await analytics.json())["initial_value_usd"] == written
+
+
+async def test_a_negative_initial_value_funds_nothing(client: Any) -> None:
+    created = await create(client, body={**NEW, "initial_value_usd": -5})
+    assert created["total_value_usd"] == "0.00"
+    assert created["total_return"] == "5.00"  # worth 0, from an initial -5
 
 
 async def test_decimal_strings_and_numbers_are_both_accepted(client: Any) -> None:

@@ -6,13 +6,11 @@ services are), both mounted at /bitcain. The answers must agree on the status, o
 that matter (COMPARED_HEADERS) and, for a 4xx, on the whole JSON body. 2xx bodies come from the
 mock's business logic and are not compared. The mock's state is reset before each request.
 
-A difference is accepted only for the requests in EXPECTED_DIFFERENCES, each with the reference's
-sentence that justifies it. KNOWN_TODAY lists the requests that still differ while the mock is
-being fixed (they are expected to fail, strictly: a fixed request must leave the set); it must
-end empty.
+A difference is accepted only for the requests in EXPECTED_DIFFERENCES, each with the mock's own
+status (asserted) and the reference's sentence that justifies it.
 
 `python -m tests.bitcain.test_fastapi_differential` prints a summary (add `--ids` for the ids
-that differ, as KNOWN_TODAY's lines).
+that differ).
 """
 
 from __future__ import annotations
@@ -42,49 +40,38 @@ from .helpers import MOUNT, SANDBOX_USER
 
 COMPARED_HEADERS = ("www-authenticate", "allow", "location", "content-type")
 
-# request id -> the reference's sentence that makes the mock answer otherwise than the stateless oracle
-EXPECTED_DIFFERENCES = {
-    "create:name-taken": "name*string: Portfolio name (must be unique per user)",
-    "delete:no-force:holding-assets": "force?boolean: Force deletion even if portfolio has assets",
-    # each weight is a percentage, 0..1, and they sum to 1.0: a 1.5 and a -0.5 are refused
-    'create:target_allocations={"BTC": 1.5, "ETH": -0.5}': "target_allocations*: Target asset allocations as decimal percentages (must sum to 1.0)",
-    # "Export Portfolio History": the export answers CSV when Accept asks for it (specs/bitcain.yaml's notes)
-    "export:accept=text/csv": "Export Portfolio History / timeframe?string: Timeframe for export",
-    # the sandbox's own bound on a request (max_body_bytes, README "Limits"): FastAPI has none
-    "create:over-1MiB": "(the sandbox's body limit, max_body_bytes)",
-    # FastAPI itself fails with a 500 when its 422 would have to quote these; the mock answers the 422
-    "create:lone-surrogate": "(FastAPI answers 500: a lone surrogate cannot be quoted back)",
-    "create:infinity": "(FastAPI answers 500: Infinity cannot be quoted back)",
-    "create:minus-infinity": "(FastAPI answers 500: -Infinity cannot be quoted back)",
-    "create:huge-exponent": "(FastAPI answers 500: 1e400 cannot be quoted back)",
-}
 
-# the requests the mock still answers otherwise than FastAPI: each fix takes its ids out; it must end empty
-KNOWN_TODAY: frozenset[str] = frozenset(
-    {
-        'create:initial_value_usd="1e3"',
-        'create:initial_value_usd="-5"',
-        "create:initial_value_usd=-5",
-        'create:initial_value_usd=" 100 "',
-        'create:initial_value_usd="1_000"',
-        'create:initial_value_usd="NaN"',
-        'create:initial_value_usd="Infinity"',
-        "create:initial_value_usd=1e+20",
-        "create:nan",
-        "create:deep",
-        "create:big-integer",
-        "csv:two-files-last-valid",
-        "csv:no-parts",
-        "csv:empty",
-        "csv:unterminated",
-        'csv:content-type=multipart/form-data; boundary=""',
-        "csv:urlencoded:file=abc",
-        "csv:no-auth:no-boundary",
-        "create:no-authorization:malformed",
-        "get:path=a%2Fb",
-        "get:path=5555717d-15c7-408a-aad2-f3155d61ff77%2Fanalytics",
-    }
-)
+@dataclass(frozen=True)
+class Deliberate:
+    """A request the mock answers otherwise than the stateless oracle, on purpose: the mock's own status,
+    and the reference's sentence (or the sandbox bound) that makes it so."""
+
+    status: int
+    why: str
+
+
+ALLOCATIONS = "target_allocations*: Target asset allocations as decimal percentages (must sum to 1.0)"
+
+# request id -> what the mock answers instead, and why (each also in specs/bitcain.yaml's notes)
+EXPECTED_DIFFERENCES: dict[str, Deliberate] = {
+    "create:name-taken": Deliberate(409, "name*string: Portfolio name (must be unique per user)"),
+    "delete:no-force:holding-assets": Deliberate(409, "force?boolean: Force deletion even if portfolio has assets"),
+    # each weight is a percentage, 0..1, and they sum to 1.0: a 1.5 and a -0.5 are refused, and so is NaN
+    'create:target_allocations={"BTC": 1.5, "ETH": -0.5}': Deliberate(422, ALLOCATIONS),
+    "create:nan": Deliberate(422, ALLOCATIONS),
+    # the upload is read: the last `file` part (as Starlette keeps it) is not a Coinbase export
+    "csv:two-files-first-valid": Deliberate(422, "Ingest Coinbase Csv: Coinbase Statements 'Transaction history' CSV"),
+    # "Export Portfolio History": the export answers CSV when Accept asks for it (specs/bitcain.yaml's notes)
+    "export:accept=text/csv": Deliberate(200, "Export Portfolio History / timeframe?string: Timeframe for export"),
+    # the sandbox's own bounds on a request (README "Limits"): FastAPI has none
+    "create:over-1MiB": Deliberate(413, "(the sandbox's body limit, max_body_bytes)"),
+    "create:deep": Deliberate(422, "(the sandbox's nesting limit: 64 levels, MAX_BODY_DEPTH)"),
+    # FastAPI itself fails with a 500 when its 422 would have to quote these; the mock answers the 422
+    "create:lone-surrogate": Deliberate(422, "(FastAPI answers 500: a lone surrogate cannot be quoted back)"),
+    "create:infinity": Deliberate(422, "(FastAPI answers 500: Infinity cannot be quoted back)"),
+    "create:minus-infinity": Deliberate(422, "(FastAPI answers 500: -Infinity cannot be quoted back)"),
+    "create:huge-exponent": Deliberate(422, "(FastAPI answers 500: 1e400 cannot be quoted back)"),
+}
 
 
 @dataclass(frozen=True)
@@ -221,27 +208,21 @@ async def servers() -> AsyncIterator[Servers]:
         yield running
 
 
-def _param(probe: Probe) -> Any:
-    known = probe.id in KNOWN_TODAY
-    marks = [pytest.mark.xfail(strict=True, reason="differs from FastAPI today (KNOWN_TODAY)")] if known else []
-    return pytest.param(probe, id=probe.id, marks=marks)
-
-
 @pytest.mark.asyncio(loop_scope="module")  # both servers live on the module's loop
-@pytest.mark.parametrize("probe", [_param(probe) for probe in PROBES])
+@pytest.mark.parametrize("probe", PROBES, ids=[probe.id for probe in PROBES])
 async def test_answers_as_fastapi_does(servers: Servers, probe: Probe) -> None:
     mock, oracle = await answers(servers, probe)
-    if probe.id in EXPECTED_DIFFERENCES:
+    deliberate = EXPECTED_DIFFERENCES.get(probe.id)
+    if deliberate is not None:
+        assert mock.status == deliberate.status, deliberate.why
+        assert differences(mock, oracle), f"{probe.id} no longer differs: take it out of EXPECTED_DIFFERENCES"
         return
     found = differences(mock, oracle)
     assert not found, "\n".join(f"{difference.kind}: {difference.detail}" for difference in found)
 
 
-def test_known_and_expected_name_requests() -> None:
-    ids = {probe.id for probe in PROBES}
-    assert set(EXPECTED_DIFFERENCES) <= ids
-    assert ids >= KNOWN_TODAY
-    assert not KNOWN_TODAY & set(EXPECTED_DIFFERENCES)
+def test_expected_differences_name_requests() -> None:
+    assert set(EXPECTED_DIFFERENCES) <= {probe.id for probe in PROBES}
 
 
 # --- the summary -----------------------------------------------------------------------------------

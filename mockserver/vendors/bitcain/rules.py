@@ -9,7 +9,7 @@ Each sees only the call; a handler then works with what its rules let through.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from ...vocabulary import Call, Reply
@@ -19,18 +19,17 @@ from .ledger import EXCHANGES, SUPPORTED_ASSETS
 from .portfolios import allocation_problems
 from .validation_errors import CSV_FIELD, value_error
 
-MAX_VALUE_USD = Decimal("10000000000000")
+# pydantic's Decimal takes any finite value; the sandbox funds a portfolio only within this bound, so
+# that its holdings keep every digit (valuation._ROUNDING); a negative value funds nothing
+MAX_VALUE_USD = Decimal("1e24")
 MAX_CSV_BYTES = 262_144
 CURRENCIES = ("USD",)
 
 
-def initial_value(raw: Any) -> Decimal | None:
-    """`initial_value_usd` as a decimal within 0..MAX_VALUE_USD, else None."""
-    try:
-        value = Decimal(str(raw).strip())
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() and 0 <= value <= MAX_VALUE_USD else None
+def initial_value(raw: Any) -> Decimal:
+    """`initial_value_usd` as its schema let it through: a number, or a decimal string (lax.py writes
+    the ones pydantic reads, `1e3` or ` 1_000 `, plainly)."""
+    return Decimal(str(raw))
 
 
 def new_portfolio_rule(call: Call) -> Reply | None:
@@ -38,9 +37,10 @@ def new_portfolio_rule(call: Call) -> Reply | None:
     refused = _allocation_rule(body["target_allocations"])
     if refused is not None:
         return refused
-    if initial_value(body.get("initial_value_usd", "0")) is None:
-        message = f"initial_value_usd must be a decimal between 0 and {MAX_VALUE_USD}"
-        return validation_reply(value_error(["body", "initial_value_usd"], message, body.get("initial_value_usd")))
+    raw = body.get("initial_value_usd", "0")
+    if abs(initial_value(raw)) > MAX_VALUE_USD:
+        message = f"initial_value_usd must be within -{MAX_VALUE_USD:f} and {MAX_VALUE_USD:f}"
+        return validation_reply(value_error(["body", "initial_value_usd"], message, raw))
     return None
 
 

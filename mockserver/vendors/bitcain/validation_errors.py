@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import parse_qsl
 
 from ...lax import refusal_of
 from ...vocabulary import Violation
 
 CSV_FIELD = "file"  # the form field of the CSV upload
+URLENCODED = "application/x-www-form-urlencoded"
 
 # pydantic reports a model's fields in the order the model declares them (the spec's order)
 BODY_FIELDS = (
@@ -53,10 +54,16 @@ def value_error(loc: Sequence[str | int], message: str, value: Any) -> dict[str,
 
 
 def unreadable_body(violation: Violation) -> dict[str, Any]:
-    """FastAPI reads a body it cannot parse as JSON as bytes (a model rejects them), and a form
-    endpoint sent something else finds no form fields at all."""
-    if "multipart/form-data" in f"{violation.message} {violation.expected}":
-        return {"type": "missing", "loc": ["body", CSV_FIELD], "msg": "Field required", "input": None}
+    """FastAPI reads a body it cannot parse as JSON as bytes (a model rejects them). A form endpoint
+    reads a URL-encoded body as a form too (Starlette's `request.form()`, where the last of a
+    repeated field wins), whose `file` is text, not a file; sent anything else, it finds no fields."""
+    if "multipart/form-data" in violation.message:
+        loc = ["body", CSV_FIELD]
+        if violation.expected == URLENCODED and isinstance(violation.value, bytes):
+            fields = dict(parse_qsl(violation.value.decode("latin-1"), keep_blank_values=True, encoding="latin-1"))
+            if CSV_FIELD in fields:
+                return value_error(loc, "Expected UploadFile, received: <class 'str'>", fields[CSV_FIELD])
+        return {"type": "missing", "loc": loc, "msg": "Field required", "input": None}
     received = violation.value.decode("utf-8", "replace") if isinstance(violation.value, bytes) else violation.value
     return _model_type(["body"], received)
 
@@ -199,16 +206,9 @@ def _typed(loc: list[Any], kind: str, message: str, value: Any, ctx: dict[str, A
 
 
 def _decimal_error(loc: list[Any], value: Any) -> dict[str, Any]:
-    """The decimal fields accept a number or a numeric string, as pydantic's Decimal does."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return _typed(loc, "decimal_type", "Decimal input should be an integer, float, string or Decimal object", value)
-    try:
-        number = Decimal(value.strip() if isinstance(value, str) else str(value))
-    except InvalidOperation:
-        return _typed(loc, "decimal_parsing", "Input should be a valid decimal", value)
-    if number.is_finite() and number < 0:
-        return _typed(loc, "greater_than_equal", "Input should be greater than or equal to 0", value, {"ge": 0})
-    return _typed(loc, "decimal_parsing", "Input should be a valid decimal", value)
+    """The decimal fields accept a number or a numeric string, as pydantic's Decimal does: its own words."""
+    error_type, message = refusal_of("decimal", value) or ("decimal_parsing", "Input should be a valid decimal")
+    return _typed(loc, error_type, message, value)
 
 
 def _python_error(raw: bytes) -> json.JSONDecodeError | UnicodeDecodeError | None:

@@ -12,7 +12,7 @@ import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
 
 from ...sandbox.caches import ENTRY_BYTES
 from ...sandbox.market import round_price
@@ -21,6 +21,9 @@ from ...sandbox.world import World
 CENT = Decimal("0.01")
 SATOSHI = Decimal("0.00000001")
 ZERO = Decimal(0)
+# rounding to the cent or the satoshi needs every digit of the value: up to rules.MAX_VALUE_USD's 25
+# and the 8 decimals, past the 28 digits of the default context
+_ROUNDING = Context(prec=48)
 Position = tuple[str, str]  # (asset, venue)
 Quantities = Mapping[Position, Decimal]
 
@@ -55,12 +58,12 @@ def _weigh_price(key: tuple[str, datetime], found: Decimal) -> int:
 
 
 def money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, ROUND_HALF_EVEN)
+    return value.quantize(CENT, ROUND_HALF_EVEN, _ROUNDING)
 
 
 def units(value: Decimal) -> Decimal:
     """A quantity cut to 8 decimals (what an exchange credits)."""
-    return value.quantize(SATOSHI, ROUND_DOWN)
+    return value.quantize(SATOSHI, ROUND_DOWN, _ROUNDING)
 
 
 def text(value: Decimal) -> str:
@@ -70,7 +73,7 @@ def text(value: Decimal) -> str:
 
 def quantity_text(value: Decimal) -> str:
     """A quantity as exchanges write it: eight decimals."""
-    return f"{value.quantize(SATOSHI):f}"
+    return f"{value.quantize(SATOSHI, context=_ROUNDING):f}"
 
 
 def percent_text(part: Decimal, whole: Decimal) -> str:
