@@ -20,6 +20,7 @@ from aiohttp import web
 from .request_memo import Validated
 from .responses import Preferences
 from .seeding import stable_seed
+from .sessions import SESSION
 from .vocabulary import Call, Problem, Reply, Violation
 
 if TYPE_CHECKING:
@@ -43,9 +44,9 @@ def handled(plan: OperationPlan, request: web.Request, validated: Validated) -> 
     """The sandbox handler's answer (3); the spec's (4-5) when it has none for this request."""
     if plan.handler is not None:
         api = plan.api  # the Call built here, not by api.call: this runs on every handled request
-        reply = plan.handler(
-            Call(plan.key, validated.params, validated.body, validated.identity, api.world, api.state, api.vendor_settings)
-        )
+        session = request.get(SESSION)
+        world, state = (api.world, api.state) if session is None else (session.world, session.state(api.name))
+        reply = plan.handler(Call(plan.key, validated.params, validated.body, validated.identity, world, state, api.vendor_settings))
         if reply is not None:
             return reply
     return documented(plan, request, validated.preferences)

@@ -23,6 +23,7 @@ from .routing import add_routes
 from .sandbox.store import ApiState, Store
 from .sandbox.world import World
 from .security import secrets_of
+from .sessions import SESSION_PREFIX, SESSIONS, Sessions, in_session
 from .settings import Settings, SettingsError
 from .traffic import SECRETS, TRAFFIC, Traffic
 from .unrouted import AnyTarget, unrouted
@@ -107,6 +108,9 @@ def create_app(
     if store is not None and owns_store:
         app[STORE] = store
         app.on_cleanup.append(_close_store)
+    app[SESSIONS] = Sessions(store or Store(), apis[0].world if apis else World(settings.seed), settings, apis)
+    app.router.add_route("*", f"{SESSION_PREFIX}/{{session}}", in_session)
+    app.router.add_route("*", f"{SESSION_PREFIX}/{{session}}/{{tail:.*}}", in_session)
     add_control_routes(app, lambda handler: gate(handler, None, recorded=False))
     for api in apis:
         add_routes(app, api)

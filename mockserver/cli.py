@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--state", type=Path, metavar="FILE", help="keep the sandbox state in this SQLite file (default: in memory)")
     serve.add_argument("--journal-size", type=int, help="requests the journal keeps (default 1000; 0 turns it off)")
     serve.add_argument("--journal-bytes", type=int, help="bytes the journal's requests may hold together (default 16 MiB)")
+    serve.add_argument("--max-sessions", type=int, help="sessions that may live at once (default 1000; 0: none)")
+    serve.add_argument("--session-idle-seconds", type=float, help="a session unused this long is deleted (default 3600)")
     serve.add_argument("--control-token", help="demand Authorization: Bearer <token> on /__mock")
     serve.add_argument("--quiet", action="store_true", default=None, help="no access log line per request")
     serve.add_argument("--log-format", choices=("text", "json"), help="access log as text (default) or JSON lines")
@@ -128,6 +130,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         "state",
         "journal_size",
         "journal_bytes",
+        "max_sessions",
+        "session_idle_seconds",
         "control_token",
         "quiet",
         "log_format",

@@ -30,6 +30,7 @@ import orjson
 from aiohttp import web
 
 from .appkeys import APIS, SETTINGS
+from .control_sessions import add_session_routes, base_url
 from .dashboard import dashboard_page, dashboard_redirect
 from .envelopes import problem_json
 from .faults import FaultError
@@ -37,7 +38,8 @@ from .journal import Entry, Journal, Matcher
 from .mounted import MountedApi
 from .sandbox.store import StateFull
 from .security import NO_SECRETS, SecretMask
-from .traffic import CONTROL_PREFIX, SECRETS, TRAFFIC
+from .sessions import SESSION, SESSIONS
+from .traffic import CONTROL_PREFIX, SECRETS, TRAFFIC, Traffic
 from .validation import echo
 from .vocabulary import Problem, RouteHandler, Violation, as_sent, json_reply, to_response
 
@@ -70,6 +72,7 @@ def add_control_routes(app: web.Application, within_limits: Callable[[RouteHandl
     routes.add_get(f"{CONTROL_PREFIX}/faults", gated(list_faults))
     routes.add_post(f"{CONTROL_PREFIX}/faults", gated(add_fault))
     routes.add_delete(f"{CONTROL_PREFIX}/faults", gated(clear_faults))
+    add_session_routes(routes, CONTROL_PREFIX, gated)
     routes.add_get(CONTROL_PREFIX, gated(dashboard_redirect))
     routes.add_get(f"{CONTROL_PREFIX}/", gated(dashboard_page))
     routes.add_route("*", f"{CONTROL_PREFIX}/{{tail:.*}}", gated(unknown_control_route))
@@ -209,10 +212,6 @@ def describe_api(api: MountedApi, base: str) -> dict[str, Any]:
     }
 
 
-def base_url(request: web.Request) -> str:
-    return f"{request.scheme}://{request.host}"
-
-
 async def list_apis(request: web.Request) -> web.Response:
     base = base_url(request)
     return _json({"apis": [describe_api(api, base) for api in request.app[APIS]]})
@@ -248,7 +247,7 @@ async def list_requests(request: web.Request) -> web.Response:
             raise ValueError("limit must be at least 1")
     except ValueError as exc:
         return _problem(400, str(exc), mask=_mask(request))
-    journal = request.app[TRAFFIC].journal
+    journal = _traffic(request).journal
     found = await _matching(journal, matcher)
     mask = _mask(request)
     entries = [mask.json(entry.as_dict()) for entry in found[:limit]]
@@ -256,7 +255,7 @@ async def list_requests(request: web.Request) -> web.Response:
 
 
 async def clear_requests(request: web.Request) -> web.Response:
-    journal = request.app[TRAFFIC].journal
+    journal = _traffic(request).journal
     cleared = len(journal)
     journal.clear()
     return _json({"cleared": cleared})
@@ -268,7 +267,7 @@ async def count_requests(request: web.Request) -> web.Response:
         matcher = _matcher(spec)
     except ValueError as exc:
         return _problem(400, str(exc), mask=_mask(request))
-    return _json({"count": len(await _matching(request.app[TRAFFIC].journal, matcher))})
+    return _json({"count": len(await _matching(_traffic(request).journal, matcher))})
 
 
 async def _matching(journal: Journal, matcher: Matcher) -> list[Entry]:
@@ -283,36 +282,46 @@ async def _matching(journal: Journal, matcher: Matcher) -> list[Entry]:
     return select() if matcher.path_regex is None else await asyncio.to_thread(select)
 
 
+def _traffic(request: web.Request) -> Traffic:
+    """The journal and faults of the request's session (the default one's without a prefix)."""
+    session = request.get(SESSION)
+    return request.app[TRAFFIC] if session is None else session.traffic
+
+
 async def reset(request: web.Request) -> web.Response:
-    """State, journal and faults back to where they started; 507 (and nothing else cleared) when
-    the state cannot be written (a full disk)."""
+    """State, journal and faults back to where they started (the session's, under a session's
+    prefix); 507 (and nothing else cleared) when the state cannot be written (a full disk)."""
     apis = request.app[APIS]
+    session = request.get(SESSION)
     try:
+        if session is not None:
+            request.app[SESSIONS].reset(session)
+            return _json({"reset": [api.name for api in apis], "session": session.id})
         for api in apis:
             api.reset()
     except StateFull as exc:
         return _problem(507, f"the state was not reset: {exc}", mask=_mask(request))
-    traffic = request.app[TRAFFIC]
+    traffic = _traffic(request)
     traffic.journal.clear()
     traffic.faults.clear()
     return _json({"reset": [api.name for api in apis]})
 
 
 async def list_faults(request: web.Request) -> web.Response:
-    return _json({"faults": _mask(request).json(request.app[TRAFFIC].faults.listing())})
+    return _json({"faults": _mask(request).json(_traffic(request).faults.listing())})
 
 
 async def add_fault(request: web.Request) -> web.Response:
     known = {api.name: {route.operation for route in api.routes()} for api in request.app[APIS]}
     try:
-        fault = request.app[TRAFFIC].faults.add(await _json_body(request), known)
+        fault = _traffic(request).faults.add(await _json_body(request), known)
     except (ValueError, FaultError) as exc:
         return _problem(400, str(exc), mask=_mask(request))
     return _json(fault.as_dict(), 201)
 
 
 async def clear_faults(request: web.Request) -> web.Response:
-    request.app[TRAFFIC].faults.clear()
+    _traffic(request).faults.clear()
     return _json({"faults": []})
 
 

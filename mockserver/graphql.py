@@ -73,6 +73,7 @@ from .mounted import DescribedApi, Route, add_api_route
 from .sandbox.store import ApiState
 from .sandbox.world import World
 from .seeding import stable_seed
+from .sessions import SESSION
 from .settings import Settings
 from .traffic import OPERATION_KEY
 from .validation import MAX_BODY_DEPTH, deeper_than
@@ -175,6 +176,7 @@ class GraphQLRequest:
     path: str
     headers: Mapping[str, str]
     query: Mapping[str, str]
+    world: World  # the sandbox the request is in: the default one's, or its session's (sessions.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -600,6 +602,10 @@ class GraphQLApi(DescribedApi):
     def well_known(self) -> list[dict[str, str]]:
         return [{"name": description, "operation": OPERATION, "try": hint} for hint, description in self.vendor.well_known.items()]
 
+    @property
+    def state_seeder(self) -> None:
+        return None  # its vendor keeps what it needs (vendor.reset)
+
     def reset(self) -> None:
         """A GraphQL API keeps no state here unless its vendor does (the document cache is not
         state: it never changes an answer)."""
@@ -648,7 +654,9 @@ class GraphQLApi(DescribedApi):
     async def _handle(self, request: web.Request) -> web.Response:
         context = None
         if self.vendor.authenticate is not None:
-            view = GraphQLRequest(request.method, request.path, request.headers, request.query)
+            session = request.get(SESSION)
+            world = session.world if session is not None else self.world
+            view = GraphQLRequest(request.method, request.path, request.headers, request.query, world)
             context = self.vendor.authenticate(view)
             if isinstance(context, Refusal):
                 return self.errors(context.status, context.faults, context.headers)

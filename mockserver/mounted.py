@@ -9,6 +9,8 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 from aiohttp import web
 
 from .catalog import ApiDescription
+from .sandbox.store import Seeder
+from .sandbox.world import World
 from .vendors import Framework
 from .vocabulary import Identity, RouteHandler
 
@@ -36,6 +38,9 @@ class MountedApi(Protocol):
     def identities(self) -> list[Identity]: ...  # the credentials it accepts
 
     @property
+    def world(self) -> World: ...  # the sandbox's seed, market, caches and (default) clock
+
+    @property
     def credential_fields(self) -> frozenset[str]: ...  # lower-case header and query names that carry credentials
 
     @property
@@ -54,6 +59,9 @@ class MountedApi(Protocol):
     def error_response(self, status: int, message: str) -> web.Response: ...  # in the API's own error format
 
     def reset(self) -> None: ...  # the API's state back to where it started
+
+    @property
+    def state_seeder(self) -> Seeder | None: ...  # what fills a new state (the default one, a session's)
 
 
 @runtime_checkable

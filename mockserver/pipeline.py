@@ -43,6 +43,7 @@ from .operation_checks import scheme_check, unparsed_body, vendor_check, verdict
 from .request_memo import Validated
 from .sandbox.store import StateFull
 from .security import AuthOutcome, SecretMask
+from .sessions import SESSION
 from .traffic import DROPPED, Recorder, Traffic, body_for_journal, mask_response, may_quote_its_request
 from .vocabulary import Problem, Reply, RouteHandler, to_response
 
@@ -127,7 +128,7 @@ def recording(next: RouteHandler, route: Route) -> RouteHandler:
     if not route.recorded:
         return next
     recorder = Recorder.of(route.traffic.journal, route.secrets, route.api, route.operation)
-    secrets, graphql, keeps_bodies = route.secrets, recorder.graphql, route.traffic.journal.size > 0
+    secrets, graphql = route.secrets, recorder.graphql
 
     async def recorded(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -135,8 +136,10 @@ def recording(next: RouteHandler, route: Route) -> RouteHandler:
         dropped = type(response) is Dropped
         if not dropped and (graphql or response.status >= 400 or (request.body_exists and may_quote_its_request(response))):
             mask_response(response, secrets)
-        body = await body_for_journal(request) if keeps_bodies and request.body_exists else None
-        recorder.record(request, DROPPED if dropped else response.status, started, body)
+        session = request.get(SESSION)
+        journal = recorder.journal if session is None else session.traffic.journal
+        body = await body_for_journal(request) if journal.size > 0 and request.body_exists else None
+        recorder.record(request, DROPPED if dropped else response.status, started, body, journal)
         return response
 
     return recorded
@@ -154,7 +157,9 @@ def faults(next: RouteHandler, route: Route) -> RouteHandler:
     installed = route.traffic.faults
 
     async def with_faults(request: web.Request) -> web.StreamResponse:
-        effect = installed.effect_for(api.name, route.operation) if installed else None
+        session = request.get(SESSION)
+        faults = installed if session is None else session.traffic.faults
+        effect = faults.effect_for(api.name, route.operation) if faults else None
         if effect is None:
             return await next(request)
         if effect.delay_s:
@@ -193,7 +198,9 @@ def operation(plan: OperationPlan) -> RouteHandler:
             if outcome.status != 200:
                 unparsed = await unparsed_body(plan, request) if body_first else None
                 return unparsed or authentication_refusal(plan, outcome)
-            key = None if memo is None or request.body_exists else memo.key(id(plan), plan.deciding_headers, request, outcome.identity)
+            # a session's request is decided afresh: its answers may be shaped at run time (scenarios)
+            fresh = memo is None or request.body_exists or SESSION in request
+            key = None if fresh else memo.key(id(plan), plan.deciding_headers, request, outcome.identity)
             verdict = memo.get(key) if key is not None else None  # type: ignore[union-attr]
             if verdict is None:
                 checked = await verdict_of(plan, request, outcome.identity)

@@ -15,7 +15,7 @@ from .fixtures import MATCH_LOCATIONS, FixtureEntry
 from .mounted import DescribedApi, Route
 from .request_memo import RequestMemo
 from .responses import CONTROL_QUERY_KEYS, ResponseBook, examples_of
-from .sandbox.store import ApiState
+from .sandbox.store import ApiState, Seeder
 from .sandbox.world import World
 from .schemas import SchemaBook, pointer
 from .security import CONFIGURED, SchemeReader, SecurityPlan, default_identity, reader_for
@@ -126,9 +126,18 @@ class ApiRuntime(DescribedApi):
         found.extend({"name": description, "operation": "", "try": hint} for hint, description in self.vendor.well_known.items())
         return found
 
-    def call(self, operation: str, params: dict[str, dict[str, Any]], body: Any, identity: Identity | None) -> Call:
-        """What a vendor's rule or sandbox handler sees of a valid request."""
-        return Call(operation, params, body, identity, self.world, self.state, self.vendor_settings)
+    def call(
+        self,
+        operation: str,
+        params: dict[str, dict[str, Any]],
+        body: Any,
+        identity: Identity | None,
+        sandbox: tuple[World, ApiState] | None = None,
+    ) -> Call:
+        """What a vendor's rule or sandbox handler sees of a valid request; `sandbox`: the world and
+        state of the session it is in (None: the default session's)."""
+        world, state = sandbox or (self.world, self.state)
+        return Call(operation, params, body, identity, world, state, self.vendor_settings)
 
     def error_response(self, status: int, message: str) -> web.Response:
         return to_response(self.envelope(Problem(status, message)))
@@ -139,6 +148,10 @@ class ApiRuntime(DescribedApi):
     def summary(self) -> str:
         fixtures = sum(len(plan.fixtures) for plan in self.plans)
         return f"{len(self.plans)} operations, {fixtures} fixtures"
+
+    @property
+    def state_seeder(self) -> Seeder | None:
+        return self.vendor.seed_state
 
     def prepare_state(self) -> None:
         """Seed the API's state unless it already exists (a restart with --state, another worker)."""

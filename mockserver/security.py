@@ -104,7 +104,8 @@ class AuthRequest:
     body: bytes
     identities: Sequence[Identity]
     settings: Settings
-    world: World = field(default_factory=World)  # whose caches a vendor's check may keep keyed objects in
+    world: World = field(default_factory=World)  # whose caches a vendor's check may keep keyed objects in; its clock
+    session_prefix: str = ""  # /__session/<id> of a request in a session: a client may have signed it too
 
 
 @dataclass(slots=True)

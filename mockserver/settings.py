@@ -60,6 +60,11 @@ class Settings:
     state: Path | None = None
     journal_size: int = 1000  # requests kept by the journal; 0 turns it off
     journal_bytes: int = 16 * 1_048_576  # and what they hold together (journal.entry_weight)
+    # sessions (sessions.py): how many may live at once, how long one lives unused, and each one's journal
+    max_sessions: int = 1000
+    session_idle_seconds: float = 3600.0
+    session_journal_size: int = 200
+    session_journal_bytes: int = 262_144
     control_token: str | None = None  # when set, /__mock demands `Authorization: Bearer <token>`
     # Host names (besides loopback names and addresses) under which /__mock and the dashboard answer
     allowed_hosts: list[str] = field(default_factory=list)
@@ -104,6 +109,10 @@ _SCALARS = {
     "signature_window_seconds": int,
     "journal_size": int,
     "journal_bytes": int,
+    "max_sessions": int,
+    "session_idle_seconds": float,
+    "session_journal_size": int,
+    "session_journal_bytes": int,
     "workers": int,
     "log_format": str,
 }
@@ -251,6 +260,10 @@ _LIMIT_RANGES = {
     "max_ledger_entries_per_user": (0, 10_000_000),
     "max_state_bytes": (1_048_576, 1 << 40),
     "journal_bytes": (262_144, 1 << 30),
+    "max_sessions": (0, 100_000),
+    "session_idle_seconds": (1, 30 * 86_400),
+    "session_journal_size": (0, 100_000),
+    "session_journal_bytes": (16_384, 64 << 20),
     "header_read_timeout": (0.1, 3600),
     "body_read_timeout": (0.1, 3600),
     "keepalive_timeout": (0.1, 3600),

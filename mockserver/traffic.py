@@ -64,11 +64,13 @@ class Recorder:
             return cls(journal, secrets, None, operation, frozenset(), False)
         return cls(journal, secrets, api.name, operation, api.credential_fields, api.kind == "graphql")
 
-    def record(self, request: web.Request, status: int, started: float, body: object) -> None:
-        """The request in the journal (unless it is off) and the access log (unless quiet)."""
+    def record(self, request: web.Request, status: int, started: float, body: object, journal: Journal | None = None) -> None:
+        """The request in the journal (the route's, or `journal`: its session's; unless it is off) and
+        the access log (unless quiet)."""
         operation = (request.get(OPERATION_KEY) if self.graphql else None) or self.operation
-        if self.journal.size > 0:
-            self.journal.record(
+        journal = self.journal if journal is None else journal
+        if journal.size > 0:
+            journal.record(
                 request.method, request.rel_url, request.headers, body, self.api_name, operation, status, started, self.credential_fields
             )
         if access_log.isEnabledFor(logging.INFO):

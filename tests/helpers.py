@@ -20,11 +20,15 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from mockserver.sandbox.world import World
+from mockserver.settings import DEFAULT_CLOCK
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SPECS = ROOT / "tests" / "specs"
 MESH_AUTH = {"X-Client-Id": "mock-client-id", "X-Client-Secret": "sk_sand_mock_secret"}
 PORTFOLIO = "/mesh/api/v1/holdings/portfolio"
+
+# the default sandbox clock (frozen), in epoch seconds: what every "now" of the sandbox is, tokens' too
+SANDBOX_NOW = int(datetime.fromisoformat(DEFAULT_CLOCK).timestamp())
 
 # what the `make_client` fixture (tests/conftest.py) is: settings as keyword arguments -> a client
 MakeClient = Callable[..., Awaitable[TestClient]]

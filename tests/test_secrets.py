@@ -39,7 +39,7 @@ from mockserver.settings import Settings, SettingsError, load_settings
 from mockserver.vendors import omniex, treasure
 from mockserver.vocabulary import Identity
 
-from .helpers import MESH_AUTH, ROOT, MakeClient, running_server
+from .helpers import MESH_AUTH, ROOT, SANDBOX_NOW, MakeClient, running_server
 
 # --- the secrets -----------------------------------------------------------------------------
 # URL-safe characters only, so that a secret reads the same in a path, a query string and JSON.
@@ -813,7 +813,7 @@ async def test_treasure_tokens_resist_every_one_character_change(client: Any) ->
 
 
 async def test_treasure_tokens_expire_and_forged_ones_fail(client: Any) -> None:
-    now = int(time.time())
+    now = SANDBOX_NOW  # tokens live on the sandbox clock
     lifetime = treasure.TOKEN_LIFETIME
     assert await treasure_status(client, treasure.issue_token(TRS_CLIENT, 0, now - lifetime + 30)) == (200, "")
     assert await treasure_status(client, treasure.issue_token(TRS_CLIENT, 0, now - lifetime - 1)) == (401, "EXPIRED")
@@ -983,14 +983,15 @@ async def test_every_credential_check_compares_every_identity_in_constant_time(
 
 
 def test_omniex_compares_both_signed_paths_always(compared: list[tuple[bytes, bytes]]) -> None:
-    """The signature is accepted over the path with and without the mount prefix: both are compared
-    whichever matches, so timing does not tell which form a client signed."""
+    """The signature is accepted over the path as sent (with a session's prefix, none here), with and
+    without the mount prefix: all three are compared whichever matches, so timing does not tell which
+    form a client signed."""
     identity = Identity.from_config({"key": "k-1", "secret": "k-1-secret"}, 0)
     for signed_path in (ONX, ONX.removeprefix("/omniex")):
         headers = omniex_headers("GET", signed_path, "k-1", "k-1-secret")
         compared.clear()
         assert omniex.authenticate(auth_request("getPortfolios", headers, [identity])).status == 200
-        assert sum(1 for given, _ in compared if given == headers["ONX-API-SIGNATURE"].encode()) == 2, signed_path
+        assert sum(1 for given, _ in compared if given == headers["ONX-API-SIGNATURE"].encode()) == 3, signed_path
 
 
 def test_omniex_signs_with_the_secret_of_the_identity_it_found() -> None:

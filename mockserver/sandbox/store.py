@@ -38,9 +38,15 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE INDEX IF NOT EXISTS documents_by_owner ON documents (api, kind, owner, seq);
 CREATE TABLE IF NOT EXISTS seeded (api TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS sessions (  -- sessions.py: shared by workers
+    id      TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    used    REAL NOT NULL,             -- wall clock of its last request, for the idle expiry
+    clock   TEXT NOT NULL              -- its clock (sandbox/clock.py), as JSON
+);
 """
 _COLUMNS = ("seq", "api", "kind", "id", "owner", "body")
-_OURS = {"documents", "seeded", "sqlite_sequence"}
+_OURS = {"documents", "seeded", "sessions", "sqlite_sequence"}
 DEFAULT_MAX_BYTES = Settings.max_state_bytes
 
 Seeder = Callable[["ApiState"], None]

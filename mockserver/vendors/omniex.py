@@ -109,7 +109,8 @@ def authenticate(request: AuthRequest) -> AuthOutcome:
     mount_prefix = _first_segment(request.mount)
     unprefixed = request.path[len(mount_prefix) :] if request.path.startswith(mount_prefix + "/") else request.path
     matches = False
-    for path in (request.path, unprefixed):  # both compared, always: no early exit
+    # as sent (a session's prefix too), without the session's prefix, without the mount: all compared, always
+    for path in (request.session_prefix + request.path, request.path, unprefixed):
         matches |= hmac.compare_digest(given, signature(keyed, request.method, path, request.body, timestamp).encode())
     if identity is None:
         return _failed(KEY_HEADER, f"{KEY_HEADER} is not a known key")

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import time
 import urllib.request
 from datetime import date
 from decimal import Decimal
@@ -23,7 +22,7 @@ from mockserver.vendors.treasure.errors import CODE_BY_STATUS
 from mockserver.vendors.treasure.tokens import issue_token
 from mockserver.vocabulary import Identity
 
-from ..helpers import ROOT, running_server
+from ..helpers import ROOT, SANDBOX_NOW, running_server
 from .helpers import AUTH, CLIENT
 
 SPEC = yaml.safe_load((ROOT / "specs" / "treasure.yaml").read_text())
@@ -120,7 +119,7 @@ def assert_monthly(history: list[dict[str, Any]], start: str, end: str) -> None:
 
 
 async def test_token_endpoint_issues_a_bearer_token_for_a_day(client: Any) -> None:
-    before = int(time.time())
+    before = SANDBOX_NOW
     response = await client.post(TOKEN_URL, json=CLIENT)
     body = await response.json()
     assert response.status == 200
@@ -129,7 +128,7 @@ async def test_token_endpoint_issues_a_bearer_token_for_a_day(client: Any) -> No
     assert response.headers["Cache-Control"] == "no-store" and response.headers["Pragma"] == "no-cache"
     payload = claims(body["access_token"])
     assert payload["sub"] == "mock-treasure-client"
-    assert before + 86400 <= payload["exp"] <= int(time.time()) + 86400
+    assert before + 86400 <= payload["exp"] <= SANDBOX_NOW + 86400
     assert "mock-treasure-secret" not in await response.text()
 
 
@@ -243,7 +242,7 @@ async def test_bearer_scheme_name_is_case_insensitive(client: Any) -> None:
 
 
 async def test_expired_token_is_401_expired(client: Any) -> None:
-    token = issue_token(SANDBOX_CLIENT, 0, int(time.time()) - 86400 - 5)
+    token = issue_token(SANDBOX_CLIENT, 0, SANDBOX_NOW - 86400 - 5)
     response = await get_history(client, headers=bearer(token))
     details = await error_of(response, 401, "NOT_AUTHENTICATED")
     assert details[0]["reason_code"] == "EXPIRED"
@@ -253,7 +252,7 @@ async def test_expired_token_is_401_expired(client: Any) -> None:
 
 
 async def test_token_is_accepted_until_it_expires(client: Any) -> None:
-    token = issue_token(SANDBOX_CLIENT, 0, int(time.time()) - 86400 + 60)
+    token = issue_token(SANDBOX_CLIENT, 0, SANDBOX_NOW - 86400 + 60)
     assert await history_of_with(client, bearer(token))
 
 
@@ -277,7 +276,7 @@ def resigned(claims: dict[str, Any], secret: str = CLIENT["client_secret"], seed
 
 
 def sound_claims() -> dict[str, Any]:
-    now = int(time.time())
+    now = SANDBOX_NOW
     return {"iss": "treasure-sandbox", "sub": CLIENT["client_id"], "iat": now, "nbf": now - 5, "exp": now + 60}
 
 
@@ -306,7 +305,7 @@ async def test_a_resigned_token_with_times_beyond_1970_to_9999_is_401(client: An
 
 
 async def test_a_token_before_its_nbf_is_401(client: Any) -> None:
-    claims = {**sound_claims(), "nbf": int(time.time()) + 3600}
+    claims = {**sound_claims(), "nbf": SANDBOX_NOW + 3600}
     details = await error_of(await get_history(client, headers=bearer(resigned(claims))), 401, "NOT_AUTHENTICATED")
     assert details[0]["reason_code"] == "INVALID_TOKEN" and "not valid before" in details[0]["message"]
 

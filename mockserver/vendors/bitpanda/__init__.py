@@ -39,7 +39,8 @@ def graphql_vendor(setup: GraphQLSetup) -> GraphQLVendor:
     def answer_key(viewer: Viewer) -> tuple[int, datetime] | None:
         """Answers are pure functions of the query, the user and the sandbox instant: with a frozen clock,
         the same query of the same user always gets the same answer (a live clock moves on every request)."""
-        return (position[id(viewer.identity)], setup.world.frozen) if setup.world.frozen is not None else None
+        frozen = viewer.world.clock.frozen
+        return (position[id(viewer.identity)], frozen) if frozen is not None else None
 
     def authenticate(request: GraphQLRequest) -> Viewer | Refusal:
         key = request.headers.get(HEADER, "")
@@ -48,7 +49,7 @@ def graphql_vendor(setup: GraphQLSetup) -> GraphQLVendor:
         identity = identity_with(identities, HEADER, as_sent(key))
         if identity is None:
             return Refusal(401, (Fault("UnauthorizedException", UNKNOWN_KEY),))
-        return Viewer(identity, holdings[id(identity)], setup.world)
+        return Viewer(identity, holdings[id(identity)], request.world)
 
     hints, sets = credential_listing(identities, shown=configured is None)
     return GraphQLVendor(

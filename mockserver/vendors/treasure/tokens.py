@@ -13,7 +13,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -92,7 +91,7 @@ def _bearer(request: AuthRequest) -> AuthOutcome:
     identity, claims = _token_owner(as_sent(token), request.identities, request.settings.seed)
     if identity is None:
         return _refused(fail(401, f"{BEARER.label} is not valid", "header", "Authorization", "token"))
-    problem = _lifetime_problem(claims, time.time()) if claims is not None else None
+    problem = _lifetime_problem(claims, request.world.now().timestamp()) if claims is not None else None  # the sandbox clock
     if problem is not None:
         return _refused(problem)
     if identity.forbidden:
@@ -179,7 +178,7 @@ def issue_token(identity: Identity, seed: int, issued_at: int) -> str:
 def token_handler(call: Call) -> Reply:
     assert call.identity is not None  # authenticate found the client named in the (valid) body
     payload = {
-        "access_token": issue_token(call.identity, call.world.seed, int(time.time())),
+        "access_token": issue_token(call.identity, call.world.seed, int(call.world.now().timestamp())),
         "token_type": "Bearer",
         "expires_in": TOKEN_LIFETIME,
     }
