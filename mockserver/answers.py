@@ -2,7 +2,8 @@
 
 1. the client's `Prefer` header (or its `__code` / `__example` query stand-ins): a status, a
    named example, generated data;
-2. a fixture whose match fits the request (fixtures/<api>/*.yaml);
+2. a fixture whose match fits the request: the session's own (runtime_fixtures.py), then the
+   fixture files' (fixtures/<api>/*.yaml);
 3. the vendor's sandbox handler (vendors/<name>), when it answers (None: the spec's answer);
 4. the spec's example of the success response;
 5. data generated from the success response's schema, seeded by the request.
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from . import runtime_fixtures
 from .request_memo import Validated
 from .responses import Preferences
 from .seeding import stable_seed
@@ -32,6 +34,11 @@ def settled(plan: OperationPlan, request: web.Request, preferences: Preferences,
     None when the handler decides."""
     if preferences.steers:
         return preferred(plan, request, preferences)
+    session = request.get(SESSION)
+    if session is not None:  # a session's own fixtures come first (runtime_fixtures.py)
+        made = runtime_fixtures.answer(plan, session.state(plan.api.name), request.query, request.headers, path_values)
+        if made is not None:
+            return made
     for entry, reply in plan.fixtures:
         if entry.matches(request.query, request.headers, path_values):
             return reply

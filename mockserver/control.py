@@ -37,6 +37,7 @@ from .faults import FaultError
 from .journal import Entry, Journal, Matcher
 from .mounted import MountedApi
 from .sandbox.store import StateFull
+from .scenarios import get_scenario, post_scenario
 from .security import NO_SECRETS, SecretMask
 from .sessions import SESSION, SESSIONS
 from .traffic import CONTROL_PREFIX, SECRETS, TRAFFIC, Traffic
@@ -73,6 +74,8 @@ def add_control_routes(app: web.Application, within_limits: Callable[[RouteHandl
     routes.add_post(f"{CONTROL_PREFIX}/faults", gated(add_fault))
     routes.add_delete(f"{CONTROL_PREFIX}/faults", gated(clear_faults))
     add_session_routes(routes, CONTROL_PREFIX, gated)
+    routes.add_get(f"{CONTROL_PREFIX}/scenarios", gated(get_scenario))
+    routes.add_post(f"{CONTROL_PREFIX}/scenarios", gated(post_scenario))
     routes.add_get(CONTROL_PREFIX, gated(dashboard_redirect))
     routes.add_get(f"{CONTROL_PREFIX}/", gated(dashboard_page))
     routes.add_route("*", f"{CONTROL_PREFIX}/{{tail:.*}}", gated(unknown_control_route))

@@ -53,7 +53,8 @@ class FixtureEntry:
         return True
 
 
-def _entry(api: str, source: str, raw: Any) -> FixtureEntry:
+def fixture_entry(api: str, source: str, raw: Any) -> FixtureEntry:
+    """One entry of a fixture file (or of a scenario's `fixtures`); LoadError says what is wrong."""
     if not isinstance(raw, dict):
         raise LoadError(source, "a fixture must be a mapping")
     for key in ("name", "operation", "response"):
@@ -102,6 +103,6 @@ def load_fixtures(fixture_dirs: list[Path]) -> dict[str, list[FixtureEntry]]:
             for path in sorted(api_dir.glob("*.y*ml")):
                 entries = load_document_list(path)
                 found.setdefault(api_dir.name, []).extend(
-                    _entry(api_dir.name, f"{path}[{index}]", raw) for index, raw in enumerate(entries)
+                    fixture_entry(api_dir.name, f"{path}[{index}]", raw) for index, raw in enumerate(entries)
                 )
     return found

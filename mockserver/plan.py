@@ -352,15 +352,15 @@ def _attach_fixtures(runtime: ApiRuntime, fixtures: list[FixtureEntry]) -> Repor
         if plan is None:
             report.errors.append(f"{entry.source} ({entry.name}): no operation {entry.operation!r} in {runtime.name}")
             continue
-        problems = _fixture_problems(plan, entry)
+        problems = fixture_problems(plan, entry)
         if problems:
             report.errors.extend(f"{entry.source} ({entry.name}): {problem}" for problem in problems)
             continue
-        plan.fixtures.append((entry, _fixture_reply(plan, entry)))
+        plan.fixtures.append((entry, fixture_reply(plan, entry)))
     return report
 
 
-def _fixture_problems(plan: OperationPlan, entry: FixtureEntry) -> list[str]:
+def fixture_problems(plan: OperationPlan, entry: FixtureEntry) -> list[str]:
     problems: list[str] = []
     known = {
         "query": {p.name for p in plan.params if p.location == "query"},
@@ -382,7 +382,7 @@ def _fixture_problems(plan: OperationPlan, entry: FixtureEntry) -> list[str]:
     return problems
 
 
-def _fixture_reply(plan: OperationPlan, entry: FixtureEntry) -> Reply:
+def fixture_reply(plan: OperationPlan, entry: FixtureEntry) -> Reply:
     spec = plan.responses.for_status(entry.status)
     assert spec is not None  # checked by _fixture_problems
     if entry.example is not None:

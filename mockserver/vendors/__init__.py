@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..envelopes import problem_json
 from ..errors import LoadError
-from ..sandbox.store import Seeder
+from ..sandbox.store import ApiState, Seeder
 from ..security import AuthOutcome, AuthRequest
 from ..settings import Settings
 from ..vocabulary import Call, Envelope, Reply, SandboxHandler
@@ -79,6 +79,15 @@ FASTAPI = Framework(
 )
 
 
+@dataclass(frozen=True)
+class ScenarioKind:
+    """How a vendor's world is shaped at run time, in its own terms (a scenario, scenarios.py)."""
+
+    check: Callable[[Any], list[str]]  # a payload -> every problem in it, "<where>: <what>" (none: it is sound)
+    install: Callable[[ApiState, Any], None]  # a sound payload into a state (added to what is there)
+    export: Callable[[ApiState], Any]  # what a state holds, as a payload (None: nothing)
+
+
 @dataclass
 class Vendor:
     envelope: Envelope = problem_json
@@ -94,6 +103,7 @@ class Vendor:
     settings: dict[str, Any] = field(default_factory=dict)  # its own settings, with their defaults
     graphql: Callable[[GraphQLSetup], GraphQLVendor] | None = None  # a GraphQL API's resolvers, auth and errors
     framework: Framework = GENERIC_FRAMEWORK
+    scenario: ScenarioKind | None = None  # its world shaped at run time (None: fixtures only)
 
 
 GENERIC = Vendor()

@@ -22,7 +22,7 @@ from ..sandbox.market import ASSETS, round_price
 from ..sandbox.shares import apportion
 from ..sandbox.world import World
 from ..vocabulary import Call, Problem, Reply, Violation, json_reply
-from . import Vendor
+from . import Vendor, mesh_scenario
 
 PORTFOLIO = "GET /api/v1/holdings/portfolio"
 MAX_OFFSET_SECONDS = 14 * 3600  # the widest real time zone offset
@@ -107,7 +107,16 @@ def offset_rule(call: Call) -> Reply | None:
 def portfolio_handler(call: Call) -> Reply:
     query = call.params["query"]
     now = call.world.now().replace(second=0, microsecond=0)
-    return Reply(200, _portfolio_body(call.world, query["UserId"], query.get("TimezoneOffset", 0), now))
+    user_id, offset = query["UserId"], query.get("TimezoneOffset", 0)
+    shaped = call.state.get(mesh_scenario.USER, user_id)  # a user a scenario shaped
+    if shaped is None:
+        return Reply(200, _portfolio_body(call.world, user_id, offset, now))
+    error = shaped.get("error")
+    if error is not None:
+        message = error.get("message") or f"the scenario of user {user_id!r} answers {error['status']}"
+        return mesh_envelope(Problem(error["status"], message))
+    content = _portfolio(call.world, *_shaped_holdings(call.world, shaped), offset, now)
+    return Reply(200, orjson.dumps({"content": content, "status": "ok", "message": "", "errorHash": _OK_HASH, "errorType": ""}))
 
 
 def _portfolio_body(world: World, user_id: str, offset: int, now: datetime) -> bytes:
@@ -163,9 +172,35 @@ def exchange_day_start(now: datetime) -> datetime:
 def build_portfolio(world: World, user_id: str, offset: int, now: datetime) -> dict[str, Any]:
     shape = shape_of(world, user_id)
     equities, crypto = _holdings(world, user_id, shape)
-    wallet = "0x" + hashlib.sha256(f"{world.seed}|wallet|{user_id}".encode()).hexdigest()[:40] if shape == "wallet" else None
+    return _portfolio(world, equities, crypto, _wallet(world, user_id) if shape == "wallet" else None, {}, offset, now)
+
+
+def _wallet(world: World, user_id: str) -> str:
+    return "0x" + hashlib.sha256(f"{world.seed}|wallet|{user_id}".encode()).hexdigest()[:40]
+
+
+def _shaped_holdings(
+    world: World, user: dict[str, Any]
+) -> tuple[list[Holding], list[Holding], str | None, dict[str, list[dict[str, Any]]]]:
+    """A scenario user's holdings, wallet and the distributions it gave (mesh_scenario.py)."""
+    equities, crypto = mesh_scenario.holdings_of(user)
+    wallet = _wallet(world, user["userId"]) if user.get("accountType") == "self-custody" else None
+    given = {p["symbol"]: p["distribution"] for p in user.get("positions", []) if p.get("distribution")}
+    return equities, crypto, wallet, given
+
+
+def _portfolio(
+    world: World,
+    equities: list[Holding],
+    crypto: list[Holding],
+    wallet: str | None,
+    distributions: dict[str, list[dict[str, Any]]],
+    offset: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """The portfolio of these holdings now: values, returns and percentages that add up."""
     equity_positions = [_position(h, now, exchange_day_start(now), world, None) for h in equities]
-    crypto_positions = [_position(h, now, day_start(now, offset), world, wallet) for h in crypto]
+    crypto_positions = [_position(h, now, day_start(now, offset), world, wallet, distributions.get(h.symbol)) for h in crypto]
     _fill_percentages([*equity_positions, *crypto_positions])
     cost = sum(h.amount * h.unit_cost for h in [*equities, *crypto])
     equities_value = round(sum(p["marketValue"] for p in equity_positions), 4)
@@ -183,7 +218,9 @@ def build_portfolio(world: World, user_id: str, offset: int, now: datetime) -> d
     }
 
 
-def _position(holding: Holding, now: datetime, opened: datetime, world: World, wallet: str | None) -> dict[str, Any]:
+def _position(
+    holding: Holding, now: datetime, opened: datetime, world: World, wallet: str | None, given: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     last = round_price(world.market.price_usd(holding.symbol, now))
     open_price = round_price(world.market.price_usd(holding.symbol, opened))
     market_value = round(holding.amount * last, 4)
@@ -191,7 +228,7 @@ def _position(holding: Holding, now: datetime, opened: datetime, world: World, w
     position: dict[str, Any] = {
         "portfolioPercentage": 0.0,
         "totalReturn": round(market_value - paid, 4),
-        "returnPercentage": round((market_value - paid) / paid * 100, 4),
+        "returnPercentage": round((market_value - paid) / paid * 100, 4) if paid else 0.0,
         "companyName": ASSETS[holding.symbol].name,
         "totalDailyReturn": round(holding.amount * (last - open_price), 4),
         "dailyReturnPercentage": round((last / open_price - 1) * 100, 4),
@@ -202,7 +239,10 @@ def _position(holding: Holding, now: datetime, opened: datetime, world: World, w
         "costBasis": holding.unit_cost,
     }
     if wallet is not None:
-        position["distribution"] = _distribution(holding, wallet, world)
+        if given is None:
+            position["distribution"] = _distribution(holding, wallet, world)
+        else:
+            position["distribution"] = [{"caipNetworkId": part["network"], "address": wallet, "amount": part["amount"]} for part in given]
     return position
 
 
@@ -233,4 +273,5 @@ VENDOR = Vendor(
     handlers={PORTFOLIO: portfolio_handler},
     rules={PORTFOLIO: (offset_rule,)},
     well_known={f"UserId={user}": f"forces the {shape!r} portfolio shape" for user, shape in NAMED_USERS.items()},
+    scenario=mesh_scenario.SCENARIO,
 )

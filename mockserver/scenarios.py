@@ -1,0 +1,152 @@
+"""Scenarios: the sandbox shaped at run time, in each API's own terms, still coherent.
+
+A scenario is one JSON (or YAML) document: a member per API whose vendor can be shaped
+(`Vendor.scenario`: Mesh's users, ...) and `fixtures`, a list of runtime fixtures
+(runtime_fixtures.py) for any OpenAPI API:
+
+    {"mesh": {"users": [...]}, "fixtures": [{"api": "omniex", "operation": "...", "response": {...}}]}
+
+`POST /__mock/scenarios` checks all of it first and answers 422 listing every problem, else
+installs all of it (added to what the sandbox holds) and answers 201; `GET /__mock/scenarios`
+exports what is installed in the same shape, so a world can be saved and loaded again (at start-up
+with `--scenario FILE`). Under `/__session/<id>` both act on that session; without, on the default
+session, which takes no runtime fixtures (its answers are remembered per request: give them to a
+session, or to the fixture files).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from . import runtime_fixtures
+from .appkeys import APIS
+from .envelopes import problem_json
+from .mounted import MountedApi
+from .plan import ApiRuntime
+from .sandbox.store import ApiState, StateFull
+from .sessions import SESSION, Session
+from .vocabulary import Problem, Violation, json_reply, to_response
+
+FIXTURES = "fixtures"
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be installed: its status and every problem."""
+
+    def __init__(self, status: int, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.status = status
+        self.problems = problems
+
+
+def shapeable(apis: list[MountedApi]) -> dict[str, ApiRuntime]:
+    """The APIs a scenario can name: OpenAPI ones (for fixtures), by name."""
+    return {api.name: api for api in apis if isinstance(api, ApiRuntime)}
+
+
+def install(apis: list[MountedApi], scenario: Any, session: Session | None) -> list[str]:
+    """Checks the whole scenario, then installs it into the session's states (the default session's
+    without one); the names of the members installed. ScenarioError when anything is wrong."""
+    runtimes = shapeable(apis)
+    if not isinstance(scenario, dict):
+        raise ScenarioError(400, ["a scenario is an object: an API's name or `fixtures` -> what to install"])
+    problems = list(dict.fromkeys(_problems(runtimes, scenario, session)))  # one schema error can come twice
+    if problems:
+        raise ScenarioError(422, problems)
+    states = {name: _state(api, session) for name, api in runtimes.items()}
+    store = next(iter(states.values())).store
+    with store.transaction():
+        for name, payload in scenario.items():
+            if name == FIXTURES:
+                position = max((len(runtime_fixtures.exported(state)) for state in states.values()), default=0)
+                for offset, raw in enumerate(payload):
+                    runtime_fixtures.install(states[raw["api"]], raw, position + offset)
+            else:
+                kind = runtimes[name].vendor.scenario
+                assert kind is not None
+                kind.install(states[name], payload)
+    return list(scenario)
+
+
+def export(apis: list[MountedApi], session: Session | None) -> dict[str, Any]:
+    """What the session (or the default session) holds, as a scenario document."""
+    found: dict[str, Any] = {}
+    fixtures: list[dict[str, Any]] = []
+    for name, api in shapeable(apis).items():
+        state = _state(api, session)
+        kind = api.vendor.scenario
+        payload = kind.export(state) if kind is not None else None
+        if payload is not None:
+            found[name] = payload
+        fixtures.extend(runtime_fixtures.exported(state))
+    if fixtures:
+        found[FIXTURES] = sorted(fixtures, key=lambda raw: raw.get("priority", 0), reverse=True)
+    return found
+
+
+def _problems(runtimes: dict[str, ApiRuntime], scenario: dict[str, Any], session: Session | None) -> list[str]:
+    problems: list[str] = []
+    for name, payload in scenario.items():
+        if name == FIXTURES:
+            problems.extend(_fixture_problems(runtimes, payload, session))
+            continue
+        api = runtimes.get(name)
+        kind = api.vendor.scenario if api is not None else None
+        if kind is None:
+            shaped = [api_name for api_name, runtime in runtimes.items() if runtime.vendor.scenario is not None]
+            problems.append(f"{name}: no API of that name takes a scenario (these do: {', '.join([*shaped, FIXTURES])})")
+            continue
+        problems.extend(kind.check(payload))
+    return problems
+
+
+def _fixture_problems(runtimes: dict[str, ApiRuntime], payload: Any, session: Session | None) -> list[str]:
+    if session is None:
+        return [f"{FIXTURES}: runtime fixtures are a session's (POST /__mock/sessions, then /__session/<id>/__mock/scenarios)"]
+    if not isinstance(payload, list):
+        return [f"{FIXTURES}: a list of fixtures"]
+    if len(payload) > runtime_fixtures.MAX_FIXTURES:
+        return [f"{FIXTURES}: at most {runtime_fixtures.MAX_FIXTURES} at once"]
+    problems = []
+    for index, raw in enumerate(payload):
+        where = f"{FIXTURES}[{index}]"
+        api = runtimes.get(raw.get("api")) if isinstance(raw, dict) and isinstance(raw.get("api"), str) else None
+        if api is None:
+            problems.append(f"{where}.api: one of {', '.join(runtimes)}")
+            continue
+        problems.extend(runtime_fixtures.fixture_problems_of(api, raw, where))
+    return problems
+
+
+def _state(api: ApiRuntime, session: Session | None) -> ApiState:
+    return api.state if session is None else session.state(api.name)
+
+
+# --- the control routes
+
+
+async def post_scenario(request: web.Request) -> web.Response:
+    try:
+        scenario = orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
+        return _refused(ScenarioError(400, [f"the body is not valid JSON: {exc}"]))
+    try:
+        installed = install(request.app[APIS], scenario, request.get(SESSION))
+    except ScenarioError as exc:
+        return _refused(exc)
+    except StateFull as exc:
+        return _refused(ScenarioError(507, [f"the sandbox state is full: {exc}"]))
+    return to_response(json_reply(201, {"installed": installed}))
+
+
+async def get_scenario(request: web.Request) -> web.Response:
+    return to_response(json_reply(200, export(request.app[APIS], request.get(SESSION))))
+
+
+def _refused(error: ScenarioError) -> web.Response:
+    message = f"the scenario was not installed: {len(error.problems)} problem{'s' if len(error.problems) > 1 else ''}"
+    violations = [Violation("body", problem.partition(":")[0], problem) for problem in error.problems]
+    return to_response(problem_json(Problem(error.status, message, violations)))
