@@ -77,7 +77,7 @@ from .sessions import SESSION
 from .settings import Settings
 from .traffic import OPERATION_KEY
 from .validation import MAX_BODY_DEPTH, deeper_than
-from .vendors import GENERIC_FRAMEWORK, Framework, Vendor, vendor_settings
+from .vendors import GENERIC_FRAMEWORK, Framework, ScenarioKind, Vendor, vendor_settings
 from .vocabulary import Identity
 
 log = logging.getLogger("mockserver")
@@ -177,6 +177,7 @@ class GraphQLRequest:
     headers: Mapping[str, str]
     query: Mapping[str, str]
     world: World  # the sandbox the request is in: the default one's, or its session's (sessions.py)
+    state: ApiState  # and its state, where a scenario keeps what it shaped
 
 
 @dataclass(frozen=True, slots=True)
@@ -553,10 +554,21 @@ class GraphQLApi(DescribedApi):
 
     kind = "graphql"
 
-    def __init__(self, description: ApiDescription, settings: Settings, world: World, schema: GraphQLSchema, vendor: GraphQLVendor) -> None:
+    def __init__(
+        self,
+        description: ApiDescription,
+        settings: Settings,
+        world: World,
+        schema: GraphQLSchema,
+        vendor: GraphQLVendor,
+        state: ApiState,
+        scenario: ScenarioKind | None = None,
+    ) -> None:
         self.description = description
         self.settings = settings
         self.world = world
+        self.state = state  # the default session's (a session's: Session.state)
+        self.scenario = scenario
         self.schema = schema
         self.vendor = vendor
         self.documents = DocumentCache(schema)
@@ -655,8 +667,8 @@ class GraphQLApi(DescribedApi):
         context = None
         if self.vendor.authenticate is not None:
             session = request.get(SESSION)
-            world = session.world if session is not None else self.world
-            view = GraphQLRequest(request.method, request.path, request.headers, request.query, world)
+            world, state = (self.world, self.state) if session is None else (session.world, session.state(self.name))
+            view = GraphQLRequest(request.method, request.path, request.headers, request.query, world, state)
             context = self.vendor.authenticate(view)
             if isinstance(context, Refusal):
                 return self.errors(context.status, context.faults, context.headers)
@@ -834,4 +846,4 @@ def compile_graphql(description: ApiDescription, vendor: Vendor, settings: Setti
         own = vendor_settings(vendor, description, settings)
         engine = vendor.graphql(GraphQLSetup(description.name, settings, world, state, schema, own))
         bind_resolvers(schema, engine.resolvers, description.path)
-    return GraphQLApi(description, settings, world, schema, engine)
+    return GraphQLApi(description, settings, world, schema, engine, state, vendor.scenario)

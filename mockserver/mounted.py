@@ -9,9 +9,9 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 from aiohttp import web
 
 from .catalog import ApiDescription
-from .sandbox.store import Seeder
+from .sandbox.store import ApiState, Seeder
 from .sandbox.world import World
-from .vendors import Framework
+from .vendors import Framework, ScenarioKind
 from .vocabulary import Identity, RouteHandler
 
 
@@ -62,6 +62,12 @@ class MountedApi(Protocol):
 
     @property
     def state_seeder(self) -> Seeder | None: ...  # what fills a new state (the default one, a session's)
+
+    @property
+    def state(self) -> ApiState: ...  # the default session's state (a session's: Session.state)
+
+    @property
+    def scenario(self) -> ScenarioKind | None: ...  # how its vendor's world is shaped at run time (scenarios.py)
 
 
 @runtime_checkable

@@ -21,7 +21,7 @@ from .schemas import SchemaBook, pointer
 from .security import CONFIGURED, SchemeReader, SecurityPlan, default_identity, reader_for
 from .settings import Settings
 from .validation import BodyChecker, ParamChecker
-from .vendors import Framework, Rule, Vendor, vendor_settings
+from .vendors import Framework, Rule, ScenarioKind, Vendor, vendor_settings
 from .vocabulary import Call, Envelope, Identity, Problem, Reply, SandboxHandler, to_response
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -152,6 +152,10 @@ class ApiRuntime(DescribedApi):
     @property
     def state_seeder(self) -> Seeder | None:
         return self.vendor.seed_state
+
+    @property
+    def scenario(self) -> ScenarioKind | None:
+        return self.vendor.scenario
 
     def prepare_state(self) -> None:
         """Seed the API's state unless it already exists (a restart with --state, another worker)."""

@@ -42,21 +42,16 @@ class ScenarioError(ValueError):
         self.problems = problems
 
 
-def shapeable(apis: list[MountedApi]) -> dict[str, ApiRuntime]:
-    """The APIs a scenario can name: OpenAPI ones (for fixtures), by name."""
-    return {api.name: api for api in apis if isinstance(api, ApiRuntime)}
-
-
 def install(apis: list[MountedApi], scenario: Any, session: Session | None) -> list[str]:
     """Checks the whole scenario, then installs it into the session's states (the default session's
     without one); the names of the members installed. ScenarioError when anything is wrong."""
-    runtimes = shapeable(apis)
+    named = {api.name: api for api in apis}
     if not isinstance(scenario, dict):
         raise ScenarioError(400, ["a scenario is an object: an API's name or `fixtures` -> what to install"])
-    problems = list(dict.fromkeys(_problems(runtimes, scenario, session)))  # one schema error can come twice
+    problems = list(dict.fromkeys(_problems(named, scenario, session)))  # one schema error can come twice
     if problems:
         raise ScenarioError(422, problems)
-    states = {name: _state(api, session) for name, api in runtimes.items()}
+    states = {name: _state(api, session) for name, api in named.items()}
     store = next(iter(states.values())).store
     with store.transaction():
         for name, payload in scenario.items():
@@ -65,7 +60,7 @@ def install(apis: list[MountedApi], scenario: Any, session: Session | None) -> l
                 for offset, raw in enumerate(payload):
                     runtime_fixtures.install(states[raw["api"]], raw, position + offset)
             else:
-                kind = runtimes[name].vendor.scenario
+                kind = named[name].scenario
                 assert kind is not None
                 kind.install(states[name], payload)
     return list(scenario)
@@ -75,53 +70,53 @@ def export(apis: list[MountedApi], session: Session | None) -> dict[str, Any]:
     """What the session (or the default session) holds, as a scenario document."""
     found: dict[str, Any] = {}
     fixtures: list[dict[str, Any]] = []
-    for name, api in shapeable(apis).items():
+    for api in apis:
         state = _state(api, session)
-        kind = api.vendor.scenario
-        payload = kind.export(state) if kind is not None else None
+        payload = api.scenario.export(state) if api.scenario is not None else None
         if payload is not None:
-            found[name] = payload
+            found[api.name] = payload
         fixtures.extend(runtime_fixtures.exported(state))
     if fixtures:
         found[FIXTURES] = sorted(fixtures, key=lambda raw: raw.get("priority", 0), reverse=True)
     return found
 
 
-def _problems(runtimes: dict[str, ApiRuntime], scenario: dict[str, Any], session: Session | None) -> list[str]:
+def _problems(named: dict[str, MountedApi], scenario: dict[str, Any], session: Session | None) -> list[str]:
     problems: list[str] = []
     for name, payload in scenario.items():
         if name == FIXTURES:
-            problems.extend(_fixture_problems(runtimes, payload, session))
+            problems.extend(_fixture_problems(named, payload, session))
             continue
-        api = runtimes.get(name)
-        kind = api.vendor.scenario if api is not None else None
+        api = named.get(name)
+        kind = api.scenario if api is not None else None
         if kind is None:
-            shaped = [api_name for api_name, runtime in runtimes.items() if runtime.vendor.scenario is not None]
+            shaped = [api_name for api_name, found in named.items() if found.scenario is not None]
             problems.append(f"{name}: no API of that name takes a scenario (these do: {', '.join([*shaped, FIXTURES])})")
             continue
         problems.extend(kind.check(payload))
     return problems
 
 
-def _fixture_problems(runtimes: dict[str, ApiRuntime], payload: Any, session: Session | None) -> list[str]:
+def _fixture_problems(named: dict[str, MountedApi], payload: Any, session: Session | None) -> list[str]:
     if session is None:
         return [f"{FIXTURES}: runtime fixtures are a session's (POST /__mock/sessions, then /__session/<id>/__mock/scenarios)"]
     if not isinstance(payload, list):
         return [f"{FIXTURES}: a list of fixtures"]
     if len(payload) > runtime_fixtures.MAX_FIXTURES:
         return [f"{FIXTURES}: at most {runtime_fixtures.MAX_FIXTURES} at once"]
+    runtimes = {name: api for name, api in named.items() if isinstance(api, ApiRuntime)}
     problems = []
     for index, raw in enumerate(payload):
         where = f"{FIXTURES}[{index}]"
         api = runtimes.get(raw.get("api")) if isinstance(raw, dict) and isinstance(raw.get("api"), str) else None
         if api is None:
-            problems.append(f"{where}.api: one of {', '.join(runtimes)}")
+            problems.append(f"{where}.api: one of {', '.join(runtimes)} (the OpenAPI ones)")
             continue
         problems.extend(runtime_fixtures.fixture_problems_of(api, raw, where))
     return problems
 
 
-def _state(api: ApiRuntime, session: Session | None) -> ApiState:
+def _state(api: MountedApi, session: Session | None) -> ApiState:
     return api.state if session is None else session.state(api.name)
 
 
