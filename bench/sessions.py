@@ -6,8 +6,10 @@ Against a real `mockserver serve` subprocess on a free port (pinned to core 0, a
    send one Mesh portfolio request in it, delete it. Median and p95 of each step and of the whole round. The
    baseline it replaces: an in-process server started and stopped as the pytest plugin does for each test today
    (`start_server()`, one request, `stop()`), `--starts` times after one unmeasured start.
-2. Default-session throughput before: "mesh valid" with wrk, `--wrk-rounds` rounds, each a run of the bare aiohttp
-   baseline then a run of mockserver (bench.py's pairing); the ratio of each pair is what counts (the machine drifts).
+2. Default-session throughput before: "mesh valid" with wrk, `--wrk-rounds` rounds, each a run against a reference
+   server (an identical `mockserver serve` that never gets a session) then one against the server under test, both
+   pinned to core 0 and measured in turn. The ratio of each pair is what counts: the machine drifts by 20% from
+   minute to minute, two neighbouring runs far less.
 3. `--sessions` live sessions: each gets a bitcain portfolio and one Mesh request, and a Mesh scenario when the
    server has `POST /__session/<id>/__mock/scenarios` (probed once; skipped, and said so, otherwise). VmRSS of the
    server before and after.
@@ -96,6 +98,7 @@ class Timing:
 
     name: str
     samples: list[float]
+    target_ms: float | None = None  # the issue's target for the median, where it sets one
 
     @property
     def median(self) -> float:
@@ -126,7 +129,7 @@ def fixture_rounds(client: Client, rounds: int, label: str) -> list[Timing]:
         request.append(request_ms)
         delete.append(delete_ms)
     return [
-        Timing(f"fresh session, {label}: create + 1 request + delete", total),
+        Timing(f"fresh session, {label}: create + 1 request + delete", total, FIXTURE_TARGET_MS),
         Timing("  create (POST /__mock/sessions)", create),
         Timing("  1 Mesh request in the session", request),
         Timing("  delete (DELETE /__mock/sessions/<id>)", delete),
@@ -197,13 +200,28 @@ def fill(client: Client, server: bench.Server, count: int, scenario: str) -> Fil
     return Fill(count, seconds, scenarios, rss_before, server.rss_kib().get("VmRSS", 0))
 
 
-def throughput(baseline: bench.Server, server: bench.Server, wrk_args: argparse.Namespace, rounds: int) -> list[float]:
-    """The ratio of "mesh valid" to the bare baseline run just before it, in each of `rounds` rounds."""
-    ratios = []
+@dataclass
+class Pairs:
+    """ "mesh valid" on the server under test and on the reference just before it, round by round."""
+
+    tested: list[bench.Result]
+    reference: list[bench.Result]
+
+    @property
+    def ratios(self) -> list[float]:
+        return [tested.rps / reference.rps for tested, reference in zip(self.tested, self.reference, strict=True)]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.ratios)
+
+
+def throughput(reference: bench.Server, server: bench.Server, wrk_args: argparse.Namespace, rounds: int) -> Pairs:
+    pairs = Pairs([], [])
     for _ in range(rounds):
-        result, _ = bench.paired(baseline, server, MESH_VALID, wrk_args)
-        ratios.append(result.ratio or 0.0)
-    return ratios
+        pairs.reference.append(bench.measure(reference, MESH_VALID, wrk_args))
+        pairs.tested.append(bench.measure(server, MESH_VALID, wrk_args))
+    return pairs
 
 
 @dataclass
@@ -214,18 +232,15 @@ class Run:
     fixture_live: list[Timing]
     in_process: Timing
     fill: Fill
-    before: list[float]
-    after: list[float]
+    before: Pairs
+    after: Pairs
 
 
-def timing_rows(timings: list[Timing], target_ms: float | None) -> list[str]:
-    rows = []
-    for timing in timings:
-        judged = target_ms is not None and not timing.name.startswith(" ")
-        met = ("yes" if timing.median <= target_ms else "NO") if judged else ""
-        target = f"<= {target_ms:g} ms median" if judged else ""
-        rows.append(f"| {timing.name} | {timing.median:.2f} | {timing.p95:.2f} | {len(timing.samples)} | {target} | {met} |")
-    return rows
+def timing_row(timing: Timing) -> str:
+    target, met = "", ""
+    if timing.target_ms is not None:
+        target, met = f"<= {timing.target_ms:g} ms median", "yes" if timing.median <= timing.target_ms else "NO"
+    return f"| {timing.name} | {timing.median:.2f} | {timing.p95:.2f} | {len(timing.samples)} | {target} | {met} |"
 
 
 def ratios_text(ratios: list[float]) -> str:
@@ -236,14 +251,12 @@ def report_lines(run: Run) -> list[str]:
     """The table and the figures below it."""
     fixture = run.fixture[0].median
     growth = run.fill.growth_bytes
-    before, after = statistics.median(run.before), statistics.median(run.after)
-    spread = f"{'within' if min(run.before) <= after <= max(run.before) else 'outside'} the before rounds' range"
+    within = min(run.before.ratios) <= run.after.median <= max(run.before.ratios)
+    warnings = filter(None, map(bench.unexpected, [*run.before.tested, *run.before.reference, *run.after.tested, *run.after.reference]))
     return [
         "| measure | median (ms) | p95 (ms) | n | target | met |",
         "|---|---:|---:|---:|---|---|",
-        *timing_rows(run.fixture, FIXTURE_TARGET_MS),
-        *timing_rows(run.fixture_live, FIXTURE_TARGET_MS),
-        *timing_rows([run.in_process], None),
+        *map(timing_row, [*run.fixture, *run.fixture_live, run.in_process]),
         "",
         f"- a fresh session costs {fixture / run.in_process.median:.1%} of an in-process server per test "
         f"({run.in_process.median / fixture:.0f} times less)",
@@ -252,8 +265,12 @@ def report_lines(run: Run) -> list[str]:
         f"- server VmRSS {run.fill.rss_before_kib / 1024:.1f} MiB before, {run.fill.rss_after_kib / 1024:.1f} MiB after: "
         f"+{growth / 1e6:.1f} MB ({growth / run.fill.sessions / 1024:.1f} KiB a session); target <= 50 MB: "
         f"{'yes' if growth <= RSS_TARGET_BYTES else 'NO'}",
-        f"- default session 'mesh valid' vs bare aiohttp: before {ratios_text(run.before)}, after {ratios_text(run.after)}; "
-        f"after / before {after / before:.2f} (median after {spread})",
+        f"- default session 'mesh valid', the server under test / the reference server: before the sessions "
+        f"{ratios_text(run.before.ratios)}, with them {ratios_text(run.after.ratios)}; "
+        f"{'within' if within else 'OUTSIDE'} the range of the rounds before",
+        f"- 'mesh valid' on the reference server: {statistics.median(r.rps for r in run.before.reference + run.after.reference):,.0f} "
+        "requests/s (median of its runs)",
+        *(f"- WARNING {warning}" for warning in warnings),
     ]
 
 
@@ -264,34 +281,41 @@ def write_json(path: Path, run: Run, args: argparse.Namespace) -> None:
         "options": {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()},
         "timings_ms": [{"name": t.name.strip(), "median": t.median, "p95": t.p95, "samples": t.samples} for t in timings],
         "fill": {**asdict(run.fill), "growth_bytes": run.fill.growth_bytes},
-        "mesh_valid_ratio": {"before": run.before, "after": run.after},
+        "mesh_valid": {
+            moment: {"ratios": pairs.ratios, "tested": [asdict(r) for r in pairs.tested], "reference": [asdict(r) for r in pairs.reference]}
+            for moment, pairs in (("before", run.before), ("after", run.after))
+        },
     }
     path.write_text(json.dumps(payload, indent=2) + "\n")
 
 
 def measure_sessions(args: argparse.Namespace, scenario: str) -> Run:
-    wrk_args = argparse.Namespace(rounds=1, duration=args.duration, warmup=args.warmup, connections=args.connections)
+    wrk_args = argparse.Namespace(duration=args.duration, warmup=args.warmup, connections=args.connections)
     in_process = in_process_starts(args.starts)
     print(f"  in-process {in_process.median:.1f} ms median start + request + stop", flush=True)
-    base_port, port = bench.free_port(), bench.free_port()
-    command = bench.mockserver_command(port, "--max-sessions", str(args.sessions + 1))
+    reference_port, port = bench.free_port(), bench.free_port()
     with (
-        bench.running("baseline", bench.baseline_command(base_port), base_port) as baseline,
-        bench.running("mockserver", command, port) as server,
+        bench.running("reference", mockserver_command(reference_port, args), reference_port) as reference,
+        bench.running("sessions", mockserver_command(port, args), port) as server,
     ):
-        baseline.wait_ready(bench.BASELINE)
+        reference.wait_ready(MESH_VALID)
         server.wait_ready(MESH_VALID)
         client = Client(port)
         try:
             fixture = fixture_rounds(client, args.rounds, "no other session")
             print(f"  fixture    {fixture[0].median:.2f} ms median create + request + delete", flush=True)
-            before = throughput(baseline, server, wrk_args, args.wrk_rounds)
+            before = throughput(reference, server, wrk_args, args.wrk_rounds)
             filled = fill(client, server, args.sessions, scenario)
             fixture_live = fixture_rounds(client, args.rounds, f"{args.sessions:,} live")
-            after = throughput(baseline, server, wrk_args, args.wrk_rounds)
+            after = throughput(reference, server, wrk_args, args.wrk_rounds)
         finally:
             client.close()
     return Run(fixture, fixture_live, in_process, filled, before, after)
+
+
+def mockserver_command(port: int, args: argparse.Namespace) -> list[str]:
+    """bench.py's server, room for the live sessions and one more."""
+    return bench.mockserver_command(port, "--max-sessions", str(args.sessions + 1))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
