@@ -1,10 +1,11 @@
 """Testing your code against mockserver with its pytest plugin: copy this file and adapt it.
 
 Installing mockserver registers the plugin. The `mockserver` fixture starts the sandbox
-in-process on a free port (a fresh one per test unless `--mockserver-scope` says otherwise)
-and stops it after the test; `pytest --mockserver-url http://localhost:8080` uses a running
-one instead (the Docker container in CI). Only the standard library is used here;
-`requests`, `httpx` or `aiohttp` work the same way.
+in-process on a free port, once per test run, and gives every test a sandbox session of its own
+(its own state, journal, faults, scenarios and clock), so tests never see each other's, under
+`pytest -n 4` too; `pytest --mockserver-url http://localhost:8080` uses a running server instead
+(the Docker container in CI). Only the standard library is used here; `requests`, `httpx` or
+`aiohttp` work the same way.
 """
 
 from __future__ import annotations
@@ -71,6 +72,23 @@ def test_an_outage_is_retried(mockserver):
         fetch_portfolio(mockserver.url("mesh"), auth["headers"], "alice")
     assert fetch_portfolio(mockserver.url("mesh"), auth["headers"], "alice")
     assert mockserver.faults() == []  # used up
+
+
+def test_a_user_shaped_by_the_test(mockserver):
+    # a UserId holding exactly these positions, valued at the sandbox's prices like any other
+    mockserver.mesh.user(
+        "alice", positions=[{"symbol": "BTC", "amount": 0.5, "costBasis": 30000}, {"symbol": "AAPL", "amount": 10, "costBasis": 150}]
+    )
+    portfolio = fetch_portfolio(mockserver.url("mesh"), mockserver.credentials("mesh")["headers"], "alice")
+    assert portfolio["portfolioCostBasis"] == 0.5 * 30000 + 10 * 150
+    assert sum(p["portfolioPercentage"] for p in portfolio["equityPositions"] + portfolio["cryptocurrencyPositions"]) == pytest.approx(100)
+
+
+def test_thirty_days_later(mockserver):
+    auth = mockserver.credentials("mesh")
+    before = fetch_portfolio(mockserver.url("mesh"), auth["headers"], "alice")
+    mockserver.clock.advance(days=30)  # this test's sandbox clock only
+    assert fetch_portfolio(mockserver.url("mesh"), auth["headers"], "alice") != before
 
 
 def test_reset(mockserver):

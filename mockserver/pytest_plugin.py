@@ -17,12 +17,17 @@ port of 127.0.0.1 (sync and async tests can use it alike). Every call of the cli
 through the control API (`/__mock`) over HTTP, so it behaves the same against an already
 running server (`--mockserver-url URL` or `MOCKSERVER_URL`), where nothing is started.
 
-Scope (`--mockserver-scope` or the ini option `mockserver_scope`):
-- `function` (default): a fresh server per test; nothing is shared.
-- `module` / `session`: one server per module / per session; the fixture calls `reset()`
-  before every test (state, journal and faults back to where they started).
+Isolation (`--mockserver-isolation` or the ini option `mockserver_isolation`):
+- `session` (default): every test gets a sandbox session of its own on the shared server
+  (`POST /__mock/sessions`, deleted after the test): its own state, journal, faults, scenarios
+  and clock, so tests running at once (`pytest -n 4`, one server per worker or one shared
+  `--mockserver-url`) never see each other's. `url()`, `credentials()` and every control call
+  point into it.
+- `reset`: tests share the default session, reset before each test (state, journal, faults).
+
+Server lifetime (`--mockserver-scope` or the ini option `mockserver_scope`): `session` (default,
+one server per test run, or per xdist worker), `module`, or `function` (a fresh server per test).
 A test with `@pytest.mark.mockserver(seed=7, ...)` settings always gets its own server.
-Against a running server, `reset()` is called before every test.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import json
 import os
 import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +49,7 @@ if TYPE_CHECKING:
 # loaded into every pytest session of every project that installs mockserver
 
 SCOPES = ("function", "module", "session")
+ISOLATIONS = ("session", "reset")
 URL_ENV = "MOCKSERVER_URL"
 TOKEN_ENV = "MOCKSERVER_CONTROL_TOKEN"
 CONTROL = "/__mock"
@@ -75,8 +81,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--mockserver-scope",
         choices=SCOPES,
         default=None,
-        help="how long one in-process mockserver lives: function (default: a fresh server per test), "
-        "module or session (one shared server, reset before every test)",
+        help="how long one in-process mockserver lives: session (default: one per test run or xdist worker), "
+        "module, or function (a fresh server per test)",
+    )
+    group.addoption(
+        "--mockserver-isolation",
+        choices=ISOLATIONS,
+        default=None,
+        help="session (default: a sandbox session of its own per test) or reset (the default session, reset before every test)",
     )
     group.addoption(
         "--mockserver-url",
@@ -99,7 +111,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--mockserver-fixtures", action="append", default=None, metavar="DIR", help="folder of fixtures/<api>/*.yaml (repeatable)"
     )
     group.addoption("--mockserver-config", default=None, metavar="FILE", help="mockserver YAML settings file for the in-process server")
-    parser.addini("mockserver_scope", "mockserver fixture scope: function (default), module or session", default="function")
+    parser.addini("mockserver_scope", "in-process mockserver lifetime: session (default), module or function", default="session")
+    parser.addini("mockserver_isolation", "per test: session (default: a sandbox session each) or reset", default="session")
     parser.addini("mockserver_seed", "seed of the in-process mockserver", default="")
     parser.addini("mockserver_clock", "sandbox clock of the in-process mockserver ('now' or ISO instant)", default="")
     parser.addini("mockserver_specs", "folders of API descriptions (relative to the ini file)", type="paths", default=[])
@@ -116,10 +129,17 @@ def pytest_configure(config: pytest.Config) -> None:
     scope = _scope_name(config)
     if scope not in SCOPES:
         raise pytest.UsageError(f"mockserver_scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    isolation = _isolation(config)
+    if isolation not in ISOLATIONS:
+        raise pytest.UsageError(f"mockserver_isolation must be one of {', '.join(ISOLATIONS)}, got {isolation!r}")
 
 
 def _scope_name(config: pytest.Config) -> str:
-    return config.getoption("--mockserver-scope") or str(config.getini("mockserver_scope") or "function").strip()
+    return config.getoption("--mockserver-scope") or str(config.getini("mockserver_scope") or "session").strip()
+
+
+def _isolation(config: pytest.Config) -> str:
+    return config.getoption("--mockserver-isolation") or str(config.getini("mockserver_isolation") or "session").strip()
 
 
 def _server_scope(fixture_name: str, config: pytest.Config) -> str:
@@ -185,7 +205,8 @@ def mockserver_server(request: pytest.FixtureRequest) -> Iterator[Server]:
 @pytest.fixture
 def mockserver(request: pytest.FixtureRequest) -> Iterator[MockServerClient]:
     """A client of a mockserver: `url(api)`, `credentials(api)`, `journal()`, `count()`,
-    `reset()`, `fault()`. Each test starts from a clean server (fresh or reset)."""
+    `reset()`, `fault()`, `scenario()`, `fixture()`, `clock`, `mesh`. Each test starts from a
+    clean sandbox: a session of its own (or the default one, reset)."""
     marker = request.node.get_closest_marker("mockserver")
     overrides = dict(marker.kwargs) if marker is not None else {}
     if overrides:
@@ -197,15 +218,27 @@ def mockserver(request: pytest.FixtureRequest) -> Iterator[MockServerClient]:
             pytest.skip(f"needs an in-process mockserver with {overrides}; mockserver is the running server at {url}")
         own = _start_or_fail({**_base_settings(request.config), **overrides})
         try:
-            yield own.client()
+            yield from _isolated(own, request.config)
         finally:
             own.stop()
         return
-    server: Server = request.getfixturevalue("mockserver_server")
+    yield from _isolated(request.getfixturevalue("mockserver_server"), request.config)
+
+
+def _isolated(server: Server, config: pytest.Config) -> Iterator[MockServerClient]:
+    """The test's client: in a new sandbox session, deleted after the test; or in the default
+    session, reset first unless the server is the test's own."""
     client = server.client()
-    if not server.in_process or _scope_name(request.config) != "function":
-        client.reset()  # a server other tests used: back to where it started
-    yield client
+    if _isolation(config) == "reset":
+        if not server.in_process or _scope_name(config) != "function":
+            client.reset()  # a server other tests used: back to where it started
+        yield client
+        return
+    session = client.new_session()
+    try:
+        yield session
+    finally:
+        session.delete_session()
 
 
 def _start_or_fail(settings: Mapping[str, Any]) -> InProcessServer:
@@ -230,9 +263,10 @@ class Server:
     base_url: str
     control_token: str | None
     in_process: bool
+    catalog: dict[str, Any]  # its `/__mock/apis`, read once and shared by its clients (every test's)
 
     def client(self) -> MockServerClient:
-        return MockServerClient(self.base_url, self.control_token, in_process=self.in_process)
+        return MockServerClient(self.base_url, self.control_token, in_process=self.in_process, catalog=self.catalog)
 
     def stop(self) -> None:
         pass
@@ -246,6 +280,7 @@ class RemoteServer(Server):
     def __init__(self, base_url: str, control_token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.control_token = control_token
+        self.catalog = {}
 
     def check(self) -> None:
         try:
@@ -263,6 +298,7 @@ class InProcessServer(Server):
     def __init__(self, settings: Any) -> None:
         self.settings = settings
         self.control_token = settings.control_token
+        self.catalog = {}
         self.base_url = ""
         self.port = 0
         self.warnings: list[str] = []
@@ -361,24 +397,53 @@ class MockServerClient:
     use from async tests too. A failed call raises MockServerError with the server's reason.
     """
 
-    def __init__(self, base_url: str, control_token: str | None = None, *, in_process: bool = False) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        control_token: str | None = None,
+        *,
+        in_process: bool = False,
+        session: str | None = None,
+        catalog: dict[str, Any] | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.control_token = control_token
         self.in_process = in_process
-        self._apis: list[dict[str, Any]] | None = None
+        self.session = session  # the sandbox session it works in (None: the default one)
+        self._catalog = catalog if catalog is not None else {}
         self._opener: Any = None
+        self.clock = Clock(self)
+        self.mesh = MeshScenarios(self)
 
     def __repr__(self) -> str:
         where = "in-process" if self.in_process else "remote"
-        return f"<MockServerClient {self.base_url} ({where})>"
+        return f"<MockServerClient {self.base_url}{self._prefix} ({where})>"
+
+    @property
+    def _prefix(self) -> str:
+        return f"/__session/{self.session}" if self.session else ""
+
+    # -- sessions
+
+    def new_session(self, session_id: str | None = None) -> MockServerClient:
+        """`POST /__mock/sessions`: a client of a new sandbox session on the same server."""
+        made = self._call("POST", "/sessions", {"id": session_id} if session_id else {}, scoped=False)
+        return MockServerClient(
+            self.base_url, self.control_token, in_process=self.in_process, session=made["id"], catalog=self._catalog
+        )
+
+    def delete_session(self) -> None:
+        """`DELETE /__mock/sessions/<id>` of this client's session."""
+        if self.session:
+            self._call("DELETE", f"/sessions/{self.session}", scoped=False)
 
     # -- catalog
 
     def apis(self) -> list[dict[str, Any]]:
         """`GET /__mock/apis`: every mounted API (name, kind, baseUrl, auth, operations, ...)."""
-        if self._apis is None:
-            self._apis = self._call("GET", "/apis")["apis"]
-        return self._apis
+        if "apis" not in self._catalog:
+            self._catalog["apis"] = self._call("GET", "/apis", scoped=False)["apis"]
+        return list(self._catalog["apis"])
 
     def api(self, name: str) -> dict[str, Any]:
         for api in self.apis():
@@ -387,8 +452,11 @@ class MockServerClient:
         raise MockServerError(f"no API named {name!r}; mounted: {', '.join(a['name'] for a in self.apis()) or 'none'}")
 
     def url(self, api: str) -> str:
-        """The API's base URL, e.g. `http://127.0.0.1:41234/mesh`; append the operation's path."""
-        return str(self.api(api)["baseUrl"])
+        """The API's base URL in this client's session, e.g. `http://127.0.0.1:41234/__session/<id>/mesh`
+        (`.../mesh` in the default session); append the operation's path."""
+        from urllib.parse import urlsplit
+
+        return f"{self.base_url}{self._prefix}{urlsplit(str(self.api(api)['baseUrl'])).path}"
 
     def credentials(self, api: str, identity: int | str = 0) -> dict[str, Any]:
         """An identity of the API (by position, or by name): {"identity", "forbidden",
@@ -433,8 +501,26 @@ class MockServerClient:
     # -- state and faults
 
     def reset(self) -> list[str]:
-        """`POST /__mock/reset`: state, journal and faults back to where they started."""
+        """`POST /__mock/reset`: state, journal and faults back to where they started (the session's)."""
         return list(self._call("POST", "/reset")["reset"])
+
+    # -- scenarios
+
+    def scenario(self, document: Mapping[str, Any]) -> list[str]:
+        """`POST /__mock/scenarios`: the sandbox shaped at run time (an API's name or `fixtures` ->
+        what to install); MockServerError lists every problem of a scenario that is refused."""
+        return list(self._call("POST", "/scenarios", dict(document))["installed"])
+
+    def export_scenario(self) -> dict[str, Any]:
+        """`GET /__mock/scenarios`: what the session holds, as a scenario document."""
+        return dict(self._call("GET", "/scenarios"))
+
+    def fixture(self, api: str, operation: str, response: Mapping[str, Any] | None = None, **rest: Any) -> None:
+        """One runtime fixture of the session: `match` ({"query"|"headers"|"path": {...}}), `response`
+        ({"status", "body" or "example", "headers"}) or `responses` (successive answers), `priority`,
+        `times`. Its answer is checked against the operation's spec."""
+        fixture = {"api": api, "operation": operation, **({"response": dict(response)} if response is not None else {}), **rest}
+        self.scenario({"fixtures": [fixture]})
 
     def fault(self, **spec: Any) -> dict[str, Any]:
         """`POST /__mock/faults`: api, operation, latencyMs (or latency_ms: ms or [min, max]),
@@ -456,7 +542,9 @@ class MockServerClient:
 
     # -- HTTP
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
+    def _call(self, method: str, path: str, body: Any = None, scoped: bool = True) -> Any:
+        """A control call: in this client's session unless `scoped` is False (the server's own
+        routes: its catalog, its sessions)."""
         import urllib.error
         import urllib.request
 
@@ -468,16 +556,66 @@ class MockServerClient:
         data = None if body is None else json.dumps(body).encode()
         if self.control_token:
             headers["Authorization"] = f"Bearer {self.control_token}"
-        request = urllib.request.Request(self.base_url + CONTROL + path, data=data, headers=headers, method=method)
+        where = (self._prefix if scoped else "") + CONTROL + path
+        request = urllib.request.Request(self.base_url + where, data=data, headers=headers, method=method)
         try:
             with self._opener.open(request, timeout=HTTP_TIMEOUT) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
-            raise MockServerError(f"{method} {CONTROL}{path}: {exc.code} {_reason(exc)}") from None
+            raise MockServerError(f"{method} {where}: {exc.code} {_reason(exc)}") from None
         except (urllib.error.URLError, OSError) as exc:
-            raise MockServerError(f"{method} {self.base_url}{CONTROL}{path}: {getattr(exc, 'reason', exc)}") from None
+            raise MockServerError(f"{method} {self.base_url}{where}: {getattr(exc, 'reason', exc)}") from None
         except ValueError as exc:
-            raise MockServerError(f"{method} {CONTROL}{path}: the answer is not JSON ({exc})") from None
+            raise MockServerError(f"{method} {where}: the answer is not JSON ({exc})") from None
+
+
+class Clock:
+    """`mockserver.clock`: the sandbox clock of the client's session (`/__mock/clock`)."""
+
+    def __init__(self, client: MockServerClient) -> None:
+        self._client = client
+
+    def now(self) -> datetime:
+        return datetime.fromisoformat(self._client._call("GET", "/clock")["now"].replace("Z", "+00:00"))
+
+    def set(self, instant: datetime | str, frozen: bool = True) -> dict[str, Any]:
+        """Frozen at `instant` (or running from it, `frozen=False`)."""
+        now = instant.isoformat() if isinstance(instant, datetime) else instant
+        return dict(self._client._call("PUT", "/clock", {"now": now, "frozen": frozen}))
+
+    def advance(self, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0) -> dict[str, Any]:
+        return dict(self._client._call("POST", "/clock/advance", {"days": days, "hours": hours, "minutes": minutes, "seconds": seconds}))
+
+    def freeze(self) -> dict[str, Any]:
+        return dict(self._client._call("POST", "/clock/freeze", {}))
+
+    def run(self) -> dict[str, Any]:
+        """Running at real speed from where it stands."""
+        return dict(self._client._call("POST", "/clock/run", {}))
+
+    def real_time(self) -> dict[str, Any]:
+        return dict(self._client._call("POST", "/clock/real-time", {}))
+
+
+class MeshScenarios:
+    """`mockserver.mesh`: Mesh users shaped at run time."""
+
+    def __init__(self, client: MockServerClient) -> None:
+        self._client = client
+
+    def user(
+        self,
+        user_id: str,
+        positions: Sequence[Mapping[str, Any]] = (),
+        account_type: str = "brokerage",
+        error: int | Mapping[str, Any] | None = None,
+    ) -> None:
+        """A UserId whose portfolio holds these positions ({"symbol", "amount", "costBasis",
+        "distribution"?}), valued at the sandbox's prices; or answering `error` (a status)."""
+        user: dict[str, Any] = {"userId": user_id, "accountType": account_type, "positions": [dict(p) for p in positions]}
+        if error is not None:
+            user["error"] = {"status": error} if isinstance(error, int) else dict(error)
+        self._client.scenario({"mesh": {"users": [user]}})
 
 
 def _reason(error: Any) -> str:

@@ -108,7 +108,7 @@ def test_the_fixture_serves_verifies_resets_and_injects_faults(project: pytest.P
 
         def test_portfolio(mockserver):
             assert mockserver.in_process and servers_running() == 1
-            assert mockserver.url("mesh") == mockserver.base_url + "/mesh"
+            assert mockserver.url("mesh") == f"{mockserver.base_url}/__session/{mockserver.session}/mesh"
             assert mockserver.credentials("mesh")["headers"] == {"X-Client-Id": "mock-client-id", "X-Client-Secret": "sk_sand_mock_secret"}
             assert mockserver.credentials("mesh", "identity-1") == mockserver.credentials("mesh")
             status, body = portfolio(mockserver)
@@ -192,10 +192,10 @@ def test_function_scope_gives_every_test_a_fresh_server(project: pytest.Pytester
             assert servers_running() == 0
         """
     )
-    run(project).assert_outcomes(passed=3)
+    run(project, "--mockserver-scope=function").assert_outcomes(passed=3)
 
 
-def test_the_session_option_shares_one_server_reset_between_tests(project: pytest.Pytester, mesh_only: Path) -> None:
+def test_reset_isolation_shares_the_default_session_reset_between_tests(project: pytest.Pytester, mesh_only: Path) -> None:
     tests = """
         from helpers import portfolio, servers_running
         import os
@@ -210,16 +210,105 @@ def test_the_session_option_shares_one_server_reset_between_tests(project: pytes
             mockserver.fault(api="mesh", status=500, count=10)
         """
     project.makepyfile(test_a=tests.format(name="a"), test_b=tests.format(name="b"), test_c=tests.format(name="c"))
-    run(project, "--mockserver-scope=session").assert_outcomes(passed=3)
+    run(project, "--mockserver-scope=session", "--mockserver-isolation=reset").assert_outcomes(passed=3)
     urls = (project.path / "urls.txt").read_text().split()
     assert len(urls) == 3 and len(set(urls)) == 1
 
     (project.path / "urls.txt").unlink()
-    project.makeini(f"[pytest]\nmockserver_specs = {mesh_only}\nasyncio_default_fixture_loop_scope = function\nmockserver_scope = module\n")
+    project.makeini(
+        f"[pytest]\nmockserver_specs = {mesh_only}\nasyncio_default_fixture_loop_scope = function\n"
+        "mockserver_scope = module\nmockserver_isolation = reset\n"
+    )
     project.makepyfile(test_b=tests.format(name="b") + tests.format(name="b2"))
     run(project).assert_outcomes(passed=4)
     a, b, b2, c = (project.path / "urls.txt").read_text().split()
     assert b == b2 and len({a, b, c}) == 3
+
+
+def test_every_test_gets_a_sandbox_session_of_its_own_on_one_server(project: pytest.Pytester) -> None:
+    tests = """
+        from helpers import portfolio, servers_running
+
+
+        def test_{name}(mockserver):
+            assert servers_running() == 1
+            with open("seen.txt", "a") as seen:
+                seen.write(mockserver.base_url + " " + mockserver.session + "\\n")
+            assert mockserver.journal() == [] and mockserver.faults() == []  # nothing of the other tests
+            assert mockserver.export_scenario() == {{}}
+            mockserver.mesh.user("alice", positions=[{{"symbol": "BTC", "amount": 1, "costBasis": 20000}}])
+            mockserver.fault(api="mesh", status=500, count=10)
+            mockserver.clock.advance(days=3)
+        """
+    project.makepyfile(test_a=tests.format(name="a"), test_b=tests.format(name="b"), test_c=tests.format(name="c"))
+    run(project).assert_outcomes(passed=3)
+    seen = [line.split() for line in (project.path / "seen.txt").read_text().splitlines()]
+    assert len({base for base, _ in seen}) == 1 and len({session for _, session in seen}) == 3
+
+
+def test_scenario_and_clock_helpers(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_helpers="""
+        import datetime
+        import pytest
+        from helpers import portfolio
+
+        PATH = "GET /api/v1/holdings/portfolio"
+
+
+        def test_a_shaped_mesh_user(mockserver):
+            mockserver.mesh.user("alice", positions=[{"symbol": "BTC", "amount": 0.5, "costBasis": 30000}], account_type="exchange")
+            status, body = portfolio(mockserver, "alice")
+            positions = body["content"]["cryptocurrencyPositions"]
+            assert status == 200 and [(p["symbol"], p["amount"], p["costBasis"]) for p in positions] == [("BTC", 0.5, 30000)]
+            assert body["content"]["portfolioCostBasis"] == 15000 and body["content"]["equityPositions"] == []
+            mockserver.mesh.user("bob", error=451)
+            assert portfolio(mockserver, "bob")[1]["status"] == "unavailableForLegalReasons"
+            assert mockserver.export_scenario()["mesh"]["users"][0]["userId"] == "alice"
+
+
+        def test_a_refused_scenario_lists_every_problem(mockserver):
+            with pytest.raises(Exception, match="2 problems"):
+                mockserver.mesh.user("alice", positions=[{"symbol": "NOPE", "amount": -1, "costBasis": 1}])
+
+
+        def test_a_runtime_fixture_answers_its_count_then_lets_go(mockserver):
+            body = {"content": {}, "status": "ok", "message": "from the fixture"}
+            mockserver.fixture("mesh", PATH, {"status": 200, "body": body}, match={"query": {"UserId": "carol"}}, times=2)
+            answers = [portfolio(mockserver, "carol")[1].get("message") for _ in range(3)]
+            assert answers == ["from the fixture", "from the fixture", ""]
+
+
+        def test_the_clock(mockserver):
+            start = mockserver.clock.now()
+            mockserver.clock.advance(days=30)
+            assert mockserver.clock.now() - start == datetime.timedelta(days=30)
+            mockserver.clock.set("2025-06-01T12:00:00Z")
+            assert mockserver.clock.now() == datetime.datetime(2025, 6, 1, 12, tzinfo=datetime.timezone.utc)
+        """
+    )
+    run(project).assert_outcomes(passed=4)
+
+
+def test_parallel_workers_share_one_running_server_without_cross_talk(project: pytest.Pytester, mesh_only: Path) -> None:
+    """pytest -n 4 against one server: every test shapes the same user and counts the same requests."""
+    tests = "\n".join(
+        f"""
+def test_{index}(mockserver):
+    mockserver.mesh.user("alice", positions=[{{"symbol": "ETH", "amount": {index + 1}, "costBasis": 1000}}])
+    mockserver.clock.advance(days={index})
+    for _ in range({index + 1}):
+        status, body = portfolio(mockserver, "alice")
+        assert body["content"]["cryptocurrencyPositions"][0]["amount"] == {index + 1}
+    assert mockserver.count(api="mesh") == {index + 1}
+    assert len(mockserver.journal()) == {index + 1}
+"""
+        for index in range(12)
+    )
+    project.makepyfile(test_parallel="from helpers import portfolio\n" + tests)
+    with running_server("--specs", str(mesh_only)) as base:
+        result = run_subprocess(project, "-n", "4", f"--mockserver-url={base}")
+    result.assert_outcomes(passed=12)
 
 
 def test_a_marker_gives_a_test_its_own_server_with_its_settings(project: pytest.Pytester) -> None:
@@ -265,7 +354,7 @@ def test_a_marker_gives_a_test_its_own_server_with_its_settings(project: pytest.
 def test_the_copyable_example_passes(pytester: pytest.Pytester) -> None:
     """examples/test_with_mockserver.py, as it is, with the bundled specs and no options."""
     shutil.copy(ROOT / "examples" / "test_with_mockserver.py", pytester.path)
-    run_subprocess(pytester).assert_outcomes(passed=6)
+    run_subprocess(pytester).assert_outcomes(passed=8)
 
 
 def test_mockserver_url_uses_a_running_server_and_starts_none(project: pytest.Pytester, mesh_only: Path) -> None:
@@ -278,7 +367,7 @@ def test_mockserver_url_uses_a_running_server_and_starts_none(project: pytest.Py
 
             def test_one(mockserver):
                 assert not mockserver.in_process and mockserver.base_url == "{base}"
-                assert mockserver.url("mesh") == "{base}/mesh"
+                assert mockserver.url("mesh") == "{base}/__session/" + mockserver.session + "/mesh"
                 assert portfolio(mockserver)[0] == 200
                 mockserver.fault(api="mesh", status=503, count=1)
                 assert portfolio(mockserver)[0] == 503
@@ -286,7 +375,7 @@ def test_mockserver_url_uses_a_running_server_and_starts_none(project: pytest.Py
                 assert servers_running() == 0
 
 
-            def test_two_starts_from_a_reset(mockserver):
+            def test_two_starts_in_a_session_of_its_own(mockserver):
                 assert mockserver.journal() == []
                 assert portfolio(mockserver)[0] == 200
 
