@@ -252,7 +252,7 @@ def report_lines(run: Run) -> list[str]:
     fixture = run.fixture[0].median
     growth = run.fill.growth_bytes
     within = min(run.before.ratios) <= run.after.median <= max(run.before.ratios)
-    warnings = filter(None, map(bench.unexpected, [*run.before.tested, *run.before.reference, *run.after.tested, *run.after.reference]))
+    runs = [*run.before.tested, *run.before.reference, *run.after.tested, *run.after.reference]
     return [
         "| measure | median (ms) | p95 (ms) | n | target | met |",
         "|---|---:|---:|---:|---|---|",
@@ -270,8 +270,21 @@ def report_lines(run: Run) -> list[str]:
         f"{'within' if within else 'OUTSIDE'} the range of the rounds before",
         f"- 'mesh valid' on the reference server: {statistics.median(r.rps for r in run.before.reference + run.after.reference):,.0f} "
         "requests/s (median of its runs)",
-        *(f"- WARNING {warning}" for warning in warnings),
+        *disturbance_lines(runs),
     ]
+
+
+def disturbance_lines(runs: list[bench.Result]) -> list[str]:
+    """A warning for wrk runs with failed requests, and one for the runs other processes shared the machine with."""
+    lines = [f"- WARNING {r.server} run: {r.non_2xx_3xx} of {r.requests} answers were not 2xx/3xx" for r in runs if r.non_2xx_3xx]
+    lines += [f"- WARNING {r.server} run: socket errors {r.socket_errors}" for r in runs if any(r.socket_errors.values())]
+    disturbed = [r.other_cpu for r in runs if r.other_cpu > bench.OTHER_CPU_LIMIT]
+    if disturbed:
+        lines.append(
+            f"- WARNING other processes used {min(disturbed):.2f} to {max(disturbed):.2f} cores during {len(disturbed)} of "
+            f"{len(runs)} wrk runs: the throughput figures are disturbed"
+        )
+    return lines
 
 
 def write_json(path: Path, run: Run, args: argparse.Namespace) -> None:
