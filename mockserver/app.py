@@ -22,6 +22,7 @@ from .plan import Report, compile_api
 from .routing import add_routes
 from .sandbox.store import ApiState, Store
 from .sandbox.world import World
+from .scenarios import load_scenario_file
 from .security import secrets_of
 from .sessions import SESSION_PREFIX, SESSIONS, Sessions, in_session
 from .settings import Settings, SettingsError
@@ -64,6 +65,8 @@ def load(
         runtime, api_report = compile_api(description, vendor, settings, world, state, fixtures.get(description.name, []))
         apis.append(runtime)
         report.extend(api_report)
+    if settings.scenario is not None and unprefixed is None:
+        load_scenario_file(settings.scenario, apis)
     return apis, report
 
 

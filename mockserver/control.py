@@ -33,11 +33,12 @@ from .appkeys import APIS, SETTINGS
 from .control_sessions import add_session_routes, base_url
 from .dashboard import dashboard_page, dashboard_redirect
 from .envelopes import problem_json
+from .errors import LoadError
 from .faults import FaultError
 from .journal import Entry, Journal, Matcher
 from .mounted import MountedApi
 from .sandbox.store import StateFull
-from .scenarios import get_scenario, post_scenario
+from .scenarios import ScenarioError, get_scenario, post_scenario, reinstall_start_up
 from .security import NO_SECRETS, SecretMask
 from .sessions import SESSION, SESSIONS
 from .traffic import CONTROL_PREFIX, SECRETS, TRAFFIC, Traffic
@@ -302,6 +303,9 @@ async def reset(request: web.Request) -> web.Response:
             return _json({"reset": [api.name for api in apis], "session": session.id})
         for api in apis:
             api.reset()
+        reinstall_start_up(apis, request.app[SETTINGS].scenario)
+    except (ScenarioError, LoadError) as exc:
+        return _problem(409, f"the start-up scenario no longer installs: {exc}", mask=_mask(request))
     except StateFull as exc:
         return _problem(507, f"the state was not reset: {exc}", mask=_mask(request))
     traffic = _traffic(request)

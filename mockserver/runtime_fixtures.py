@@ -90,6 +90,14 @@ def answer(
     return None
 
 
+def attach(api: ApiRuntime, raw: dict[str, Any]) -> None:
+    """A checked fixture (one `response`) as a fixture of its operation, ahead of those attached
+    before it: a scenario loaded at start-up (`--scenario`)."""
+    plan = next(plan for plan in api.plans if plan.key == raw["operation"])
+    entry = fixture_entry(api.name, "scenario", {**_entry_of(raw), "response": raw["response"]})
+    plan.fixtures.insert(0, (entry, fixture_reply(plan, entry)))
+
+
 def exported(state: ApiState) -> list[dict[str, Any]]:
     """The session's runtime fixtures as they were given, in the order they were made."""
     return [doc["fixture"] for doc in sorted(state.find(KIND), key=lambda doc: doc["position"])]

@@ -16,6 +16,7 @@ session, or to the fixture files).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,7 +24,9 @@ from aiohttp import web
 
 from . import runtime_fixtures
 from .appkeys import APIS
+from .catalog import load_document
 from .envelopes import problem_json
+from .errors import LoadError
 from .mounted import MountedApi
 from .plan import ApiRuntime
 from .sandbox.store import ApiState, StateFull
@@ -114,6 +117,53 @@ def _fixture_problems(named: dict[str, MountedApi], payload: Any, session: Sessi
             continue
         problems.extend(runtime_fixtures.fixture_problems_of(api, raw, where))
     return problems
+
+
+def load_scenario_file(path: Path, apis: list[MountedApi]) -> dict[str, Any]:
+    """`--scenario FILE`: a saved scenario (what `GET /__mock/scenarios` exports) into the default
+    session at start-up; what a reset of the default session installs again (its APIs' members).
+    Its fixtures join the fixture files' (ahead of them, by priority): the default session
+    remembers answers, so one that counts its uses (`times`) or answers in turn (`responses`) is
+    refused; give those to a session. LoadError lists every problem."""
+    document = load_document(path)
+    fixtures = document.pop(FIXTURES, [])
+    problems = [f"{FIXTURES}: a list of fixtures"] if not isinstance(fixtures, list) else []
+    runtimes = {api.name: api for api in apis if isinstance(api, ApiRuntime)}
+    checked: list[tuple[ApiRuntime, dict[str, Any]]] = []
+    for index, raw in enumerate(fixtures if not problems else []):
+        where = f"{FIXTURES}[{index}]"
+        api = runtimes.get(raw.get("api")) if isinstance(raw, dict) and isinstance(raw.get("api"), str) else None
+        if api is None:
+            problems.append(f"{where}.api: one of {', '.join(runtimes)}")
+            continue
+        if "times" in raw or "responses" in raw:
+            problems.append(f"{where}: `times` and `responses` count a session's requests; at start-up, give `response`")
+            continue
+        found = runtime_fixtures.fixture_problems_of(api, raw, where)
+        problems.extend(found)
+        if not found:
+            checked.append((api, raw))
+    if document and not problems:
+        try:
+            install(apis, document, None)
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise LoadError(str(path), "the scenario cannot be loaded:\n  " + "\n  ".join(problems))
+    # each goes ahead of those before it: the lowest priority first, so the highest ends up first
+    for api, raw in reversed(sorted(checked, key=lambda pair: -int(pair[1].get("priority", 0)))):
+        runtime_fixtures.attach(api, raw)
+    return document
+
+
+def reinstall_start_up(apis: list[MountedApi], path: Path | None) -> None:
+    """After a reset of the default session: what `--scenario` installed at start-up, again."""
+    if path is None:
+        return
+    document = load_document(path)
+    document.pop(FIXTURES, None)  # attached to the operations for good at start-up
+    if document:
+        install(apis, document, None)
 
 
 def _state(api: MountedApi, session: Session | None) -> ApiState:

@@ -74,6 +74,7 @@ class Settings:
     watch: bool = False  # reload specs and fixtures when they change
     workers: int = 1  # server processes sharing the parent's listening sockets and the state store
     config: Path | None = None
+    scenario: Path | None = None  # a scenario document (scenarios.py) installed in the default session at start-up
 
     def frozen_clock(self) -> datetime | None:
         """The fixed sandbox instant, or None when the clock follows real time."""
@@ -136,7 +137,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if isinstance(value, str):
             return value.strip().lower() in ("1", "true", "yes", "on")
         return bool(value)
-    if name == "state":
+    if name in ("state", "scenario"):
         return Path(value).expanduser() if value else None
     if name in _PATH_LISTS:
         items = value if isinstance(value, list) else str(value).split(os.pathsep)
@@ -203,8 +204,9 @@ def _from_file(path: Path) -> dict[str, Any]:
     for name in _PATH_LISTS:  # paths in a config file are relative to the file
         if name in values:
             values[name] = [p if p.is_absolute() else base / p for p in values[name]]
-    if values.get("state") is not None and not values["state"].is_absolute():
-        values["state"] = base / values["state"]
+    for name in ("state", "scenario"):
+        if values.get(name) is not None and not values[name].is_absolute():
+            values[name] = base / values[name]
     return values
 
 
