@@ -101,7 +101,7 @@ class Sessions:
 
     def create(self, wanted: str | None = None, clock: Clock | None = None) -> Session:
         """A new session (its state seeded, its clock the default session's unless given)."""
-        session_id = wanted or secrets.token_hex(8)
+        session_id = secrets.token_hex(8) if wanted is None else wanted
         if not SESSION_ID.fullmatch(session_id):
             raise SessionError(400, "a session id is 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit")
         self.sweep()

@@ -125,9 +125,7 @@ async def test_a_session_made_without_an_id_gets_one(client: TestClient) -> None
         {"id": "ümlaut"},
         {"id": 7},
         {"name": "x"},
-        pytest.param(
-            {"id": ""}, marks=pytest.mark.xfail(strict=True, reason="create_session reads an empty id as none given and makes one")
-        ),
+        {"id": ""},
     ],
     ids=repr,
 )
