@@ -3,8 +3,10 @@
 The page (dashboard.html, shipped in the package) has no external assets: its one inline
 style and one inline script are allowed by their hashes in a strict Content-Security-Policy,
 which also turns on Trusted Types so that no string can ever be parsed as markup. The script
-reads the control API (`apis`, `requests`, `reset`) with relative URLs; with a control token
-it reads the token from the page's own `?token=` and sends it as a bearer header.
+reads the control API (`apis`, `requests`, `reset`, `clock`, `scenarios`, `sessions`) with
+relative URLs, so the page at `/__session/<id>/__mock/` shows that session's journal, clock and
+scenario; with a control token it reads the token from the page's own `?token=` and sends it
+as a bearer header.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from importlib import resources
 
 from aiohttp import web
 
+from .sessions import SESSION
 from .traffic import CONTROL_PREFIX
 
 PAGE_FILE = "dashboard.html"
@@ -77,6 +80,9 @@ async def dashboard_page(request: web.Request) -> web.Response:
 
 
 async def dashboard_redirect(request: web.Request) -> web.Response:
-    """`/__mock` -> `/__mock/` (keeping `?token=`), so that the page's relative URLs resolve."""
-    location = CONTROL_PREFIX + "/" + (f"?{request.query_string}" if request.query_string else "")
+    """`/__mock` -> `/__mock/` (keeping `?token=`, and a session's prefix), so that the page's
+    relative URLs resolve: under `/__session/<id>` they are that session's control routes."""
+    session = request.get(SESSION)
+    prefix = session.prefix if session is not None else ""
+    location = prefix + CONTROL_PREFIX + "/" + (f"?{request.query_string}" if request.query_string else "")
     raise web.HTTPFound(location, headers={"Cache-Control": "no-store"})

@@ -289,3 +289,34 @@ def test_with_a_control_token_the_page_uses_the_token_from_its_url(browser: Any,
     assert browser.find_element(By.ID, "errors").text == ""
     assert "MOCK_CONTROL_TOKEN" in browser.find_element(By.ID, "control-lines").text
     assert TOKEN not in browser.find_element(By.TAG_NAME, "body").text
+
+
+async def test_under_a_session_the_page_and_its_redirect_keep_the_prefix(client: TestClient) -> None:
+    assert (await client.post("/__mock/sessions", json={"id": "dash"}, headers={"Content-Type": "application/json"})).status == 201
+    page = await client.get("/__session/dash/__mock/")
+    assert page.status == 200 and page.content_type == "text/html"
+    redirect = await client.get("/__session/dash/__mock?token=x", allow_redirects=False)
+    assert redirect.status == 302 and redirect.headers["Location"] == "/__session/dash/__mock/?token=x"
+
+
+def test_a_sessions_page_shows_its_journal_clock_and_scenario(browser: Any, server: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    session = f"dash-{uuid.uuid4().hex[:8]}"
+    assert requests.post(f"{server}/__mock/sessions", json={"id": session}, timeout=10).status_code == 201
+    base = f"{server}/__session/{session}"
+    user = {"userId": "shaped", "accountType": "exchange", "positions": [{"symbol": "BTC", "amount": 1, "costBasis": 100}]}
+    assert requests.post(f"{base}/__mock/scenarios", json={"mesh": {"users": [user]}}, timeout=10).status_code == 201
+    _open(browser, f"{base}/__mock/")
+    assert browser.find_element(By.ID, "sandbox").text.startswith(f"session {session}")
+    _wait(browser, lambda d: '"shaped"' in d.find_element(By.ID, "scenario-json").text, "the session's scenario")
+    requests.get(f"{base}{PORTFOLIO}", params={"UserId": "in-the-session"}, headers=MESH_AUTH, timeout=10)
+    requests.get(f"{server}{PORTFOLIO}", params={"UserId": "in-the-default-one"}, headers=MESH_AUTH, timeout=10)
+    _row_with(browser, "in-the-session")
+    assert "in-the-default-one" not in _requests_text(browser)
+    before = browser.find_element(By.ID, "clock-now").text
+    browser.find_element(By.CSS_SELECTOR, '[data-advance="86400"]').click()
+    _wait(browser, lambda d: d.find_element(By.ID, "clock-now").text not in ("", before), "the clock a day later")
+    assert requests.get(f"{server}/__mock/clock", timeout=10).json()["now"] in before  # the default clock did not move
+    _open(browser, f"{server}/__mock/")
+    _wait(browser, lambda d: session in d.find_element(By.ID, "sessions-table").text, "the session in the list")
