@@ -84,7 +84,10 @@ class Client:
     def delete_session(self, session_id: str) -> None:
         self.send("DELETE", f"{SESSIONS}/{session_id}", JSON_HEADERS)
 
-    def close(self) -> None:
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
         self.connection.close()
 
 
@@ -144,9 +147,8 @@ def in_process_starts(starts: int) -> Timing:
     for number in range(starts + 1):  # the first start imports and warms up: not counted
         begin = time.perf_counter()
         server = start_server()
-        client = Client(server.port)
-        client.mesh_portfolio()
-        client.close()
+        with Client(server.port) as client:
+            client.mesh_portfolio()
         server.stop()
         if number:
             samples.append((time.perf_counter() - begin) * 1000)
@@ -313,16 +315,14 @@ def measure_sessions(args: argparse.Namespace, scenario: str) -> Run:
     ):
         reference.wait_ready(MESH_VALID)
         server.wait_ready(MESH_VALID)
-        client = Client(port)
-        try:
+        with Client(port) as client:  # a connection per phase: the server closes one left idle during wrk's runs
             fixture = fixture_rounds(client, args.rounds, "no other session")
-            print(f"  fixture    {fixture[0].median:.2f} ms median create + request + delete", flush=True)
-            before = throughput(reference, server, wrk_args, args.wrk_rounds)
+        print(f"  fixture    {fixture[0].median:.2f} ms median create + request + delete", flush=True)
+        before = throughput(reference, server, wrk_args, args.wrk_rounds)
+        with Client(port) as client:
             filled = fill(client, server, args.sessions, scenario)
             fixture_live = fixture_rounds(client, args.rounds, f"{args.sessions:,} live")
-            after = throughput(reference, server, wrk_args, args.wrk_rounds)
-        finally:
-            client.close()
+        after = throughput(reference, server, wrk_args, args.wrk_rounds)
     return Run(fixture, fixture_live, in_process, filled, before, after)
 
 
