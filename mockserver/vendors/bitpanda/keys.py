@@ -14,6 +14,7 @@ from ...errors import LoadError
 from ...security import CONFIGURED
 from ...vocabulary import Identity
 
+API = "bitpanda"  # its section of the credentials, and its name
 HEADER = "x-api-key"
 SANDBOX_KEY = "mock-api-key"
 MISSING_KEY = "Valid authorization header not provided."

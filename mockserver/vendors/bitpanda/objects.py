@@ -26,6 +26,7 @@ class Viewer:
     identity: Identity
     holdings: Holdings
     world: World
+    shape: bytes | None = None  # the digest of what a scenario shaped of the key (None: generated holdings)
     points: int = 0
     latest: int | None = field(default=None)
 
