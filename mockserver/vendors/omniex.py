@@ -3,17 +3,17 @@
 Every API key owns its fixed portfolios (the `portfolios` of its credentials entry: the
 reference's "Master Fund 1" for the sandbox key) followed by a few generated ones whose
 ids, venues and balances derive from a stable hash of (seed, key). Balances are sized
-from the shared market prices and written as decimal strings.
+from the shared market prices and written as decimal strings. A key a scenario shaped
+(omniex_scenario.py) has the portfolios it gave instead, read from the session's state.
 """
 
 from __future__ import annotations
 
 import hmac
 import time
-import uuid
 from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import orjson
@@ -23,7 +23,8 @@ from ..sandbox.accounts import identity_rng
 from ..sandbox.world import World
 from ..security import AuthOutcome, AuthRequest, identity_with
 from ..vocabulary import Call, Identity, Problem, Reply, Violation, as_sent, json_reply
-from . import Vendor
+from . import Vendor, omniex_scenario
+from .omniex_scenario import CUSTODIAN, VENUE_NAMES, account_name, decimal_text, timestamp_text, uuid_from
 
 KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = "ONX-API-KEY", "ONX-API-TIMESTAMP", "ONX-API-SIGNATURE"
 CODE_BY_STATUS = {
@@ -40,19 +41,9 @@ CODE_BY_STATUS = {
 CODE_BY_REASON = {"unsupported": "PARAMETER_UNSUPPORTED", "timestamp": "TIMESTAMP_INVALID", "forbidden": "ACCESS_DENIED"}
 AUTHENTICATION_FAILED = "the api server failed to authenticate the request"
 
-VENUE_NAMES = {
-    "binance": "Binance",
-    "gdax": "Coinbase Pro",
-    "gemini": "Gemini",
-    "itbit": "itBit",
-    "kraken": "Kraken",
-    "bitstamp": "Bitstamp",
-}
-CUSTODIAN = ("bitgo", "BitGo")
 FUND_NAMES = ("Global Macro Fund", "Treasury Reserve", "Digital Growth Fund", "Market Neutral Fund", "Yield Strategies", "Venture Holdings")
 TRADED = ("BTC", "ETH", "SOL", "USDC", "LINK", "ADA", "UNI")
 STAKEABLE = frozenset({"ETH", "SOL", "ADA"})
-_EIGHT_PLACES = Decimal("0.00000001")
 _ENTRIES = 1024  # per cache; the bytes each holds bound it first
 _ENTRY_OVERHEAD = 200  # an entry's key tuple, dict slot and object headers
 _KEYED_SIZE = 1024  # an HMAC object: its inner and outer SHA-384 states and their wrappers
@@ -171,11 +162,16 @@ def portfolios_of(world: World, identity: Identity) -> list[dict[str, Any]]:
 
 
 def _book(world: World, identity: Identity) -> list[dict[str, Any]]:
-    key = str(identity.data.get("key", ""))
+    key = _key_of(identity)
     count = identity_rng(world.seed, "omniex", key).randint(2, 3)
     names = identity_rng(world.seed, "omniex-names", key).sample(FUND_NAMES, count)
     fixed = identity.data.get("portfolios") or []
     return [*fixed, *(_generated(world, key, index, name) for index, name in enumerate(names))]
+
+
+def _key_of(identity: Identity) -> str:
+    """The ONX-API-KEY of the identity, as its credentials entry gives it."""
+    return str(identity.data.get("key", ""))
 
 
 def _full_listing(world: World, identity: Identity, include: str | None) -> bytes:
@@ -189,30 +185,16 @@ def _listing(portfolios: list[dict[str, Any]], include: str | None) -> bytes:
     return trimmed(orjson.dumps({"data": [_view(p, include) for p in portfolios], "meta": {}}))
 
 
-def _uuid(rng: Any) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
-def _decimal_text(value: Decimal) -> str:
-    """Decimal strings as the reference writes them: `1.009`, `0.2`, `0.0`."""
-    text = format(value.quantize(_EIGHT_PLACES, rounding=ROUND_DOWN).normalize(), "f")
-    return text if "." in text else text + ".0"
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def _generated(world: World, key: str, index: int, name: str) -> dict[str, Any]:
     rng = identity_rng(world.seed, "omniex-portfolio", f"{key}|{index}")
     now = world.now()
     venues = rng.sample(sorted(VENUE_NAMES), rng.randint(2, 4))
-    integrations = [{"id": _uuid(rng), "venueId": venue, "integrationStatus": "verified"} for venue in venues]
+    integrations = [{"id": uuid_from(rng), "venueId": venue, "integrationStatus": "verified"} for venue in venues]
     pending = rng.choice([v for v in sorted(VENUE_NAMES) if v not in venues])
-    integrations.append({"id": _uuid(rng), "venueId": pending, "integrationStatus": "requested"})  # no accounts yet
+    integrations.append({"id": uuid_from(rng), "venueId": pending, "integrationStatus": "requested"})  # no accounts yet
     custody = rng.random() < 0.5
     if custody:
-        integrations.append({"id": _uuid(rng), "venueId": CUSTODIAN[0], "integrationStatus": "verified"})
+        integrations.append({"id": uuid_from(rng), "venueId": CUSTODIAN[0], "integrationStatus": "verified"})
     positions = []
     for asset in rng.sample(TRADED, rng.randint(2, 4)):
         price = Decimal(str(world.market.price_usd(asset, now)))
@@ -220,27 +202,27 @@ def _generated(world: World, key: str, index: int, name: str) -> dict[str, Any]:
         for venue in rng.sample(venues, rng.randint(1, min(2, len(venues)))):
             amount = Decimal(str(rng.uniform(5_000, 250_000))) / price
             locked = amount * Decimal(str(rng.choice((0, 0, 0.05, 0.2))))
-            balance: dict[str, Any] = {"trading": {"free": _decimal_text(amount - locked), "locked": _decimal_text(locked)}}
+            balance: dict[str, Any] = {"trading": {"free": decimal_text(amount - locked), "locked": decimal_text(locked)}}
             if rng.random() < 0.25:
-                balance["margin"] = {"locked": _decimal_text(amount * Decimal("0.1"))}
+                balance["margin"] = {"locked": decimal_text(amount * Decimal("0.1"))}
             if asset in STAKEABLE and rng.random() < 0.5:
-                balance["staking"] = {"locked": _decimal_text(amount * Decimal("0.3"))}
-            accounts.append({"venueId": venue, "name": f"{VENUE_NAMES[venue]} {asset} Account", "balance": balance})
+                balance["staking"] = {"locked": decimal_text(amount * Decimal("0.3"))}
+            accounts.append({"venueId": venue, "name": account_name(venue, asset), "balance": balance})
         if custody:
             held = Decimal(str(rng.uniform(50_000, 1_000_000))) / price
-            balance = {"custody": {"free": _decimal_text(held * Decimal("0.9")), "locked": _decimal_text(held * Decimal("0.1"))}}
-            accounts.append({"venueId": CUSTODIAN[0], "name": f"{CUSTODIAN[1]} {asset} Custody Account", "balance": balance})
+            balance = {"custody": {"free": decimal_text(held * Decimal("0.9")), "locked": decimal_text(held * Decimal("0.1"))}}
+            accounts.append({"venueId": CUSTODIAN[0], "name": account_name(CUSTODIAN[0], asset), "balance": balance})
         positions.append({"assetId": asset, "isCustomAsset": False, "accounts": accounts})
     created = datetime(2020, 6, 1, tzinfo=now.tzinfo) + timedelta(seconds=rng.randrange(4 * 365 * 86400))
     updated = max(created, now - timedelta(seconds=rng.randrange(3 * 86400)))
     return {
-        "id": _uuid(rng),
+        "id": uuid_from(rng),
         "resource": "portfolio",
         "name": name,
         "integrations": integrations,
         "positions": positions,
-        "createdAt": _timestamp(created),
-        "updatedAt": _timestamp(updated),
+        "createdAt": timestamp_text(created),
+        "updatedAt": timestamp_text(updated),
     }
 
 
@@ -251,20 +233,35 @@ def _view(portfolio: dict[str, Any], include: str | None) -> dict[str, Any]:
     return {key: value for key, value in portfolio.items() if key != "integrations"}
 
 
+def _shaped(call: Call) -> list[dict[str, Any]] | None:
+    """The portfolios a scenario gave the caller's key in this session (None: it gave none)."""
+    assert call.identity is not None
+    shaped = call.state.get(omniex_scenario.KEY, _key_of(call.identity))
+    return None if shaped is None else omniex_scenario.portfolios_of(call.world, shaped)
+
+
+def _portfolios(call: Call, shaped: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The caller's portfolios: the scenario's (`_shaped`), else its fixed and generated ones."""
+    assert call.identity is not None
+    return portfolios_of(call.world, call.identity) if shaped is None else shaped
+
+
 def list_portfolios(call: Call) -> Reply:
     assert call.identity is not None
     query = call.params["query"]
-    if "id" not in query:
+    shaped = _shaped(call)
+    if "id" not in query and shaped is None:
         return Reply(200, _full_listing(call.world, call.identity, query.get("include")))
-    wanted = {part.strip().lower() for part in query["id"].split(",")}
-    portfolios = [p for p in portfolios_of(call.world, call.identity) if str(p["id"]).lower() in wanted]
+    portfolios = _portfolios(call, shaped)
+    if "id" in query:
+        wanted = {part.strip().lower() for part in query["id"].split(",")}
+        portfolios = [p for p in portfolios if str(p["id"]).lower() in wanted]
     return Reply(200, _listing(portfolios, query.get("include")))
 
 
 def get_portfolio(call: Call) -> Reply:
-    assert call.identity is not None
     wanted = call.params["path"]["id"].lower()
-    for portfolio in portfolios_of(call.world, call.identity):
+    for portfolio in _portfolios(call, _shaped(call)):
         if str(portfolio["id"]).lower() == wanted:
             return Reply(200, orjson.dumps({"data": _view(portfolio, call.params["query"].get("include")), "meta": {}}))
     message = "the requested portfolio was not found"
@@ -277,4 +274,5 @@ VENDOR = Vendor(
     handlers={"getPortfolios": list_portfolios, "getPortfolio": get_portfolio},
     authenticate=authenticate,
     strict_query=True,
+    scenario=omniex_scenario.SCENARIO,
 )
