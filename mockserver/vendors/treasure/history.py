@@ -1,7 +1,8 @@
 """Treasure's portfolio history endpoint: the handler of `getPortfolioHistory` and its answer.
 
-A client sees the well-known businesses plus the `businesses` of its credentials entry; the
-answer is monthly snapshots from the model, serialized once per (business, range, day).
+A client sees the well-known businesses, the `businesses` of its credentials entry and those a
+scenario gives it (scenario.py); the answer is monthly snapshots from the model, serialized once
+per (business, its scenario document, range, day).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from ...sandbox.shares import apportion
 from ...sandbox.world import World
 from ...vocabulary import Call, Identity, Problem, Reply
 from .errors import fail, treasure_envelope
-from .model import PRODUCTS, WELL_KNOWN, business_profile, snapshots
+from .model import PRODUCTS, WELL_KNOWN, Profile, business_profile, snapshots
+from .scenario import BUSINESS, client_of, profile_of
 
 HISTORY = "getPortfolioHistory"
 _JSON_RANGES = frozenset({"*/*", "application/*", "application/json"})
@@ -74,12 +76,23 @@ def history_handler(call: Call) -> Reply:
     assert not isinstance(dates, Problem)  # date_rule refused it before any answer was chosen
     start, end = dates
     business = call.params["path"]["business_id"].lower()
-    if business not in visible_businesses(call.identity):
+    shaped = call.state.get_raw(BUSINESS, business)  # a scenario's business, as stored
+    if not _sees(call.identity, business, shaped):
         return treasure_envelope(fail(404, f"business {business} not found", "path", "business_id", "not_found"))
-    if business_profile(call.world, business) is None:
+    if shaped is None and business_profile(call.world, business) is None:
         message = f"business {business} has no portfolio history"
         return treasure_envelope(fail(404, message, "path", "business_id", "no_history"))
-    return Reply(200, _history_body(call.world, business, start, end))
+    return Reply(200, _history_body(call.world, business, shaped or b"", start, end))
+
+
+def _sees(identity: Identity | None, business: str, shaped: bytes | None) -> bool:
+    """Whether the client sees the business: one it sees anyway, or a scenario's for it (or for every client)."""
+    if business in visible_businesses(identity):
+        return True
+    if shaped is None:
+        return False
+    client = client_of(orjson.loads(shaped))
+    return client is None or (identity is not None and identity.data.get("client_id") == client)
 
 
 def _date_range(query: dict[str, Any]) -> tuple[date, date] | Problem:
@@ -96,15 +109,14 @@ def _date_range(query: dict[str, Any]) -> tuple[date, date] | Problem:
     return start, end
 
 
-def _history_body(world: World, business: str, start: date, end: date) -> bytes:
-    """Serialized once per (business, range, day) of this world: the answer cannot change within that key.
-    At most 1,024 of them and 8 MiB with their keys."""
+def _history_body(world: World, business: str, shaped: bytes, start: date, end: date) -> bytes:
+    """Serialized once per (business, scenario document or b"", range, day) of this world: the answer
+    cannot change within that key. At most 1,024 of them and 8 MiB with their keys."""
     cache = world.caches.lru("treasure.history", 1024, 8 << 20, weigh_key_and_body)
-    key = (business, start, end, world.now().date())
+    key = (business, shaped, start, end, world.now().date())
     body = cache.get(key)
     if body is None:
-        profile = business_profile(world, business)
-        assert profile is not None  # checked by the handler
+        profile = _profile(world, business, shaped)
         days = snapshots(world, profile, start, end, key[-1])
         history = [_snapshot(profile.portfolio_id, day, values) for day, values in days]
         body = trimmed(
@@ -112,6 +124,14 @@ def _history_body(world: World, business: str, start: date, end: date) -> bytes:
         )
         cache.put(key, body)
     return body
+
+
+def _profile(world: World, business: str, shaped: bytes) -> Profile:
+    if shaped:
+        return profile_of(orjson.loads(shaped), world.seed)
+    profile = business_profile(world, business)
+    assert profile is not None  # checked by the handler
+    return profile
 
 
 def _snapshot(portfolio_id: str, day: date, values: tuple[int, ...]) -> dict[str, Any]:

@@ -4,9 +4,10 @@ A product's return for a month is a pure function of (seed, product, month): a m
 market rate moving over an eight-year cycle, plus the product's spread and seeded
 noise, shared by every business. A business's portfolio opens on the 1st of a month
 with an amount split by a target allocation; each month its products grow by their
-returns, seeded deposits and withdrawals come and go, and scheduled rebalances reset
-the split. Amounts are integer cents, so every figure adds up exactly, and the whole
-history is computed from the opening month on: two ranges agree on the months they share.
+returns, deposits and withdrawals come and go (seeded ones, or a scenario's: scenario.py),
+and scheduled rebalances reset the split; a withdrawal takes at most what the portfolio
+holds. Amounts are integer cents, so every figure adds up exactly, and the whole history
+is computed from the opening month on: two ranges agree on the months they share.
 Profiles and histories are kept in the world's caches, so they die with the world.
 """
 
@@ -61,6 +62,7 @@ class Profile:
     opened: int  # month index of the first snapshot
     opening_cents: int
     allocations: tuple[tuple[int, Weights], ...]  # (month index, target weights), the first at `opened`
+    flows: tuple[tuple[int, int], ...] | None = None  # (month index, cents) a scenario gives (None: seeded ones)
 
 
 DOCUMENT_BUSINESS = "urn:uuid:9b397b0d-69bc-b09f-9d82-0e02637042fc"
@@ -110,15 +112,25 @@ def _seeded_profile(business_id: str, seed: int) -> Profile:
     allocations = [(opened, rng.choice(_TEMPLATES))]
     while allocations[-1][0] < opened + _HORIZON_MONTHS:
         allocations.append((allocations[-1][0] + rng.randint(6, 18), rng.choice(_TEMPLATES)))
+    return Profile(business_id, portfolio_id_of(seed, business_id), opened, rng.randrange(25, 5000) * 100_000, tuple(allocations))
+
+
+def portfolio_id_of(seed: int, business_id: str) -> str:
+    """The portfolio id of a business that is not given one: a UUID URN derived from the seed and the id."""
     digest = hashlib.blake2b(f"{seed}|treasure-portfolio|{business_id}".encode(), digest_size=16).digest()
-    return Profile(business_id, uuid.UUID(bytes=digest, version=4).urn, opened, rng.randrange(25, 5000) * 100_000, tuple(allocations))
+    return uuid.UUID(bytes=digest, version=4).urn
 
 
 def _weigh_profile(business_id: str, profile: Profile) -> int:
-    return len(business_id) + len(profile.portfolio_id) + _ALLOCATION_BYTES * len(profile.allocations) + ENTRY_BYTES
+    return len(business_id) + _profile_bytes(profile) + ENTRY_BYTES
 
 
-def _flow_cents(profile: Profile, seed: int, month: int, total: int) -> int:
+def _profile_bytes(profile: Profile) -> int:
+    changes = len(profile.allocations) + len(profile.flows or ())
+    return len(profile.business_id) + len(profile.portfolio_id) + _ALLOCATION_BYTES * changes
+
+
+def _seeded_flow_cents(profile: Profile, seed: int, month: int, total: int) -> int:
     """A deposit (positive) or withdrawal (negative) at the start of `month`: about one month in four."""
     rng = random.Random(stable_seed(seed, "treasure-flow", profile.business_id, month))
     if rng.random() >= 0.25:
@@ -131,21 +143,25 @@ def _grown(cents: int, ppm: int) -> int:
     return (cents * (_PPM + ppm) + _PPM // 2) // _PPM
 
 
-def _next_month(profile: Profile, seed: int, month: int, values: list[int], weights: Weights) -> list[int]:
-    """The values at the start of `month + 1`, from those at the start of `month`."""
-    values = [_grown(cents, monthly_return_ppm(product, month, seed)) for product, cents in zip(PRODUCTS, values, strict=True)]
-    flow = _flow_cents(profile, seed, month + 1, sum(values))
-    if flow > 0:
-        return [cents + part for cents, part in zip(values, apportion(flow, weights), strict=True)]
-    if flow < 0:  # taken from what each product holds, so no product goes below zero
-        return [cents - part for cents, part in zip(values, apportion(-flow, values), strict=True)]
+def _grown_values(seed: int, month: int, values: list[int]) -> list[int]:
+    """The values at the start of `month + 1`, from those at the start of `month`, before any flow."""
+    return [_grown(cents, monthly_return_ppm(product, month, seed)) for product, cents in zip(PRODUCTS, values, strict=True)]
+
+
+def _with_flow(values: list[int], cents: int, weights: Weights) -> list[int]:
+    """A deposit (positive) split by the target weights, or a withdrawal (negative) taken from what each
+    product holds, so no product goes below zero (and no more than the whole portfolio)."""
+    if cents > 0:
+        return [held + part for held, part in zip(values, apportion(cents, weights), strict=True)]
+    if cents < 0:
+        return [held - part for held, part in zip(values, apportion(min(-cents, sum(values)), values), strict=True)]
     return values
 
 
 def history(world: World, profile: Profile, last: int) -> tuple[tuple[int, ...], ...]:
     """Product values in cents (PRODUCTS order) on the 1st of every month from `profile.opened` to `last`."""
     histories = world.caches.lru("treasure.months", *_HISTORY_BOUNDS, _weigh_history)
-    key = (profile.business_id, last)  # a business has one profile in a world
+    key = (profile, last)  # a business id has a generated profile and perhaps a scenario's
     found = histories.get(key)
     if found is None:
         found = _history(profile, world.seed, last)
@@ -155,11 +171,14 @@ def history(world: World, profile: Profile, last: int) -> tuple[tuple[int, ...],
 
 def _history(profile: Profile, seed: int, last: int) -> tuple[tuple[int, ...], ...]:
     targets = dict(profile.allocations)
+    given = dict(profile.flows) if profile.flows is not None else None
     weights = targets[profile.opened]
     values = apportion(profile.opening_cents, weights)
     snapshots = [tuple(values)]
     for month in range(profile.opened, last):
-        values = _next_month(profile, seed, month, values, weights)
+        values = _grown_values(seed, month, values)
+        flow = _seeded_flow_cents(profile, seed, month + 1, sum(values)) if given is None else given.get(month + 1, 0)
+        values = _with_flow(values, flow, weights)
         if month + 1 in targets:  # rebalance to the new target allocation
             weights = targets[month + 1]
             values = apportion(sum(values), weights)
@@ -167,8 +186,11 @@ def _history(profile: Profile, seed: int, last: int) -> tuple[tuple[int, ...], .
     return tuple(snapshots)
 
 
-def _weigh_history(key: tuple[str, int], months: tuple[tuple[int, ...], ...]) -> int:
-    return len(key[0]) + _SNAPSHOT_BYTES * len(months) + ENTRY_BYTES
+def _weigh_history(key: tuple[Profile, int], months: tuple[tuple[int, ...], ...]) -> int:
+    """A seeded profile is weighed where it is kept (treasure.profiles); a scenario's is kept by its key here."""
+    profile = key[0]
+    held = _profile_bytes(profile) if profile.flows is not None else len(profile.business_id)
+    return held + _SNAPSHOT_BYTES * len(months) + ENTRY_BYTES
 
 
 def snapshots(world: World, profile: Profile, start: date, end: date, today: date) -> list[tuple[date, tuple[int, ...]]]:
