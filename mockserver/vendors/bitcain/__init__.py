@@ -13,7 +13,8 @@ The folder: `errors` and `validation_errors` word the answers as FastAPI and pyd
 `clock` and `user_ledger` are what a handler reads of a call; `holdings_handlers`,
 `ingest_handlers`, `history_handlers` and `portfolio_handlers` answer the operations named
 in `VENDOR` below; `seed` is the state a start or a reset begins from; `own_settings` are its settings; `rules` what it
-refuses before any answer is chosen.
+refuses before any answer is chosen; `scenario` (with `scenario_ledger`, `scenario_portfolios` and
+`scenario_values`) shapes a user's ledger and portfolios at run time.
 """
 
 from .. import FASTAPI, Vendor
@@ -31,6 +32,7 @@ from .portfolio_handlers import (
     list_portfolios,
     update_portfolio,
 )
+from .scenario import SCENARIO
 from .seed import seed_state
 
 VENDOR = Vendor(
@@ -69,4 +71,5 @@ VENDOR = Vendor(
     },
     seed_state=seed_state,
     settings=dict(own_settings.DEFAULTS),
+    scenario=SCENARIO,
 )

@@ -51,10 +51,10 @@ def _history(call: Call) -> tuple[str, str | None, list[tuple[datetime, Decimal]
     now = clock.now(call)
     timeline: Timeline
     if portfolio_id is not None:
-        doc = call.state.get(portfolios.KIND, portfolio_id)
-        if doc is None or doc["user_id"] != user:
+        raw = call.state.get_raw(portfolios.KIND, portfolio_id)
+        if raw is None or portfolios.stored(call.world, raw).user_id != user:
             return detail(404, "Portfolio not found")
-        timeline = portfolios.timeline(doc)
+        timeline = portfolios.timeline(portfolios.load(call.world, raw))
     else:
         timeline = Ledger(call).book.timeline
     points = series(call.world, timeline, sample_instants(timeframe, now, timeline.inception))

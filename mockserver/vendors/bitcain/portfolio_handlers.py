@@ -12,8 +12,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import orjson
-
 from ...vocabulary import Call, Reply, json_reply
 from . import clock, portfolios
 from .errors import detail
@@ -41,7 +39,7 @@ def _owned_raw(call: Call, portfolio_id: str, user_id: str | None) -> bytes | No
 
 def _owned(call: Call, portfolio_id: str, user_id: str | None) -> dict[str, Any] | None:
     raw = _owned_raw(call, portfolio_id, user_id)
-    return orjson.loads(raw) if raw is not None else None
+    return portfolios.load(call.world, raw) if raw is not None else None
 
 
 def _name_taken(call: Call, user_id: str, name: str, portfolio_id: str | None = None) -> Reply | None:
@@ -85,7 +83,7 @@ def create_portfolio(call: Call) -> Reply:
             "name": body["name"],
             "description": body.get("description"),
             "target_allocations": targets,
-            "risk_tolerance": body.get("risk_tolerance", "moderate"),
+            "risk_tolerance": body.get("risk_tolerance", portfolios.DEFAULT_RISK_TOLERANCE),
             "is_active": body.get("is_active", True),
             "is_default": body.get("is_default", False),
             "tags": body.get("tags") or [],

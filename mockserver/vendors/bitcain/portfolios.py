@@ -28,6 +28,8 @@ KIND = "portfolio"
 VENUE = "portfolio"
 ALLOCATION_TOLERANCE = 1e-6
 STATUSES = ("created", "active", "rebalancing", "paused", "archived")
+RISK_TOLERANCES = ("conservative", "moderate", "aggressive")
+DEFAULT_RISK_TOLERANCE = "moderate"
 _ALLOCATION_UNITS = 10_000  # current allocations have four decimals and sum to exactly 1
 
 
@@ -43,10 +45,10 @@ def new_portfolio_id(seed: int, user_id: str, sequence: int) -> str:
 
 
 def allocation_problems(targets: Mapping[str, float], supported: tuple[str, ...]) -> list[str]:
-    """What is wrong with target allocations beyond their schema: unknown assets, a sum other than 1."""
+    """What is wrong with target allocations beyond their schema: each unknown asset, else a sum other than 1."""
     problems = [f"unknown asset {asset!r}; supported: {', '.join(supported)}" for asset in targets if asset not in supported]
     if problems:
-        return problems[:1]
+        return problems
     whole = sum(targets.values())
     if abs(whole - 1.0) > ALLOCATION_TOLERANCE:
         return [f"target_allocations must sum to 1.0 (got {whole:.6g})"]
@@ -62,6 +64,18 @@ def fund(world: World, value: Decimal, targets: Mapping[str, float], at: datetim
         spend = value * Decimal(str(weight))
         positions[asset] = text(units(spend / price(world, asset, at)))
     return positions
+
+
+def load(world: World, raw: bytes) -> dict[str, Any]:
+    """A stored portfolio (its JSON bytes) with its positions. A scenario's is stored without them
+    (bitcain's scenario_portfolios): it is bought with its initial value at the prices of its
+    `created_at`, as a portfolio created at that instant was."""
+    doc: dict[str, Any] = orjson.loads(raw)
+    if "positions" not in doc:
+        positions = fund(world, Decimal(doc["initial_value_usd"]), doc["target_allocations"], parse_iso(doc["created_at"]))
+        doc["positions"] = positions
+        doc["position_history"] = [{"at": doc["created_at"], "positions": positions}]
+    return doc
 
 
 def quantities(positions: Mapping[str, str]) -> dict[Position, Decimal]:
@@ -144,7 +158,7 @@ def view_json(world: World, raw: bytes, now: datetime) -> bytes:
     key = (raw, now)
     body = cache.get(key)
     if body is None:
-        body = trimmed(orjson.dumps(view(world, orjson.loads(raw), now)))
+        body = trimmed(orjson.dumps(view(world, load(world, raw), now)))
         cache.put(key, body)
     return body
 

@@ -1,8 +1,8 @@
 """The token's user and their ledger as the handlers see it: stored entries, or the seeded ones.
 
-A user's ledger is the seeded one (`seed_entries`) until something is written for them;
-from then on it is a JSON document of kind `ledger` in the store, keyed and owned by the
-user, holding the entries and their FIFO lots.
+A user's ledger is the seeded one (`seed_entries`) until something is written for them (by
+the API, or by a scenario: scenario_ledger); from then on it is a JSON document of kind
+`ledger` in the store, keyed and owned by the user, holding the entries and their FIFO lots.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from ...sandbox.caches import ENTRY_BYTES
 from ...sandbox.world import World
 from ...vocabulary import Call, Identity
 from . import clock
-from .ledger import Book, Entry, build_book, iso, seed_entries, sort_entries
-from .valuation import Position, position_values
+from .ledger import Book, Entry, build_book, iso, parse_iso, seed_entries, sort_entries
+from .valuation import Position, position_values, price, text
 
 LEDGER = "ledger"
 _USER_NAMESPACE = uuid.UUID("6f1c7d0e-2b8a-4c55-9e3d-0a4b5c6d7e8f")
@@ -45,6 +45,14 @@ def _weigh_seeded(user: str, entries: tuple[Entry, ...]) -> int:
     return len(user) + _ENTRY_BYTES * len(entries) + ENTRY_BYTES
 
 
+def stored_entry(world: World, item: dict[str, str]) -> Entry:
+    """An entry of a stored ledger. One a scenario gave without a price is at the market price of its
+    instant, as a seeded entry is."""
+    if "price_usd" not in item:
+        item = {**item, "price_usd": text(price(world, item["asset"], parse_iso(item["at"])))}
+    return Entry.from_doc(item)
+
+
 class Ledger:
     """The token user's entries (stored, or the seeded ones) and their FIFO book as of now."""
 
@@ -54,7 +62,9 @@ class Ledger:
         self.now = clock.now(call)
         self.world = call.world
         self.doc = call.state.get(LEDGER, self.user)
-        self.entries = [Entry.from_doc(item) for item in self.doc["entries"]] if self.doc else list(seeded_entries(self.world, self.user))
+        self.entries = (
+            [stored_entry(self.world, item) for item in self.doc["entries"]] if self.doc else list(seeded_entries(self.world, self.user))
+        )
         self.book: Book = build_book(self.entries, self.now)
 
     def save(self, entries: list[Entry] | None = None, **marks: str) -> None:
