@@ -92,7 +92,7 @@ def _sees(identity: Identity | None, business: str, shaped: bytes | None) -> boo
     if shaped is None:
         return False
     client = client_of(orjson.loads(shaped))
-    return client is None or (identity is not None and identity.data.get("client_id") == client)
+    return client is None or (identity is not None and identity.values.get("client_id") == client.encode())
 
 
 def _date_range(query: dict[str, Any]) -> tuple[date, date] | Problem:

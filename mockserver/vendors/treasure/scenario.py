@@ -29,7 +29,6 @@ well-known or configured one included; any other keeps its generated history.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from datetime import date
@@ -175,7 +174,7 @@ def _first_of_a_month(value: Any) -> date | None:
 
 def _hundredths(value: Any, bound: int) -> int | None:
     """A number of at most `bound` in magnitude with at most two decimals, in hundredths (None: it is not)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or abs(value) > bound:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= bound:  # NaN is never <=
         return None
     exact = Decimal(str(value))  # as written: 0.1 is one tenth, not the binary float nearest it
     exponent = exact.as_tuple().exponent
