@@ -5,8 +5,10 @@ that keep their scenario to themselves."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -283,3 +285,14 @@ async def test_a_sessions_scenario_stays_in_that_session(client: TestClient) -> 
         assert (await read(client, f"{prefix}{BASE}/aggregate"))["assets"] != shaped["assets"]
         assert len(await read(client, f"{prefix}{BASE}/", user_id=SANDBOX_USER, active_only="false")) == 2
         assert await (await client.get(f"{prefix}/__mock/scenarios")).json() == {}
+
+
+async def test_a_saved_world_is_the_default_sessions_at_start_up_and_after_a_reset(make_client: MakeClient, tmp_path: Path) -> None:
+    path = tmp_path / "world.json"
+    path.write_text(json.dumps(SHAPED))
+    client = await make_client(specs=[ROOT / "specs"], scenario=str(path))
+    for _ in range(2):
+        (core,) = await read(client, f"{BASE}/", user_id=SANDBOX_USER, active_only="false")
+        assert core["name"] == "Core"
+        assert (await read(client, f"{BASE}/cost-basis/lots"))["lots"][0]["lot_id"] == "lot-btc-buy"
+        await client.post("/__mock/reset", json={})

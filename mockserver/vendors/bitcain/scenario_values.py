@@ -38,7 +38,7 @@ def decimal(value: Any, places: int, most: Decimal) -> Decimal | None:
         return None
     try:
         found = Decimal(str(value).strip())
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):  # ValueError: an integer past Python's digits for str()
         return None
     if not found.is_finite() or not 0 <= found <= most or -found.normalize().as_tuple().exponent > places:
         return None
