@@ -243,9 +243,6 @@ async def test_omniexs_signature_window_keeps_the_real_clock(sandbox: InSession)
     assert (await refused.json())["errors"][0]["error"] == "TIMESTAMP_INVALID"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="omniex keeps a key's portfolios, read at the clock of the first request, whatever the clock later says"
-)
 async def test_omniex_portfolios_are_not_updated_after_the_clock(sandbox: InSession) -> None:
     target = f"{OMNIEX}/portfolios"
     assert (await sandbox.get(target, headers=signed("GET", target))).status == 200

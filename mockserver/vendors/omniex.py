@@ -155,18 +155,24 @@ def _listing_size(_key: Any, entry: tuple[Identity, bytes]) -> int:
 
 
 def portfolios_of(world: World, identity: Identity) -> list[dict[str, Any]]:
-    """The key's fixed portfolios, then its generated ones (worked out once per identity of this world:
-    about 20 KB each, at most 8 MiB of them)."""
+    """The key's fixed portfolios, then its generated ones, valued at the sandbox clock's minute (worked
+    out once per identity of this world and minute: about 20 KB each, at most 8 MiB of them)."""
     books = world.caches.lru("omniex.books", _ENTRIES, 8 << 20, _book_size)
-    return _remembered(books, identity, None, lambda: _book(world, identity))
+    at = _minute(world)
+    return _remembered(books, identity, at, lambda: _book(world, identity, at))
 
 
-def _book(world: World, identity: Identity) -> list[dict[str, Any]]:
+def _minute(world: World) -> datetime:
+    """The instant a key's portfolios are valued at: the sandbox clock, to the minute (as Mesh's answers)."""
+    return world.now().replace(second=0, microsecond=0)
+
+
+def _book(world: World, identity: Identity, at: datetime) -> list[dict[str, Any]]:
     key = _key_of(identity)
     count = identity_rng(world.seed, "omniex", key).randint(2, 3)
     names = identity_rng(world.seed, "omniex-names", key).sample(FUND_NAMES, count)
     fixed = identity.data.get("portfolios") or []
-    return [*fixed, *(_generated(world, key, index, name) for index, name in enumerate(names))]
+    return [*fixed, *(_generated(world, key, index, name, at) for index, name in enumerate(names))]
 
 
 def _key_of(identity: Identity) -> str:
@@ -176,18 +182,18 @@ def _key_of(identity: Identity) -> str:
 
 def _full_listing(world: World, identity: Identity, include: str | None) -> bytes:
     """The answer listing all of a key's portfolios, serialized once per `include` (None or `integrations`,
-    the spec's enum): the book never changes. About 4 KB each, at most 4 MiB of them."""
+    the spec's enum) and clock minute. About 4 KB each, at most 4 MiB of them."""
     listings = world.caches.lru("omniex.listings", 2 * _ENTRIES, 4 << 20, _listing_size)
-    return _remembered(listings, identity, include, lambda: _listing(portfolios_of(world, identity), include))
+    variant = (include, _minute(world))
+    return _remembered(listings, identity, variant, lambda: _listing(portfolios_of(world, identity), include))
 
 
 def _listing(portfolios: list[dict[str, Any]], include: str | None) -> bytes:
     return trimmed(orjson.dumps({"data": [_view(p, include) for p in portfolios], "meta": {}}))
 
 
-def _generated(world: World, key: str, index: int, name: str) -> dict[str, Any]:
+def _generated(world: World, key: str, index: int, name: str, now: datetime) -> dict[str, Any]:
     rng = identity_rng(world.seed, "omniex-portfolio", f"{key}|{index}")
-    now = world.now()
     venues = rng.sample(sorted(VENUE_NAMES), rng.randint(2, 4))
     integrations = [{"id": uuid_from(rng), "venueId": venue, "integrationStatus": "verified"} for venue in venues]
     pending = rng.choice([v for v in sorted(VENUE_NAMES) if v not in venues])
