@@ -83,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--signature-window", dest="signature_window_seconds", type=int, help="seconds a signed request's timestamp may be off (default 30)"
     )
     serve.add_argument("--state", type=Path, metavar="FILE", help="keep the sandbox state in this SQLite file (default: in memory)")
-    serve.add_argument("--scenario", type=Path, metavar="FILE", help="a scenario (YAML or JSON, as GET /__mock/scenarios exports it) to start with")
+    serve.add_argument(
+        "--scenario", type=Path, metavar="FILE", help="a scenario (YAML or JSON, as GET /__mock/scenarios exports it) to start with"
+    )
     serve.add_argument("--journal-size", type=int, help="requests the journal keeps (default 1000; 0 turns it off)")
     serve.add_argument("--journal-bytes", type=int, help="bytes the journal's requests may hold together (default 16 MiB)")
     serve.add_argument("--max-sessions", type=int, help="sessions that may live at once (default 1000; 0: none)")

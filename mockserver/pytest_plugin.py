@@ -414,6 +414,10 @@ class MockServerClient:
         self._opener: Any = None
         self.clock = Clock(self)
         self.mesh = MeshScenarios(self)
+        self.omniex = OmniexScenarios(self)
+        self.treasure = TreasureScenarios(self)
+        self.bitpanda = BitpandaScenarios(self)
+        self.bitcain = BitcainScenarios(self)
 
     def __repr__(self) -> str:
         where = "in-process" if self.in_process else "remote"
@@ -428,9 +432,7 @@ class MockServerClient:
     def new_session(self, session_id: str | None = None) -> MockServerClient:
         """`POST /__mock/sessions`: a client of a new sandbox session on the same server."""
         made = self._call("POST", "/sessions", {"id": session_id} if session_id else {}, scoped=False)
-        return MockServerClient(
-            self.base_url, self.control_token, in_process=self.in_process, session=made["id"], catalog=self._catalog
-        )
+        return MockServerClient(self.base_url, self.control_token, in_process=self.in_process, session=made["id"], catalog=self._catalog)
 
     def delete_session(self) -> None:
         """`DELETE /__mock/sessions/<id>` of this client's session."""
@@ -597,11 +599,23 @@ class Clock:
         return dict(self._client._call("POST", "/clock/real-time", {}))
 
 
-class MeshScenarios:
-    """`mockserver.mesh`: Mesh users shaped at run time."""
+class _Shaper:
+    """The scenario helpers of one API: each call installs one item of its list (scenarios.py)."""
+
+    api = ""
+    member = ""
 
     def __init__(self, client: MockServerClient) -> None:
         self._client = client
+
+    def _install(self, item: dict[str, Any]) -> None:
+        self._client.scenario({self.api: {self.member: [item]}})
+
+
+class MeshScenarios(_Shaper):
+    """`mockserver.mesh`: Mesh users shaped at run time."""
+
+    api, member = "mesh", "users"
 
     def user(
         self,
@@ -615,7 +629,73 @@ class MeshScenarios:
         user: dict[str, Any] = {"userId": user_id, "accountType": account_type, "positions": [dict(p) for p in positions]}
         if error is not None:
             user["error"] = {"status": error} if isinstance(error, int) else dict(error)
-        self._client.scenario({"mesh": {"users": [user]}})
+        self._install(user)
+
+
+class OmniexScenarios(_Shaper):
+    """`mockserver.omniex`: an API key's portfolios."""
+
+    api, member = "omniex", "keys"
+
+    def key(self, key: str, portfolios: Sequence[Mapping[str, Any]]) -> None:
+        """The key's portfolios, in Omniex's terms (`name`, `integrations`, `positions` of accounts
+        and balances); they replace its own (`[]`: none)."""
+        self._install({"key": key, "portfolios": [dict(p) for p in portfolios]})
+
+
+class TreasureScenarios(_Shaper):
+    """`mockserver.treasure`: a business and its history."""
+
+    api, member = "treasure", "businesses"
+
+    def business(
+        self,
+        business_id: str,
+        opening_date: str,
+        allocations: Sequence[Mapping[str, Any]],
+        contributions: Sequence[Mapping[str, Any]],
+        client_id: str | None = None,
+    ) -> None:
+        """A business opened on `opening_date` (the 1st of a month), with its allocations over time
+        ({"date", "products": [{"product", "percentage"}]}) and contributions ({"date", "amount"},
+        negative: a withdrawal); seen by `client_id` (None: every client)."""
+        business: dict[str, Any] = {
+            "business_id": business_id,
+            "opening_date": opening_date,
+            "allocations": [dict(a) for a in allocations],
+            "contributions": [dict(c) for c in contributions],
+        }
+        if client_id is not None:
+            business["client_id"] = client_id
+        self._install(business)
+
+
+class BitpandaScenarios(_Shaper):
+    """`mockserver.bitpanda`: a key's holdings as movements over time."""
+
+    api, member = "bitpanda", "keys"
+
+    def key(self, key: str, movements: Sequence[Mapping[str, Any]]) -> None:
+        """The x-api-key's holdings: deposits and withdrawals ({"asset", "type", "at", "amount"})."""
+        self._install({"key": key, "movements": [dict(m) for m in movements]})
+
+
+class BitcainScenarios(_Shaper):
+    """`mockserver.bitcain`: a user's ledger and portfolios."""
+
+    api, member = "bitcain", "users"
+
+    def user(
+        self, user_id: str, ledger: Sequence[Mapping[str, Any]] | None = None, portfolios: Sequence[Mapping[str, Any]] | None = None
+    ) -> None:
+        """The user's ledger entries ({"at", "kind", "asset", "exchange", "quantity", "price_usd"?, ...})
+        and portfolios (create bodies plus "created_at"); each one given replaces the user's own."""
+        user: dict[str, Any] = {"user_id": user_id}
+        if ledger is not None:
+            user["ledger"] = [dict(entry) for entry in ledger]
+        if portfolios is not None:
+            user["portfolios"] = [dict(portfolio) for portfolio in portfolios]
+        self._install(user)
 
 
 def _reason(error: Any) -> str:

@@ -290,6 +290,30 @@ def test_scenario_and_clock_helpers(project: pytest.Pytester) -> None:
     run(project).assert_outcomes(passed=4)
 
 
+def test_every_apis_scenario_helper_installs_in_the_tests_session(pytester: pytest.Pytester) -> None:
+    """With the bundled specs: each API's helper installs its item, which the session exports back."""
+    pytester.makepyfile(
+        test_shapers="""
+        def test_shapers(mockserver):
+            mockserver.omniex.key("mock-onx-key", portfolios=[])
+            business = "urn:uuid:0c6e2f4a-5b7d-4e8f-9a1b-2c3d4e5f6a7b"
+            mockserver.treasure.business(
+                business, "2023-01-01",
+                allocations=[{"date": "2023-01-01", "products": [{"product": "managed_treasuries", "percentage": 100}]}],
+                contributions=[{"date": "2023-01-01", "amount": 1000}],
+            )
+            mockserver.bitpanda.key("mock-api-key", movements=[{"asset": "BTC", "type": "deposit", "at": "2024-01-15T10:00:00Z", "amount": "0.5"}])
+            mockserver.bitcain.user("u-1", ledger=[])
+            saved = mockserver.export_scenario()
+            assert saved["omniex"] == {"keys": [{"key": "mock-onx-key", "portfolios": []}]}
+            assert saved["treasure"]["businesses"][0]["business_id"] == business
+            assert saved["bitpanda"]["keys"][0]["movements"][0]["amount"] == "0.5"
+            assert saved["bitcain"] == {"users": [{"user_id": "u-1", "ledger": []}]}
+        """
+    )
+    run(pytester).assert_outcomes(passed=1)
+
+
 def test_parallel_workers_share_one_running_server_without_cross_talk(project: pytest.Pytester, mesh_only: Path) -> None:
     """pytest -n 4 against one server: every test shapes the same user and counts the same requests."""
     tests = "\n".join(

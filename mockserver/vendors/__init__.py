@@ -88,6 +88,31 @@ class ScenarioKind:
     export: Callable[[ApiState], Any]  # what a state holds, as a payload (None: nothing)
 
 
+def listed(payload: Any, where: str, member: str, most: int) -> tuple[list[Any], list[str]]:
+    """A scenario payload `{member: [...]}`: its items to check (at most `most`) and what is wrong with its shape."""
+    if not isinstance(payload, dict) or set(payload) != {member} or not isinstance(payload[member], list):
+        return [], [f'{where}: {{"{member}": [...]}}']
+    items = payload[member]
+    return items[:most], [f"{where}.{member}: at most {most}"] if len(items) > most else []
+
+
+def exported(state: ApiState, kind: str, member: str) -> Any:
+    """`{member: [the documents of kind]}`, None when there is none: what a scenario installed, as given."""
+    documents = state.find(kind)
+    return {member: documents} if documents else None
+
+
+def documents_scenario(check: Callable[[Any], list[str]], member: str, kind: str, id_of: Callable[[Any], str]) -> ScenarioKind:
+    """A scenario `{member: [item, ...]}` kept as one document of `kind` per item (`id_of`: its id): an
+    item given again replaces the earlier one."""
+
+    def install(state: ApiState, payload: Any) -> None:
+        for item in payload[member]:
+            state.put(kind, id_of(item), item)
+
+    return ScenarioKind(check, install, lambda state: exported(state, kind, member))
+
+
 @dataclass
 class Vendor:
     envelope: Envelope = problem_json

@@ -21,8 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..sandbox.accounts import Holding, symbols_of
-from ..sandbox.store import ApiState
-from . import ScenarioKind
+from . import documents_scenario, listed
 
 USER = "scenario-user"
 ACCOUNT_TYPES = {"brokerage": "brokerage", "exchange": "crypto", "self-custody": "wallet"}  # -> the portfolio shape
@@ -35,11 +34,8 @@ _NO_DATE = datetime(1970, 1, 1, tzinfo=UTC)  # Mesh reports no date of purchase:
 
 
 def check(payload: Any) -> list[str]:
-    if not isinstance(payload, dict) or set(payload) != {"users"} or not isinstance(payload["users"], list):
-        return ['mesh: {"users": [...]}']
-    users = payload["users"]
-    problems = [f"mesh.users: at most {MAX_USERS}"] if len(users) > MAX_USERS else []
-    for index, user in enumerate(users[:MAX_USERS]):
+    users, problems = listed(payload, "mesh", "users", MAX_USERS)
+    for index, user in enumerate(users):
         problems.extend(_user_problems(user, f"mesh.users[{index}]"))
     return problems
 
@@ -116,16 +112,6 @@ def _symbols(account: str) -> list[str]:
     return symbols_of("crypto", evm_only=account == "self-custody")
 
 
-def install(state: ApiState, payload: Any) -> None:
-    for user in payload["users"]:
-        state.put(USER, user["userId"], user)
-
-
-def export(state: ApiState) -> Any:
-    users = state.find(USER)
-    return {"users": users} if users else None
-
-
 def holdings_of(user: dict[str, Any]) -> tuple[list[Holding], list[Holding]]:
     """A scenario user's (equities, crypto), in the order given."""
     equities, crypto = [], []
@@ -136,4 +122,4 @@ def holdings_of(user: dict[str, Any]) -> tuple[list[Holding], list[Holding]]:
     return equities, crypto
 
 
-SCENARIO = ScenarioKind(check, install, export)
+SCENARIO = documents_scenario(check, "users", USER, lambda user: user["userId"])

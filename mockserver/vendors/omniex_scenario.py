@@ -40,9 +40,8 @@ from random import Random
 from typing import Any
 
 from ..sandbox.accounts import identity_rng
-from ..sandbox.store import ApiState
 from ..sandbox.world import World
-from . import ScenarioKind
+from . import documents_scenario, listed
 
 KEY = "scenario-key"
 VENUE_NAMES = {
@@ -95,13 +94,10 @@ def uuid_from(rng: Random) -> str:
 
 
 def check(payload: Any) -> list[str]:
-    if not isinstance(payload, dict) or set(payload) != {"keys"} or not isinstance(payload["keys"], list):
-        return ['omniex: {"keys": [...]}']
-    keys = payload["keys"]
-    problems = [f"omniex.keys: at most {MAX_KEYS}"] if len(keys) > MAX_KEYS else []
+    keys, problems = listed(payload, "omniex", "keys", MAX_KEYS)
     seen_keys: set[Hashable] = set()
     seen_ids: set[Hashable] = set()
-    for index, entry in enumerate(keys[:MAX_KEYS]):
+    for index, entry in enumerate(keys):
         problems.extend(_key_problems(entry, f"omniex.keys[{index}]", seen_keys, seen_ids))
     return problems
 
@@ -305,16 +301,6 @@ def _decimal(value: Any) -> Decimal | None:
 # --- install, export
 
 
-def install(state: ApiState, payload: Any) -> None:
-    for entry in payload["keys"]:
-        state.put(KEY, entry["key"], entry)
-
-
-def export(state: ApiState) -> Any:
-    keys = state.find(KEY)
-    return {"keys": keys} if keys else None
-
-
 # --- the answer
 
 
@@ -369,4 +355,4 @@ def _amount(value: Any) -> Decimal:
     return amount
 
 
-SCENARIO = ScenarioKind(check, install, export)
+SCENARIO = documents_scenario(check, "keys", KEY, lambda entry: entry["key"])

@@ -38,7 +38,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...sandbox.store import ApiState
-from .. import ScenarioKind
+from .. import ScenarioKind, exported, listed
 from . import portfolios, scenario_ledger, scenario_portfolios
 from .scenario_values import text_within, unknown_members
 from .user_ledger import LEDGER
@@ -49,13 +49,10 @@ _MEMBERS = frozenset({"user_id", "ledger", "portfolios"})
 
 
 def check(payload: Any) -> list[str]:
-    if not isinstance(payload, dict) or set(payload) != {"users"} or not isinstance(payload["users"], list):
-        return ['bitcain: {"users": [...]}']
-    users = payload["users"]
-    problems = [f"bitcain.users: at most {MAX_USERS}"] if len(users) > MAX_USERS else []
+    users, problems = listed(payload, "bitcain", "users", MAX_USERS)
     named: set[str] = set()
     portfolio_ids: set[str] = set()
-    for index, user in enumerate(users[:MAX_USERS]):
+    for index, user in enumerate(users):
         where = f"bitcain.users[{index}]"
         if not isinstance(user, dict):
             problems.append(f"{where}: a user is an object")
@@ -91,8 +88,7 @@ def install(state: ApiState, payload: Any) -> None:
 
 
 def export(state: ApiState) -> Any:
-    users = state.find(USER)
-    return {"users": users} if users else None
+    return exported(state, USER, "users")
 
 
 SCENARIO = ScenarioKind(check, install, export)

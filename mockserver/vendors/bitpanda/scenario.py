@@ -26,7 +26,7 @@ from typing import Any
 
 from ...sandbox.store import ApiState
 from ...vocabulary import Identity, as_sent
-from .. import ScenarioKind
+from .. import documents_scenario, listed
 from .holdings import ASSET_BY_SYMBOL, CUSTODY_ASSETS, plain
 from .keys import API, HEADER
 from .movements import DEPOSIT, MAX_INSTANT_CHARS, WITHDRAWAL, Movement, instant_of, movement_of, units_of
@@ -40,12 +40,9 @@ _ANY_PLACES = max(asset.places for asset in CUSTODY_ASSETS)  # an amount's decim
 
 
 def check(payload: Any) -> list[str]:
-    if not isinstance(payload, dict) or set(payload) != {"keys"} or not isinstance(payload["keys"], list):
-        return [f'{API}: {{"keys": [...]}}']
-    keys = payload["keys"]
-    problems = [f"{API}.keys: at most {MAX_KEYS}"] if len(keys) > MAX_KEYS else []
+    keys, problems = listed(payload, API, "keys", MAX_KEYS)
     seen: set[str] = set()
-    for index, entry in enumerate(keys[:MAX_KEYS]):
+    for index, entry in enumerate(keys):
         problems.extend(_key_problems(entry, f"{API}.keys[{index}]", seen))
     return problems
 
@@ -116,16 +113,6 @@ def _overdrawn(sound: list[tuple[str, Movement]]) -> list[str]:
     return problems
 
 
-def install(state: ApiState, payload: Any) -> None:
-    for entry in payload["keys"]:
-        state.put(SHAPED_KEY, entry["key"], entry)
-
-
-def export(state: ApiState) -> Any:
-    keys = state.find(SHAPED_KEY)
-    return {"keys": keys} if keys else None
-
-
 def shaped_key(state: ApiState, key: str) -> bytes | None:
     """The document a scenario installed for a key (as stored), or None."""
     return state.get_raw(SHAPED_KEY, key) if KEY_PATTERN.fullmatch(key) else None
@@ -136,4 +123,4 @@ def scenario_identity(key: str) -> Identity:
     return Identity({HEADER: as_sent(key)}, name="scenario")
 
 
-SCENARIO = ScenarioKind(check, install, export)
+SCENARIO = documents_scenario(check, "keys", SHAPED_KEY, lambda entry: entry["key"])

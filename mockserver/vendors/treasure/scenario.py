@@ -35,8 +35,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ...sandbox.store import ApiState
-from .. import ScenarioKind
+from .. import documents_scenario, listed
 from .model import PRODUCTS, Profile, Weights, month_index, portfolio_id_of
 
 BUSINESS = "scenario-business"
@@ -53,12 +52,9 @@ ItemProblems = Callable[[dict[str, Any], str], list[str]]
 
 
 def check(payload: Any) -> list[str]:
-    if not isinstance(payload, dict) or set(payload) != {"businesses"} or not isinstance(payload["businesses"], list):
-        return ['treasure: {"businesses": [...]}']
-    businesses = payload["businesses"]
-    problems = [f"treasure.businesses: at most {MAX_BUSINESSES}"] if len(businesses) > MAX_BUSINESSES else []
+    businesses, problems = listed(payload, "treasure", "businesses", MAX_BUSINESSES)
     seen: set[str] = set()
-    for index, business in enumerate(businesses[:MAX_BUSINESSES]):
+    for index, business in enumerate(businesses):
         problems.extend(_business_problems(business, f"treasure.businesses[{index}]", seen))
     return problems
 
@@ -195,16 +191,6 @@ def _checked_hundredths(value: Any, bound: int) -> int:
     return hundredths
 
 
-def install(state: ApiState, payload: Any) -> None:
-    for business in payload["businesses"]:
-        state.put(BUSINESS, business["business_id"].lower(), business)
-
-
-def export(state: ApiState) -> Any:
-    businesses = state.find(BUSINESS)
-    return {"businesses": businesses} if businesses else None
-
-
 def client_of(business: dict[str, Any]) -> str | None:
     """The client that sees a scenario's business (None: every client)."""
     return business.get("client_id")
@@ -231,4 +217,4 @@ def _weights(products: list[dict[str, Any]]) -> Weights:
     return tuple(shares.get(product, 0) for product in PRODUCTS)
 
 
-SCENARIO = ScenarioKind(check, install, export)
+SCENARIO = documents_scenario(check, "businesses", BUSINESS, lambda business: business["business_id"].lower())
