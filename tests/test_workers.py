@@ -75,6 +75,26 @@ def test_a_portfolio_created_through_one_worker_is_seen_by_the_others() -> None:
         assert reader != writer
 
 
+def test_a_session_made_through_one_worker_is_served_by_the_others_with_its_state_and_clock() -> None:
+    """Sessions, their state and their clocks are rows of the shared store: every worker serves them."""
+    with running_server("--workers", "2", "--quiet") as base:
+        writer, status, made = exchange(base, "POST", "/__mock/sessions", {"id": "shared"})
+        assert status == 201, made
+        prefix = "/__session/shared"
+        _, status, created = exchange(
+            base, "POST", f"{prefix}{BITCAIN}?user_id={USER}", {"name": "In a session", "target_allocations": {"BTC": 1.0}}
+        )
+        assert status == 201, created
+        _, status, moved = exchange(base, "POST", f"{prefix}/__mock/clock/advance", {"days": 2})
+        assert status == 200
+        _, status, listed = until_other_worker(base, writer, f"{prefix}{BITCAIN}?user_id={USER}")
+        assert status == 200 and [p["name"] for p in listed] == ["In a session"]
+        _, status, clock = until_other_worker(base, writer, f"{prefix}/__mock/clock")
+        assert clock["now"] == moved["now"]
+        _, status, default = until_other_worker(base, writer, f"{BITCAIN}?user_id={USER}")
+        assert default == []  # the default session holds none of it
+
+
 def test_worker_count_is_checked() -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "mockserver.cli", "serve", "--workers", "0"], cwd=ROOT, capture_output=True, text=True, timeout=30
