@@ -133,9 +133,9 @@ def fixture_rounds(client: Client, rounds: int, label: str) -> list[Timing]:
         delete.append(delete_ms)
     return [
         Timing(f"fresh session, {label}: create + 1 request + delete", total, FIXTURE_TARGET_MS),
-        Timing("  create (POST /__mock/sessions)", create),
-        Timing("  1 Mesh request in the session", request),
-        Timing("  delete (DELETE /__mock/sessions/<id>)", delete),
+        Timing("step: create (POST /__mock/sessions)", create),
+        Timing("step: 1 Mesh request in the session", request),
+        Timing("step: delete (DELETE /__mock/sessions/<id>)", delete),
     ]
 
 
@@ -294,7 +294,7 @@ def write_json(path: Path, run: Run, args: argparse.Namespace) -> None:
     payload = {
         "machine": bench.machine(),
         "options": {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()},
-        "timings_ms": [{"name": t.name.strip(), "median": t.median, "p95": t.p95, "samples": t.samples} for t in timings],
+        "timings_ms": [{"name": t.name, "median": t.median, "p95": t.p95, "samples": t.samples} for t in timings],
         "fill": {**asdict(run.fill), "growth_bytes": run.fill.growth_bytes},
         "mesh_valid": {
             moment: {"ratios": pairs.ratios, "tested": [asdict(r) for r in pairs.tested], "reference": [asdict(r) for r in pairs.reference]}
