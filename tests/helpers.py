@@ -1,5 +1,6 @@
 """Shared test helpers: paths and credentials, the client factory's type, a real server process on a
-free port (and a fixture of one per test module), and waiting for a condition."""
+free port (and a fixture of one per test module), waiting for a condition, and sessions, control calls
+and scenarios over HTTP."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -26,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_SPECS = ROOT / "tests" / "specs"
 MESH_AUTH = {"X-Client-Id": "mock-client-id", "X-Client-Secret": "sk_sand_mock_secret"}
 PORTFOLIO = "/mesh/api/v1/holdings/portfolio"
+JSON = {"Content-Type": "application/json"}  # what every control write says
+PROBLEM = "application/problem+json"
 
 # the default sandbox clock (frozen), in epoch seconds: what every "now" of the sandbox is, tokens' too
 SANDBOX_NOW = int(datetime.fromisoformat(DEFAULT_CLOCK).timestamp())
@@ -103,3 +107,65 @@ def bitcain_only(folder: Path) -> Path:
     """`folder` with only the bitcain spec in it: the one API that writes state, and a fast load."""
     shutil.copyfile(ROOT / "specs" / "bitcain.yaml", folder / "bitcain.yaml")
     return folder
+
+
+class InSession:
+    """A client that sends every path under a base path (a session's prefix; "" for the default
+    session), as a client configured with only a base URL does. Vendor test helpers take it as a client."""
+
+    def __init__(self, client: TestClient, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.id = prefix.removeprefix("/__session/")
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.client.request(method, self.prefix + path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)
+
+
+async def open_session(client: TestClient, **body: Any) -> InSession:
+    """A new session (POST /__mock/sessions with `body`), as a client under its prefix."""
+    response = await client.post("/__mock/sessions", json=body)
+    described = await response.json()
+    assert response.status == 201, described
+    return InSession(client, f"/__session/{described['id']}")
+
+
+async def session_of(client: TestClient, name: str) -> str:
+    """A new session with the id `name`: its prefix."""
+    return (await open_session(client, id=name)).prefix
+
+
+async def control(sandbox: InSession | TestClient, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    """A /__mock call (in the sandbox's session, if any) that succeeds; its JSON answer."""
+    response = await sandbox.request(method, f"/__mock{path}", json=body, headers=JSON)
+    payload = await response.json()
+    assert response.status in (200, 201), payload
+    return payload
+
+
+async def install(client: TestClient, prefix: str, scenario: Any) -> tuple[int, Any]:
+    """POST a scenario to the sandbox under `prefix` (a session's, or "" for the default one): the
+    answer's status and body, refused or not."""
+    response = await client.post(f"{prefix}/__mock/scenarios", json=scenario, headers=JSON)
+    return response.status, await response.json()
+
+
+async def problem(response: aiohttp.ClientResponse, status: int) -> str:
+    """The detail of a problem+json answer, after checking its status and media type."""
+    assert response.status == status, await response.text()
+    assert response.headers["Content-Type"] == PROBLEM
+    body = await response.json()
+    assert body["status"] == status
+    return str(body["detail"])

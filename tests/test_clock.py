@@ -13,14 +13,13 @@ from aiohttp.test_utils import TestClient
 
 from .bitcain.helpers import AUTH as BITCAIN_AUTH
 from .bitcain.helpers import BASE as BITCAIN
-from .bitcain.test_bitcain import create
-from .bitpanda.test_bitpanda import timestamps
-from .helpers import MakeClient
-from .mesh.test_mesh import assert_coherent, get_portfolio, positions
+from .bitcain.helpers import create
+from .bitpanda.helpers import timestamps
+from .helpers import JSON, InSession, MakeClient, control, open_session, problem
+from .mesh.helpers import assert_coherent, get_portfolio, positions
 from .omniex.helpers import BASE as OMNIEX
 from .omniex.helpers import signed
-from .test_sessions import JSON, InSession, control, open_session, problem
-from .treasure.test_treasure import bearer, error_of, get_history, history_of, history_of_with, new_token
+from .treasure.helpers import bearer, error_of, get_history, history_of, history_of_with, new_token
 
 LEAP_NOON = "2024-02-29T12:00:00Z"
 

@@ -9,10 +9,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from .helpers import MESH_AUTH, PORTFOLIO, MakeClient
+from .helpers import JSON, MESH_AUTH, PORTFOLIO, MakeClient
 
 MESH_API = PORTFOLIO
-JSON = {"Content-Type": "application/json"}  # what every control write says
 
 
 async def mesh(client: Any, user: str = "cex-example", **headers: str) -> aiohttp.ClientResponse:

@@ -21,11 +21,10 @@ from mockserver.journal import MAX_PATTERN_CHARS, MAX_PATTERN_PROGRAM, Matcher
 from mockserver.pytest_plugin import MockServerClient
 from mockserver.traffic import TRAFFIC
 
-from .helpers import MESH_AUTH, PORTFOLIO, running_server
+from .helpers import JSON, MESH_AUTH, PORTFOLIO, running_server
 
 REQUESTS = "/__mock/requests"
 COUNT = "/__mock/requests/count"
-JSON = {"Content-Type": "application/json"}
 # exponential for a backtracking engine against a long run of a's that ends in another character
 PATHOLOGICAL = "^/(a+)+$"
 LONG_PATH = "/" + "a" * 4000 + "!"

@@ -15,10 +15,9 @@ import pytest
 import requests
 from aiohttp.test_utils import TestClient
 
-from .helpers import MESH_AUTH, PORTFOLIO, ROOT, MakeClient, running_server
+from .helpers import JSON, MESH_AUTH, PORTFOLIO, ROOT, MakeClient, running_server
 from .raw_http import RawResponse, exchange, http_request
 
-JSON = {"Content-Type": "application/json"}
 TOKEN = "perimeter-control-token"
 ATTACKER = "http://attacker.example"
 CONTROL_READS = ["/__mock/apis", "/__mock/requests", "/__mock/faults", "/__mock/health", "/__mock/", "/__mock/nothing-here"]

@@ -13,26 +13,14 @@ from aiohttp.test_utils import TestClient
 
 from mockserver.errors import LoadError
 
-from .helpers import MESH_AUTH, PORTFOLIO, MakeClient, price_usd
+from .helpers import JSON, MESH_AUTH, PORTFOLIO, MakeClient, install, price_usd, session_of
 
-J = {"Content-Type": "application/json"}
 OPERATION = "GET /api/v1/holdings/portfolio"
 ALICE = {
     "userId": "alice",
     "accountType": "brokerage",
     "positions": [{"symbol": "BTC", "amount": 0.5, "costBasis": 30000}, {"symbol": "AAPL", "amount": 10, "costBasis": 150}],
 }
-
-
-async def session_of(client: TestClient, name: str) -> str:
-    response = await client.post("/__mock/sessions", json={"id": name}, headers=J)
-    assert response.status == 201
-    return f"/__session/{name}"
-
-
-async def install(client: TestClient, prefix: str, scenario: Any) -> Any:
-    response = await client.post(f"{prefix}/__mock/scenarios", data=json.dumps(scenario), headers=J)
-    return response.status, await response.json()
 
 
 async def portfolio(client: TestClient, prefix: str, user: str) -> tuple[int, Any]:
@@ -136,7 +124,7 @@ async def test_a_refused_scenario_lists_every_problem_and_installs_nothing(clien
 
 @pytest.mark.parametrize("body", [b"[1]", b"{", b'"x"'])
 async def test_a_body_that_is_no_scenario_is_400(client: TestClient, body: bytes) -> None:
-    response = await client.post("/__mock/scenarios", data=body, headers=J)
+    response = await client.post("/__mock/scenarios", data=body, headers=JSON)
     assert response.status == 400 and response.content_type == "application/problem+json"
 
 
@@ -209,7 +197,7 @@ async def test_export_then_import_gives_the_same_world(client: TestClient) -> No
 async def test_a_reset_clears_the_sessions_scenario(client: TestClient) -> None:
     prefix = await session_of(client, "reset")
     await install(client, prefix, {"mesh": {"users": [ALICE]}})
-    await client.post(f"{prefix}/__mock/reset", headers=J)
+    await client.post(f"{prefix}/__mock/reset", headers=JSON)
     assert await (await client.get(f"{prefix}/__mock/scenarios")).json() == {}
 
 
@@ -230,7 +218,7 @@ async def test_a_scenario_file_is_the_default_sessions_start(make_client: MakeCl
     shaped = (await portfolio(client, "", "alice"))[1]["content"]
     assert shaped["portfolioCostBasis"] == 16500
     assert (await portfolio(client, "", "g"))[0] == 200
-    await client.post("/__mock/reset", headers=J)
+    await client.post("/__mock/reset", headers=JSON)
     assert (await portfolio(client, "", "alice"))[1]["content"] == shaped  # installed again
 
 

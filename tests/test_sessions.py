@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -15,67 +14,13 @@ import mockserver.sessions
 
 from .bitcain.helpers import AUTH as BITCAIN_AUTH
 from .bitcain.helpers import BASE as BITCAIN
-from .bitcain.helpers import CORE, SANDBOX_USER, SATELLITE
-from .bitcain.test_bitcain import NEW, create, listed
-from .bitpanda.test_bitpanda import LATEST_QUERY, run
-from .helpers import MESH_AUTH, PORTFOLIO, MakeClient
-from .mesh.test_mesh import assert_coherent, get_portfolio
+from .bitcain.helpers import CORE, NEW, SANDBOX_USER, SATELLITE, create, listed
+from .bitpanda.helpers import LATEST_QUERY, run
+from .helpers import JSON, MESH_AUTH, PORTFOLIO, InSession, MakeClient, control, open_session, problem
+from .mesh.helpers import assert_coherent, get_portfolio
 from .omniex.helpers import BASE as OMNIEX
 from .omniex.helpers import signed
-from .treasure.test_treasure import bearer, history_of_with, new_token
-
-JSON = {"Content-Type": "application/json"}  # what every control write says
-PROBLEM = "application/problem+json"
-
-
-class InSession:
-    """A client that sends every path under a base path (a session's prefix; "" for the default
-    session), as a client configured with only a base URL does. Vendor test helpers take it as a client."""
-
-    def __init__(self, client: TestClient, prefix: str) -> None:
-        self.client = client
-        self.prefix = prefix
-        self.id = prefix.removeprefix("/__session/")
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.client.request(method, self.prefix + path, **kwargs)
-
-    def get(self, path: str, **kwargs: Any) -> Any:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> Any:
-        return self.request("POST", path, **kwargs)
-
-    def put(self, path: str, **kwargs: Any) -> Any:
-        return self.request("PUT", path, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> Any:
-        return self.request("DELETE", path, **kwargs)
-
-
-async def open_session(client: TestClient, **body: Any) -> InSession:
-    """A new session (POST /__mock/sessions with `body`), as a client under its prefix."""
-    response = await client.post("/__mock/sessions", json=body)
-    described = await response.json()
-    assert response.status == 201, described
-    return InSession(client, f"/__session/{described['id']}")
-
-
-async def control(sandbox: InSession | TestClient, method: str, path: str, body: Any = None) -> dict[str, Any]:
-    """A /__mock call (in the sandbox's session, if any) that succeeds; its JSON answer."""
-    response = await sandbox.request(method, f"/__mock{path}", json=body, headers=JSON)
-    payload = await response.json()
-    assert response.status in (200, 201), payload
-    return payload
-
-
-async def problem(response: aiohttp.ClientResponse, status: int) -> str:
-    """The detail of a problem+json answer, after checking its status and media type."""
-    assert response.status == status, await response.text()
-    assert response.headers["Content-Type"] == PROBLEM
-    body = await response.json()
-    assert body["status"] == status
-    return str(body["detail"])
+from .treasure.helpers import bearer, history_of_with, new_token
 
 
 async def mesh_status(sandbox: InSession) -> int:

@@ -10,9 +10,8 @@ import pytest
 from mockserver.vendors.bitcain.portfolios import new_portfolio_id
 
 from ..helpers import ROOT
-from .helpers import AUTH, BASE, CORE, SANDBOX_USER, SATELLITE
+from .helpers import AUTH, BASE, CORE, NEW, SANDBOX_USER, SATELLITE, create, listed
 
-NEW = {"name": "Growth", "target_allocations": {"BTC": 0.5, "ETH": 0.3, "SOL": 0.2}, "initial_value_usd": "10000"}
 PORTFOLIO_KEYS = {
     "portfolio_id",
     "user_id",
@@ -32,22 +31,6 @@ PORTFOLIO_KEYS = {
     "total_return_percentage",
     "tags",
 }
-
-
-async def create(client: Any, user: str = "alice", body: dict[str, Any] | None = None, status: int = 201) -> dict[str, Any]:
-    response = await client.post(f"{BASE}/", params={"user_id": user}, json=NEW if body is None else body, headers=AUTH)
-    payload = await response.json()
-    assert response.status == status, payload
-    return payload
-
-
-async def listed(client: Any, **query: Any) -> tuple[list[dict[str, Any]], Any]:
-    response = await client.get(
-        f"{BASE}/", params={key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in query.items()}
-    )
-    payload = await response.json()
-    assert response.status == 200, payload
-    return payload, response
 
 
 async def errors(response: Any, status: int = 422) -> Any:

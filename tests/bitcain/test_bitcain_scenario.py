@@ -16,10 +16,9 @@ from aiohttp.test_utils import TestClient
 
 from mockserver.sandbox.market import round_price
 
-from ..helpers import ROOT, MakeClient, price_usd
+from ..helpers import JSON, ROOT, MakeClient, install, price_usd, session_of
 from .helpers import AUTH, BASE, SANDBOX_USER
 
-J = {"Content-Type": "application/json"}
 NOW = datetime(2026, 1, 15, 15, tzinfo=UTC)
 BTC_BOUGHT, ETH_BOUGHT, BTC_SOLD = (
     datetime(2024, 3, 1, 12, tzinfo=UTC),
@@ -65,18 +64,12 @@ def satoshis(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.00000001"), ROUND_DOWN)
 
 
-async def session_of(client: TestClient, name: str, now: datetime = NOW) -> str:
-    """A new session, its clock frozen at `now`."""
-    assert (await client.post("/__mock/sessions", json={"id": name}, headers=J)).status == 201
-    prefix = f"/__session/{name}"
-    response = await client.put(f"{prefix}/__mock/clock", json={"now": now.isoformat(), "frozen": True}, headers=J)
+async def frozen_session(client: TestClient, name: str, now: datetime = NOW) -> str:
+    """A new session, its clock frozen at `now`: its prefix."""
+    prefix = await session_of(client, name)
+    response = await client.put(f"{prefix}/__mock/clock", json={"now": now.isoformat(), "frozen": True}, headers=JSON)
     assert response.status == 200
     return prefix
-
-
-async def install(client: TestClient, prefix: str, scenario: Any) -> tuple[int, Any]:
-    response = await client.post(f"{prefix}/__mock/scenarios", json=scenario, headers=J)
-    return response.status, await response.json()
 
 
 async def read(client: TestClient, path: str, headers: dict[str, str] = AUTH, **query: str) -> Any:
@@ -87,7 +80,7 @@ async def read(client: TestClient, path: str, headers: dict[str, str] = AUTH, **
 
 
 async def test_a_shaped_ledger_is_answered_from_its_entries(client: TestClient) -> None:
-    prefix = await session_of(client, "ledger")
+    prefix = await frozen_session(client, "ledger")
     assert await install(client, prefix, SHAPED) == (201, {"installed": ["bitcain"]})
     btc_now, eth_now = market("BTC", NOW), market("ETH", NOW)
     btc_value, eth_value = cents(Decimal("0.4") * btc_now), cents(2 * eth_now)
@@ -134,17 +127,17 @@ async def test_a_shaped_ledger_is_answered_from_its_entries(client: TestClient) 
 
 
 async def test_an_entry_later_than_the_clock_counts_once_the_clock_passes_it(client: TestClient) -> None:
-    prefix = await session_of(client, "later")
+    prefix = await frozen_session(client, "later")
     later = {"at": "2026-01-16T00:00:00Z", "kind": "receive", "asset": "SOL", "quantity": "3", "price_usd": "100", "exchange": "kraken"}
     await install(client, prefix, {"bitcain": {"users": [{"user_id": SANDBOX_USER, "ledger": [later]}]}})
     assert (await read(client, f"{prefix}{BASE}/aggregate"))["assets"] == []
-    await client.post(f"{prefix}/__mock/clock/advance", json={"days": 1}, headers=J)
+    await client.post(f"{prefix}/__mock/clock/advance", json={"days": 1}, headers=JSON)
     (sol,) = (await read(client, f"{prefix}{BASE}/balances", exchange="kraken"))["balances"]
     assert (sol["total"], sol["value_usd"]) == ("3.00000000", f"{cents(3 * market('SOL', NOW + timedelta(days=1))):f}")
 
 
 async def test_a_shaped_portfolio_is_the_one_the_api_creates_at_that_instant(client: TestClient) -> None:
-    shaped, created = await session_of(client, "shaped"), await session_of(client, "created")
+    shaped, created = await frozen_session(client, "shaped"), await frozen_session(client, "created")
     assert (await install(client, shaped, SHAPED))[0] == 201
     body = {name: value for name, value in CORE.items() if name != "created_at"}
     response = await client.post(f"{created}{BASE}/", params={"user_id": SANDBOX_USER}, json=body, headers=AUTH)
@@ -156,7 +149,7 @@ async def test_a_shaped_portfolio_is_the_one_the_api_creates_at_that_instant(cli
     assert mine["status"] == "active" and mine["total_return"] == f"{Decimal(mine['total_value_usd']) - 10000:f}"
 
     for prefix in (shaped, created):
-        await client.post(f"{prefix}/__mock/clock/advance", json={"days": 40}, headers=J)
+        await client.post(f"{prefix}/__mock/clock/advance", json={"days": 40}, headers=JSON)
     ids = {shaped: mine["portfolio_id"], created: made["portfolio_id"]}
     later = {prefix: await read(client, f"{prefix}{BASE}/{ids[prefix]}/analytics", user_id=SANDBOX_USER) for prefix in ids}
     assert {**later[shaped], "portfolio_id": None} == {**later[created], "portfolio_id": None}
@@ -174,7 +167,7 @@ async def test_a_shaped_portfolio_is_the_one_the_api_creates_at_that_instant(cli
 
 
 async def test_a_shaped_portfolio_is_changed_and_deleted_like_any_other(client: TestClient) -> None:
-    prefix = await session_of(client, "changed")
+    prefix = await frozen_session(client, "changed")
     await install(client, prefix, SHAPED)
     (core,) = await read(client, f"{prefix}{BASE}/", user_id=SANDBOX_USER)
     path = f"{prefix}{BASE}/{core['portfolio_id']}"
@@ -200,7 +193,7 @@ async def test_a_users_ledger_is_seen_through_each_token_acting_as_that_user(mak
 
 
 async def test_an_empty_ledger_holds_nothing_and_a_user_left_out_keeps_the_seeded_one(client: TestClient) -> None:
-    prefix = await session_of(client, "empty")
+    prefix = await frozen_session(client, "empty")
     seeded = await read(client, f"{prefix}{BASE}/aggregate")
     await install(client, prefix, {"bitcain": {"users": [{"user_id": "someone-else", "ledger": []}]}})
     assert await read(client, f"{prefix}{BASE}/aggregate") == seeded
@@ -210,7 +203,7 @@ async def test_an_empty_ledger_holds_nothing_and_a_user_left_out_keeps_the_seede
 
 
 async def test_a_refused_scenario_lists_every_problem_and_installs_nothing(client: TestClient) -> None:
-    prefix = await session_of(client, "refused")
+    prefix = await frozen_session(client, "refused")
     bad_entry = {"at": "yesterday", "kind": "gift", "asset": "XRP", "quantity": "-1", "price_usd": "1.123456789", "exchange": "ftx", "x": 1}
     sold_first = [
         {"at": "2024-01-01T00:00:00Z", "kind": "sell", "asset": "BTC", "quantity": "1", "exchange": "coinbase"},
@@ -263,7 +256,7 @@ async def test_a_refused_scenario_lists_every_problem_and_installs_nothing(clien
 
 
 async def test_export_gives_what_was_installed_and_importing_it_gives_the_same_world(client: TestClient) -> None:
-    prefix = await session_of(client, "saved")
+    prefix = await frozen_session(client, "saved")
     await install(client, prefix, SHAPED)
     more = {"user_id": "bob", "portfolios": [{**CORE, "name": "Bob's", "portfolio_id": "0b0b0b0b-0000-4000-8000-000000000000"}]}
     await install(client, prefix, {"bitcain": {"users": [more]}})
@@ -271,14 +264,14 @@ async def test_export_gives_what_was_installed_and_importing_it_gives_the_same_w
     saved = await (await client.get(f"{prefix}/__mock/scenarios")).json()
     expected = [{"user_id": SANDBOX_USER, "ledger": LEDGER, "portfolios": []}, more]
     assert saved == {"bitcain": {"users": expected}}
-    copy = await session_of(client, "copy")
+    copy = await frozen_session(client, "copy")
     assert (await install(client, copy, saved))[0] == 201
     for path, query in ((f"{BASE}/cost-basis/lots", {}), (f"{BASE}/", {"user_id": "bob"}), (f"{BASE}/", {"user_id": SANDBOX_USER})):
         assert await read(client, f"{copy}{path}", **query) == await read(client, f"{prefix}{path}", **query)
 
 
 async def test_a_sessions_scenario_stays_in_that_session(client: TestClient) -> None:
-    mine, other = await session_of(client, "mine"), await session_of(client, "other")
+    mine, other = await frozen_session(client, "mine"), await frozen_session(client, "other")
     await install(client, mine, SHAPED)
     shaped = await read(client, f"{mine}{BASE}/aggregate")
     for prefix in (other, ""):

@@ -23,28 +23,15 @@ from mockserver.traffic import TRAFFIC
 from mockserver.vendors.bitpanda import holdings as custody
 
 from ..helpers import ROOT, price_usd
-from .helpers import AUTH, KEY, URL
+from .helpers import AMOUNT, AUTH, CONFIGURED, KEY, LATEST_QUERY, MARKET, URL, items_of, run, timestamps
 
 SDL = (ROOT / "specs" / "bitpanda.graphql").read_text()
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:00:00\.000Z")
 RATE_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:(\d{2}):00\.000Z")
 DECIMAL = re.compile(r"(0|[1-9]\d*)(\.\d*[1-9])?")
-MARKET = World().market  # the default seed's prices
-CONFIGURED = {
-    "bitpanda": [
-        {"x-api-key": "key-alice", "name": "alice"},
-        {"x-api-key": "key-bob", "name": "bob"},
-        {"x-api-key": "key-locked", "name": "locked", "forbidden": True},
-    ]
-}
 
-# --- the document's four queries and results (their "..." left out) -----------------------------
+# --- the document's four queries (the first is LATEST_QUERY) and results (their "..." left out) ---
 
-AMOUNT = "amount { currency timestamp value }"
-LATEST_QUERY = f"""query UserPortfolioQuery {{
-  user {{ portfolio {{ items {{ timestamp total {{ value timestamp currency }}
-    balances {{ items {{ {AMOUNT} asset {{ name }} }} }} }} }} }}
-}}"""
 AT_DATE_QUERY = LATEST_QUERY.replace("portfolio {", 'portfolio(endDate: "2021-03-01T12:00:00.000Z") {')
 SERIES_QUERY = LATEST_QUERY.replace(
     "portfolio {", 'portfolio(startDate: "2021-02-23T12:00:00.000Z", endDate: "2021-03-02T12:00:00.000Z", timePeriod: WEEKLY) {'
@@ -114,29 +101,6 @@ def rate_minute(timestamp: str) -> int:
     match = RATE_TIMESTAMP.fullmatch(timestamp)
     assert match, timestamp
     return int(match.group(1))
-
-
-async def run(client: Any, query: str, variables: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"query": query}
-    if variables is not None:
-        body["variables"] = variables
-    response = await client.post(URL, json=body, headers=AUTH if headers is None else headers)
-    payload = await response.json()
-    assert response.status == 200, payload
-    assert response.headers["Content-Type"].startswith("application/json")
-    return payload
-
-
-async def items_of(
-    client: Any, arguments: str = "", fields: str = "timestamp", headers: dict[str, str] | None = None
-) -> list[dict[str, Any]]:
-    payload = await run(client, f"{{ user {{ portfolio{arguments} {{ items {{ {fields} }} }} }} }}", headers=headers)
-    assert "errors" not in payload, payload
-    return payload["data"]["user"]["portfolio"]["items"]
-
-
-async def timestamps(client: Any, arguments: str = "") -> list[str]:
-    return [item["timestamp"] for item in await items_of(client, arguments)]
 
 
 async def field_error(client: Any, arguments: str) -> dict[str, Any]:

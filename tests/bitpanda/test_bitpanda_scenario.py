@@ -4,7 +4,6 @@ import; a key's shape in one session only, never answered from another's kept an
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,11 +14,9 @@ from aiohttp.test_utils import TestClient
 from mockserver.sandbox.market import round_price
 from mockserver.vendors.bitpanda import holdings as custody
 
-from ..helpers import ROOT, MakeClient, price_usd
-from .helpers import KEY, URL
-from .test_bitpanda import CONFIGURED, MARKET
+from ..helpers import JSON, ROOT, MakeClient, install, price_usd, session_of
+from .helpers import CONFIGURED, KEY, MARKET, URL
 
-J = {"Content-Type": "application/json"}
 MOVEMENTS = [
     {"asset": "BTC", "type": "deposit", "at": "2024-01-15T10:20:00Z", "amount": "0.5"},
     {"asset": "ETH", "type": "deposit", "at": "2024-01-15T12:00:00Z", "amount": 3},
@@ -33,17 +30,6 @@ FIELDS = (
     'balances { items { asset { symbol } amount { value currency in(currency: "USD") { value timestamp } } } }'
 )
 DAY_SERIES = '(startDate: "2024-01-15T09:00:00Z", endDate: "2024-01-16T12:00:00Z", timePeriod: HOURLY)'
-
-
-async def session_of(client: TestClient, name: str) -> str:
-    response = await client.post("/__mock/sessions", json={"id": name}, headers=J)
-    assert response.status == 201
-    return f"/__session/{name}"
-
-
-async def install(client: TestClient, prefix: str, scenario: Any) -> tuple[int, Any]:
-    response = await client.post(f"{prefix}/__mock/scenarios", data=json.dumps(scenario), headers=J)
-    return response.status, await response.json()
 
 
 async def query(client: TestClient, prefix: str, arguments: str = "", key: str = KEY, fields: str = FIELDS) -> tuple[int, Any]:
@@ -137,7 +123,7 @@ async def test_a_movement_after_now_shows_once_the_clock_passes_it(client: TestC
     await install(client, prefix, {"bitpanda": {"keys": [{"key": KEY, "movements": later}]}})
     (now,) = await points(client, prefix)
     assert now["balances"]["items"] == [] and now["total"]["value"] == "0"
-    response = await client.post(f"{prefix}/__mock/clock/advance", json={"hours": 4}, headers=J)
+    response = await client.post(f"{prefix}/__mock/clock/advance", json={"hours": 4}, headers=JSON)
     assert response.status == 200
     (moved,) = await points(client, prefix)
     assert moved["timestamp"] == "2026-01-15T19:00:00.000Z"

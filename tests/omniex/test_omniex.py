@@ -7,15 +7,11 @@ from typing import Any
 
 import orjson
 import pytest
-import yaml
 
 from mockserver.appkeys import APIS
 from mockserver.lru import SizedLru
 
-from ..helpers import ROOT
-from .helpers import BASE, signed
-
-SPEC = yaml.safe_load((ROOT / "specs" / "omniex.yaml").read_text())
+from .helpers import BASE, MASTER_ID, SPEC, assert_error, get, signed
 
 
 def documented_example(path: str) -> dict[str, Any]:
@@ -23,20 +19,6 @@ def documented_example(path: str) -> dict[str, Any]:
 
 
 MASTER_FUND = documented_example("/portfolios/{id}")
-MASTER_ID = "6b372483-a80f-4c32-8d23-e6b9397ee6d6"
-ERROR_CODES = set(SPEC["components"]["schemas"]["ErrorList"]["properties"]["errors"]["items"]["properties"]["error"]["enum"])
-
-
-async def get(client: Any, target: str, **signing: Any) -> tuple[int, dict[str, Any]]:
-    response = await client.get(target, headers=signed("GET", target, **signing))
-    return response.status, await response.json()
-
-
-def assert_error(status: int, body: dict[str, Any], expected_status: int, code: str) -> None:
-    assert status == expected_status, body
-    assert body["meta"] == {}
-    assert [e["error"] for e in body["errors"]] == [code]
-    assert all(e["error"] in ERROR_CODES for e in body["errors"])
 
 
 async def test_list_portfolios_with_a_valid_signature(client: Any) -> None:

@@ -10,9 +10,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from ..test_sessions import JSON, PROBLEM, InSession, control, open_session
-from .helpers import BASE
-from .test_omniex import MASTER_ID, assert_error, get
+from ..helpers import JSON, PROBLEM, InSession, control, open_session
+from .helpers import BASE, MASTER_ID, assert_error, get
 
 KEY = "mock-onx-key"
 FROZEN = "2026-03-02T09:30:00Z"

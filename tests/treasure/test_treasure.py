@@ -23,22 +23,30 @@ from mockserver.vendors.treasure.tokens import issue_token
 from mockserver.vocabulary import Identity
 
 from ..helpers import ROOT, SANDBOX_NOW, running_server
-from .helpers import AUTH, CLIENT
+from .helpers import (
+    AUTH,
+    CLIENT,
+    DOCUMENT_BUSINESS,
+    DOCUMENT_RANGE,
+    TOKEN_URL,
+    bearer,
+    error_of,
+    get_history,
+    history_of,
+    history_of_with,
+    history_url,
+    new_token,
+)
 
 SPEC = yaml.safe_load((ROOT / "specs" / "treasure.yaml").read_text())
 OPERATION = SPEC["paths"]["/v1/businesses/{business_id}/portfolio_history"]["get"]
 DOCUMENT_EXAMPLE = OPERATION["responses"]["200"]["content"]["application/json"]["examples"]["Document example"]["value"]
 ERROR_CODES = set(SPEC["components"]["schemas"]["Error"]["properties"]["error_code"]["enum"])
 
-TOKEN_URL = "/treasure/v1/oauth/token"
-DOCUMENT_BUSINESS = "urn:uuid:9b397b0d-69bc-b09f-9d82-0e02637042fc"
 SANDBOX_BUSINESS = "urn:uuid:3f2a9c4e-8d71-4b5a-9e06-7c1d2b3a4f58"
 UNFUNDED_BUSINESS = "urn:uuid:e7c0a1d2-0b5f-4c3e-8a9d-6f4b2e1c0d37"
 UNKNOWN_BUSINESS = "urn:uuid:00000000-0000-0000-0000-000000000000"
 CONFIGURED_BUSINESS = "urn:uuid:5c4b3a29-1807-4f6e-8d5c-4b3a29180706"
-DOCUMENT_RANGE = {"start_date": "2022-01-01", "end_date": "2023-02-01"}
-ERROR_KEYS = {"error_code", "error_message", "details"}
-DETAIL_KEYS = {"target_type", "target", "message", "reason_code"}
 SANDBOX_CLIENT = Identity.from_config(SPEC["x-mock"]["credentials"][0], 0)
 OTHER_CLIENTS = {
     "treasure": [
@@ -47,46 +55,6 @@ OTHER_CLIENTS = {
         {"client_id": "client-c", "client_secret": "secret-c", "bearerAuth": "token-c", "forbidden": True},
     ]
 }
-
-
-def history_url(business: str = DOCUMENT_BUSINESS) -> str:
-    return f"/treasure/v1/businesses/{business}/portfolio_history"
-
-
-async def get_history(client: Any, business: str = DOCUMENT_BUSINESS, headers: dict[str, str] | None = None, **query: str) -> Any:
-    return await client.get(history_url(business), params=query or DOCUMENT_RANGE, headers=AUTH if headers is None else headers)
-
-
-async def history_of(client: Any, business: str = DOCUMENT_BUSINESS, **query: str) -> list[dict[str, Any]]:
-    response = await get_history(client, business, **query)
-    assert response.status == 200, await response.text()
-    return (await response.json())["history"]
-
-
-async def history_of_with(client: Any, headers: dict[str, str]) -> list[dict[str, Any]]:
-    response = await get_history(client, headers=headers)
-    assert response.status == 200, await response.text()
-    return (await response.json())["history"]
-
-
-async def error_of(response: Any, status: int, code: str) -> list[dict[str, str]]:
-    """The details of an error answer, after checking its status, code and envelope shape."""
-    body = await response.json()
-    assert response.status == status, body
-    assert set(body) == ERROR_KEYS
-    assert body["error_code"] == code
-    assert body["details"] and all(set(detail) == DETAIL_KEYS for detail in body["details"])
-    return body["details"]
-
-
-async def new_token(client: Any, credentials: dict[str, str] = CLIENT) -> str:
-    response = await client.post(TOKEN_URL, json=credentials)
-    assert response.status == 200, await response.text()
-    return (await response.json())["access_token"]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def claims(token: str) -> dict[str, Any]:

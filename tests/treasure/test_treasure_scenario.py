@@ -15,10 +15,9 @@ from aiohttp.test_utils import TestClient
 from mockserver.sandbox.shares import apportion
 from mockserver.vendors.treasure.model import DOCUMENT_BUSINESS, PRODUCTS, month_index, monthly_return_ppm, portfolio_id_of
 
-from ..helpers import ROOT, MakeClient
+from ..helpers import JSON, ROOT, MakeClient, install, session_of
 from .helpers import AUTH
 
-J = {"Content-Type": "application/json"}
 SEED = 0  # the default settings'
 BUSINESS = "urn:uuid:0c6e2f4a-5b7d-4e8f-9a1b-2c3d4e5f6a7b"
 BUSINESS_IN_CAPITALS = "urn:uuid:0C6E2F4A-5B7D-4E8F-9A1B-2C3D4E5F6A7B"  # the same business: its hex digits in either case
@@ -48,17 +47,6 @@ TWO_CLIENTS = {
 @pytest.fixture
 async def client(make_client: MakeClient) -> TestClient:
     return await make_client(specs=[ROOT / "specs"])
-
-
-async def session_of(client: TestClient, name: str) -> str:
-    response = await client.post("/__mock/sessions", json={"id": name}, headers=J)
-    assert response.status == 201
-    return f"/__session/{name}"
-
-
-async def install(client: TestClient, prefix: str, scenario: Any) -> tuple[int, Any]:
-    response = await client.post(f"{prefix}/__mock/scenarios", data=json.dumps(scenario), headers=J)
-    return response.status, await response.json()
 
 
 async def history_of(
@@ -119,7 +107,7 @@ async def test_a_shaped_business_adds_up_to_the_cent_on_the_shared_returns(clien
 async def test_the_history_ends_at_the_sandbox_clock(client: TestClient) -> None:
     prefix = await session_of(client, "clocked")
     await install(client, prefix, {"treasure": {"businesses": [SHAPED]}})
-    response = await client.put(f"{prefix}/__mock/clock", json={"now": "2023-06-20T12:00:00Z", "frozen": True}, headers=J)
+    response = await client.put(f"{prefix}/__mock/clock", json={"now": "2023-06-20T12:00:00Z", "frozen": True}, headers=JSON)
     assert response.status == 200
     history = (await history_of(client, prefix))[1]["history"]
     assert [snapshot["date"] for snapshot in history] == [
@@ -130,7 +118,7 @@ async def test_the_history_ends_at_the_sandbox_clock(client: TestClient) -> None
         "2023-05-01",
         "2023-06-01",
     ]
-    await client.post(f"{prefix}/__mock/clock/advance", json={"days": 30}, headers=J)
+    await client.post(f"{prefix}/__mock/clock/advance", json={"days": 30}, headers=JSON)
     later = (await history_of(client, prefix))[1]["history"]
     assert later[:6] == history and later[-1]["date"] == "2023-07-01"
 
@@ -190,7 +178,7 @@ async def test_an_invalid_scenario_is_422_listing_every_problem(client: TestClie
         "allocations": [SHAPED["allocations"][1]],
     }
     scenario = {"treasure": {"businesses": [wrong, SHAPED, {**SHAPED, "business_id": BUSINESS_IN_CAPITALS}, unopened, 7]}}
-    response = await client.post(f"{prefix}/__mock/scenarios", data=json.dumps(scenario), headers=J)
+    response = await client.post(f"{prefix}/__mock/scenarios", data=json.dumps(scenario), headers=JSON)
     body = await response.json()
     assert response.status == 422 and response.content_type == "application/problem+json"
     first, third, fourth, fifth = "treasure.businesses[0]", "treasure.businesses[2]", "treasure.businesses[3]", "treasure.businesses[4]"
