@@ -139,6 +139,20 @@ def fixture_rounds(client: Client, rounds: int, label: str) -> list[Timing]:
     ]
 
 
+def plugin_fixture_rounds(port: int, rounds: int) -> Timing:
+    """What the pytest plugin's `mockserver` fixture itself adds to a test: its client (urllib, a
+    connection per call) makes the test's session before it and deletes it after."""
+    from mockserver.pytest_plugin import MockServerClient
+
+    server = MockServerClient(f"http://127.0.0.1:{port}")
+    samples = []
+    for _ in range(rounds):
+        begin = time.perf_counter()
+        server.new_session().delete_session()
+        samples.append((time.perf_counter() - begin) * 1000)
+    return Timing("the plugin's fixture: new_session() + delete_session() (urllib)", samples, FIXTURE_TARGET_MS)
+
+
 def in_process_starts(starts: int) -> Timing:
     """An in-process server per test, as the pytest plugin starts one today: start, one request, stop."""
     from mockserver.pytest_plugin import start_server
@@ -232,6 +246,7 @@ class Run:
 
     fixture: list[Timing]
     fixture_live: list[Timing]
+    plugin: Timing
     in_process: Timing
     fill: Fill
     before: Pairs
@@ -258,7 +273,7 @@ def report_lines(run: Run) -> list[str]:
     return [
         "| measure | median (ms) | p95 (ms) | n | target | met |",
         "|---|---:|---:|---:|---|---|",
-        *map(timing_row, [*run.fixture, *run.fixture_live, run.in_process]),
+        *map(timing_row, [*run.fixture, *run.fixture_live, run.plugin, run.in_process]),
         "",
         f"- a fresh session costs {fixture / run.in_process.median:.1%} of an in-process server per test "
         f"({run.in_process.median / fixture:.0f} times less)",
@@ -290,7 +305,7 @@ def disturbance_lines(runs: list[bench.Result]) -> list[str]:
 
 
 def write_json(path: Path, run: Run, args: argparse.Namespace) -> None:
-    timings = [*run.fixture, *run.fixture_live, run.in_process]
+    timings = [*run.fixture, *run.fixture_live, run.plugin, run.in_process]
     payload = {
         "machine": bench.machine(),
         "options": {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()},
@@ -318,12 +333,14 @@ def measure_sessions(args: argparse.Namespace, scenario: str) -> Run:
         with Client(port) as client:  # a connection per phase: the server closes one left idle during wrk's runs
             fixture = fixture_rounds(client, args.rounds, "no other session")
         print(f"  fixture    {fixture[0].median:.2f} ms median create + request + delete", flush=True)
+        plugin = plugin_fixture_rounds(port, args.rounds)
+        print(f"  plugin     {plugin.median:.2f} ms median new_session + delete_session", flush=True)
         before = throughput(reference, server, wrk_args, args.wrk_rounds)
         with Client(port) as client:
             filled = fill(client, server, args.sessions, scenario)
             fixture_live = fixture_rounds(client, args.rounds, f"{args.sessions:,} live")
         after = throughput(reference, server, wrk_args, args.wrk_rounds)
-    return Run(fixture, fixture_live, in_process, filled, before, after)
+    return Run(fixture, fixture_live, plugin, in_process, filled, before, after)
 
 
 def mockserver_command(port: int, args: argparse.Namespace) -> list[str]:
