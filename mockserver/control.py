@@ -40,7 +40,7 @@ from .mounted import MountedApi
 from .sandbox.store import StateFull
 from .scenarios import ScenarioError, get_scenario, post_scenario, reinstall_start_up
 from .security import NO_SECRETS, SecretMask
-from .sessions import SESSION, SESSIONS
+from .sessions import SESSIONS, session_of
 from .traffic import CONTROL_PREFIX, SECRETS, TRAFFIC, Traffic
 from .validation import echo
 from .vocabulary import Problem, RouteHandler, Violation, as_sent, json_reply, to_response
@@ -288,7 +288,7 @@ async def _matching(journal: Journal, matcher: Matcher) -> list[Entry]:
 
 def _traffic(request: web.Request) -> Traffic:
     """The journal and faults of the request's session (the default one's without a prefix)."""
-    session = request.get(SESSION)
+    session = session_of(request)
     return request.app[TRAFFIC] if session is None else session.traffic
 
 
@@ -296,7 +296,7 @@ async def reset(request: web.Request) -> web.Response:
     """State, journal and faults back to where they started (the session's, under a session's
     prefix); 507 (and nothing else cleared) when the state cannot be written (a full disk)."""
     apis = request.app[APIS]
-    session = request.get(SESSION)
+    session = session_of(request)
     try:
         if session is not None:
             request.app[SESSIONS].reset(session)

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from .envelopes import problem_json
 from .sandbox.clock import Clock
-from .sessions import SESSION, SESSIONS, Session, SessionError
+from .sessions import SESSIONS, Session, SessionError, session_of
 from .vocabulary import Problem, Violation, json_reply, to_response
 
 _ADVANCE_UNITS = {"days": 86_400, "hours": 3_600, "minutes": 60, "seconds": 1}
@@ -107,7 +107,7 @@ async def reset_session(request: web.Request) -> web.Response:
 
 
 def _clock_of(request: web.Request) -> tuple[Clock, Session | None]:
-    session = request.get(SESSION)
+    session = session_of(request)
     return (session.clock, session) if session is not None else (request.app[SESSIONS].world.clock, None)
 
 

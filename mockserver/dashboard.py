@@ -19,7 +19,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from .sessions import SESSION
+from .sessions import session_of
 from .traffic import CONTROL_PREFIX
 
 PAGE_FILE = "dashboard.html"
@@ -82,7 +82,7 @@ async def dashboard_page(request: web.Request) -> web.Response:
 async def dashboard_redirect(request: web.Request) -> web.Response:
     """`/__mock` -> `/__mock/` (keeping `?token=`, and a session's prefix), so that the page's
     relative URLs resolve: under `/__session/<id>` they are that session's control routes."""
-    session = request.get(SESSION)
+    session = session_of(request)
     prefix = session.prefix if session is not None else ""
     location = prefix + CONTROL_PREFIX + "/" + (f"?{request.query_string}" if request.query_string else "")
     raise web.HTTPFound(location, headers={"Cache-Control": "no-store"})

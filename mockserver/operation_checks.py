@@ -18,7 +18,7 @@ from .answers import settled
 from .request_memo import Validated, Verdict
 from .responses import read_preferences
 from .security import AuthOutcome, AuthRequest
-from .sessions import SESSION
+from .sessions import session_of
 from .vocabulary import Identity, Problem, Violation, to_response
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ async def verdict_of(plan: OperationPlan, request: web.Request, identity: Identi
     if problems:
         return api.envelope(Problem(api.vendor.validation_status, _summarize(problems), problems))
     if plan.rules:  # the vendor's own rules, before any answer is chosen (Prefer included)
-        session = request.get(SESSION)
+        session = session_of(request)
         call = api.call(plan.key, params, body, identity, None if session is None else (session.world, session.state(api.name)))
         for rule in plan.rules:
             broken = rule(call)
@@ -117,7 +117,7 @@ def _vendor_authentication(plan: OperationPlan, request: web.Request, body: byte
     """The vendor's own check (a signature over the raw request and its `body`)."""
     api = plan.api
     assert api.vendor.authenticate is not None
-    session = request.get(SESSION)
+    session = session_of(request)
     view = AuthRequest(
         plan.key,
         plan.security.open,

@@ -43,7 +43,7 @@ from .operation_checks import scheme_check, unparsed_body, vendor_check, verdict
 from .request_memo import Validated
 from .sandbox.store import StateFull
 from .security import AuthOutcome, SecretMask
-from .sessions import SESSION
+from .sessions import session_of
 from .traffic import DROPPED, Recorder, Traffic, body_for_journal, mask_response, may_quote_its_request
 from .vocabulary import Problem, Reply, RouteHandler, to_response
 
@@ -136,7 +136,7 @@ def recording(next: RouteHandler, route: Route) -> RouteHandler:
         dropped = type(response) is Dropped
         if not dropped and (graphql or response.status >= 400 or (request.body_exists and may_quote_its_request(response))):
             mask_response(response, secrets)
-        session = request.get(SESSION)
+        session = session_of(request)
         journal = recorder.journal if session is None else session.traffic.journal
         body = await body_for_journal(request) if journal.size > 0 and request.body_exists else None
         recorder.record(request, DROPPED if dropped else response.status, started, body, journal)
@@ -157,7 +157,7 @@ def faults(next: RouteHandler, route: Route) -> RouteHandler:
     installed = route.traffic.faults
 
     async def with_faults(request: web.Request) -> web.StreamResponse:
-        session = request.get(SESSION)
+        session = session_of(request)
         faults = installed if session is None else session.traffic.faults
         effect = faults.effect_for(api.name, route.operation) if faults else None
         if effect is None:
@@ -199,7 +199,7 @@ def operation(plan: OperationPlan) -> RouteHandler:
                 unparsed = await unparsed_body(plan, request) if body_first else None
                 return unparsed or authentication_refusal(plan, outcome)
             # a session's request is decided afresh: its answers may be shaped at run time (scenarios)
-            fresh = memo is None or request.body_exists or SESSION in request
+            fresh = memo is None or request.body_exists or session_of(request) is not None
             key = None if fresh else memo.key(id(plan), plan.deciding_headers, request, outcome.identity)
             verdict = memo.get(key) if key is not None else None  # type: ignore[union-attr]
             if verdict is None:

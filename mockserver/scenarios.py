@@ -30,7 +30,7 @@ from .errors import LoadError
 from .mounted import MountedApi
 from .plan import ApiRuntime
 from .sandbox.store import ApiState, StateFull
-from .sessions import SESSION, Session
+from .sessions import Session, session_of
 from .vocabulary import Problem, Violation, json_reply, to_response
 
 FIXTURES = "fixtures"
@@ -179,7 +179,7 @@ async def post_scenario(request: web.Request) -> web.Response:
     except orjson.JSONDecodeError as exc:
         return _refused(ScenarioError(400, [f"the body is not valid JSON: {exc}"]))
     try:
-        installed = install(request.app[APIS], scenario, request.get(SESSION))
+        installed = install(request.app[APIS], scenario, session_of(request))
     except ScenarioError as exc:
         return _refused(exc)
     except StateFull as exc:
@@ -188,7 +188,7 @@ async def post_scenario(request: web.Request) -> web.Response:
 
 
 async def get_scenario(request: web.Request) -> web.Response:
-    return to_response(json_reply(200, export(request.app[APIS], request.get(SESSION))))
+    return to_response(json_reply(200, export(request.app[APIS], session_of(request))))
 
 
 def _refused(error: ScenarioError) -> web.Response:

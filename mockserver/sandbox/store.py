@@ -67,6 +67,9 @@ class Store:
         self._db = _open(path) if path is not None else sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         self._lock = threading.RLock()  # one connection per process; workers are processes
         self._depth = 0
+        self._writes = 0  # statements other than SELECT this process ran: with data_version, the store's version
+        self._kinds: dict[tuple[str, str], bool] = {}  # (api, kind) -> whether any such document exists, at _kinds_version
+        self._kinds_version: tuple[int, int] = (-1, -1)
         page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
         self._db.execute(f"PRAGMA max_page_count={max(1, max_bytes // page_size)}")  # per connection: set by every process
         try:
@@ -128,7 +131,29 @@ class Store:
 
     def execute(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
+            if not sql.startswith("SELECT"):
+                self._writes += 1
             return self._run(sql, args)
+
+    def holds_any(self, api: str, kind: str) -> bool:
+        """Whether the API's state holds a document of that kind, remembered until the store changes (a
+        write of this process, or of another one: SQLite's data_version): a scenario's lookups cost
+        nothing while no scenario of that kind is installed. At most 4,096 (api, kind) pairs are kept."""
+        version = (self._writes, self._others_writes() if self.path is not None else 0)
+        if version != self._kinds_version or len(self._kinds) >= 4096:
+            self._kinds = {}
+            self._kinds_version = version
+        key = (api, kind)
+        found = self._kinds.get(key)
+        if found is None:
+            row = self.execute("SELECT 1 FROM documents WHERE api = ? AND kind = ? LIMIT 1", key).fetchone()
+            found = self._kinds[key] = row is not None
+        return found
+
+    def _others_writes(self) -> int:
+        """SQLite's data_version: it changes when another connection (a worker) commits a change."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def _run(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         """Run SQL; SQLITE_FULL (the page limit, or a full disk: SQLite cannot tell them apart) is StateFull."""
@@ -224,6 +249,11 @@ class ApiState:
     def get(self, kind: str, id: str) -> dict[str, Any] | None:
         raw = self.get_raw(kind, id)
         return orjson.loads(raw) if raw is not None else None
+
+    def shaped(self, kind: str, id: str) -> bytes | None:
+        """`get_raw` for what a scenario may have installed: None at once while there is no document of
+        that kind at all (Store.holds_any), so the APIs' hot paths pay nothing for scenarios unused."""
+        return self.get_raw(kind, id) if self.store.holds_any(self.api, kind) else None
 
     def get_raw(self, kind: str, id: str) -> bytes | None:
         """A document as stored (JSON bytes): a cache can key on them."""

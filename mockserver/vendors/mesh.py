@@ -108,9 +108,10 @@ def portfolio_handler(call: Call) -> Reply:
     query = call.params["query"]
     now = call.world.now().replace(second=0, microsecond=0)
     user_id, offset = query["UserId"], query.get("TimezoneOffset", 0)
-    shaped = call.state.get(mesh_scenario.USER, user_id)  # a user a scenario shaped
-    if shaped is None:
+    raw = call.state.shaped(mesh_scenario.USER, user_id)  # a user a scenario shaped
+    if raw is None:
         return Reply(200, _portfolio_body(call.world, user_id, offset, now))
+    shaped = orjson.loads(raw)
     error = shaped.get("error")
     if error is not None:
         message = error.get("message") or f"the scenario of user {user_id!r} answers {error['status']}"

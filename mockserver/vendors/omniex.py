@@ -101,7 +101,10 @@ def authenticate(request: AuthRequest) -> AuthOutcome:
     unprefixed = request.path[len(mount_prefix) :] if request.path.startswith(mount_prefix + "/") else request.path
     matches = False
     # as sent (a session's prefix too), without the session's prefix, without the mount: all compared, always
-    for path in (request.session_prefix + request.path, request.path, unprefixed):
+    candidates = (
+        (request.path, unprefixed) if not request.session_prefix else (request.session_prefix + request.path, request.path, unprefixed)
+    )
+    for path in candidates:
         matches |= hmac.compare_digest(given, signature(keyed, request.method, path, request.body, timestamp).encode())
     if identity is None:
         return _failed(KEY_HEADER, f"{KEY_HEADER} is not a known key")
@@ -242,8 +245,8 @@ def _view(portfolio: dict[str, Any], include: str | None) -> dict[str, Any]:
 def _shaped(call: Call) -> list[dict[str, Any]] | None:
     """The portfolios a scenario gave the caller's key in this session (None: it gave none)."""
     assert call.identity is not None
-    shaped = call.state.get(omniex_scenario.KEY, _key_of(call.identity))
-    return None if shaped is None else omniex_scenario.portfolios_of(call.world, shaped)
+    shaped = call.state.shaped(omniex_scenario.KEY, _key_of(call.identity))
+    return None if shaped is None else omniex_scenario.portfolios_of(call.world, orjson.loads(shaped))
 
 
 def _portfolios(call: Call, shaped: list[dict[str, Any]] | None) -> list[dict[str, Any]]:

@@ -114,8 +114,8 @@ def _overdrawn(sound: list[tuple[str, Movement]]) -> list[str]:
 
 
 def shaped_key(state: ApiState, key: str) -> bytes | None:
-    """The document a scenario installed for a key (as stored), or None."""
-    return state.get_raw(SHAPED_KEY, key) if KEY_PATTERN.fullmatch(key) else None
+    """The document a scenario installed for a key (as stored), or None (at once while none is installed)."""
+    return state.shaped(SHAPED_KEY, key)
 
 
 def scenario_identity(key: str) -> Identity:

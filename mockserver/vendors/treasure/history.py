@@ -76,7 +76,7 @@ def history_handler(call: Call) -> Reply:
     assert not isinstance(dates, Problem)  # date_rule refused it before any answer was chosen
     start, end = dates
     business = call.params["path"]["business_id"].lower()
-    shaped = call.state.get_raw(BUSINESS, business)  # a scenario's business, as stored
+    shaped = call.state.shaped(BUSINESS, business)  # a scenario's business, as stored
     if not _sees(call.identity, business, shaped):
         return treasure_envelope(fail(404, f"business {business} not found", "path", "business_id", "not_found"))
     if shaped is None and business_profile(call.world, business) is None:
