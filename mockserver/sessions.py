@@ -171,10 +171,14 @@ class Sessions:
         return gone
 
     def sweep(self) -> None:
-        """Deletes every session unused for longer than the idle expiry."""
+        """Deletes every session unused for longer than the idle expiry, and forgets the ones another
+        worker deleted (so this process keeps at most `max_sessions` of them)."""
         horizon = time.time() - self.settings.session_idle_seconds
         for (session_id,) in self.store.execute("SELECT id FROM sessions WHERE used < ?", (horizon,)).fetchall():
             self.delete(session_id)
+        live = {session_id for (session_id,) in self.store.execute("SELECT id FROM sessions").fetchall()}
+        for session_id in [known for known in self._known if known not in live]:
+            del self._known[session_id]
 
     def _seed(self, session_id: str) -> None:
         for api in self.apis:
