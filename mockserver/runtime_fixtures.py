@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .sandbox.store import ApiState
 
 KIND = "fixture"
-MAX_FIXTURES = 200  # per session and API
+MAX_FIXTURES = 200  # in one scenario (what a session holds in all is bounded by max_state_bytes)
 _MEMBERS = {"api", "name", "operation", "match", "response", "responses", "priority", "times"}
 
 
