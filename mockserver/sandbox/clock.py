@@ -8,19 +8,31 @@ shared store and every worker reads the same time.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
 class Clock:
-    __slots__ = ("_frozen", "_offset")
+    __slots__ = ("_frozen", "_frozen_minute", "_offset")
 
     def __init__(self, frozen: datetime | None = None, offset: timedelta = timedelta(0)) -> None:
         self._frozen = frozen
         self._offset = offset
+        self._frozen_minute: tuple[datetime | None, int] = (None, 0)
 
     def now(self) -> datetime:
         return self._frozen if self._frozen is not None else datetime.now(UTC) + self._offset
+
+    def minute(self) -> int:
+        """The clock's minute since the epoch: a cheap key for what changes once a minute (no datetime
+        is made while the clock stays frozen at the same instant)."""
+        frozen = self._frozen
+        if frozen is None:
+            return int(time.time() + self._offset.total_seconds()) // 60
+        if self._frozen_minute[0] is not frozen:
+            self._frozen_minute = (frozen, int(frozen.timestamp()) // 60)
+        return self._frozen_minute[1]
 
     @property
     def frozen(self) -> datetime | None:

@@ -161,8 +161,7 @@ def portfolios_of(world: World, identity: Identity) -> list[dict[str, Any]]:
     """The key's fixed portfolios, then its generated ones, valued at the sandbox clock's minute (worked
     out once per identity of this world and minute: about 20 KB each, at most 8 MiB of them)."""
     books = world.caches.lru("omniex.books", _ENTRIES, 8 << 20, _book_size)
-    at = _minute(world)
-    return _remembered(books, identity, at, lambda: _book(world, identity, at))
+    return _remembered(books, identity, world.clock.minute(), lambda: _book(world, identity, _minute(world)))
 
 
 def _minute(world: World) -> datetime:
@@ -187,7 +186,7 @@ def _full_listing(world: World, identity: Identity, include: str | None) -> byte
     """The answer listing all of a key's portfolios, serialized once per `include` (None or `integrations`,
     the spec's enum) and clock minute. About 4 KB each, at most 4 MiB of them."""
     listings = world.caches.lru("omniex.listings", 2 * _ENTRIES, 4 << 20, _listing_size)
-    variant = (include, _minute(world))
+    variant = (include, world.clock.minute())
     return _remembered(listings, identity, variant, lambda: _listing(portfolios_of(world, identity), include))
 
 
