@@ -13,6 +13,7 @@ They sit behind the control API's perimeter (control.py), as every /__mock route
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -111,62 +112,46 @@ def _clock_of(request: web.Request) -> tuple[Clock, Session | None]:
     return (session.clock, session) if session is not None else (request.app[SESSIONS].world.clock, None)
 
 
-def _saved(request: web.Request, session: Session | None, clock: Clock) -> web.Response:
-    if session is not None:
-        request.app[SESSIONS].save_clock(session)
-    return _json(clock.describe())
-
-
 async def get_clock(request: web.Request) -> web.Response:
     return _json(_clock_of(request)[0].describe())
 
 
-async def set_clock(request: web.Request) -> web.Response:
-    clock, session = _clock_of(request)
-    try:
-        chosen = _clock_from(await _body(request))
-    except ValueError as exc:
-        return _problem(400, str(exc))
-    clock.copy_from(chosen)
-    return _saved(request, session, clock)
+ClockMove = Callable[[Clock, dict[str, Any]], None]  # moves a clock as a request's body says; ValueError: refused
 
 
-async def advance_clock(request: web.Request) -> web.Response:
-    clock, session = _clock_of(request)
-    try:
-        body = await _body(request)
-        unknown = set(body) - set(_ADVANCE_UNITS)
-        if unknown or not body:
-            raise ValueError(f"advance by any of {', '.join(_ADVANCE_UNITS)} (numbers; negative goes back)")
-        seconds = sum(_number(body[name], name) * _ADVANCE_UNITS[name] for name in body)
-        if abs(seconds) > _MAX_ADVANCE_S:
-            raise ValueError("the clock moves at most 100 years at once")
-        moved = Clock()
-        moved.copy_from(clock)
-        moved.advance(timedelta(seconds=seconds))
-        _within_range(moved.now())
-    except ValueError as exc:
-        return _problem(400, str(exc))
-    clock.copy_from(moved)
-    return _saved(request, session, clock)
+def moving(move: ClockMove, reads_body: bool = True) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A route that moves the clock of the request's sandbox: on a copy first, so a refused move (400)
+    changes nothing; then kept (a session's in the store, for every worker)."""
+
+    async def moved(request: web.Request) -> web.Response:
+        clock, session = _clock_of(request)
+        candidate = Clock()
+        candidate.copy_from(clock)
+        try:
+            move(candidate, await _body(request) if reads_body else {})
+            _within_range(candidate.now())
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        clock.copy_from(candidate)
+        if session is not None:
+            request.app[SESSIONS].save_clock(session)
+        return _json(clock.describe())
+
+    return moved
 
 
-async def freeze_clock(request: web.Request) -> web.Response:
-    clock, session = _clock_of(request)
-    clock.freeze()
-    return _saved(request, session, clock)
+def _set(clock: Clock, body: dict[str, Any]) -> None:
+    clock.copy_from(_clock_from(body))
 
 
-async def run_clock(request: web.Request) -> web.Response:
-    clock, session = _clock_of(request)
-    clock.run()
-    return _saved(request, session, clock)
-
-
-async def real_time_clock(request: web.Request) -> web.Response:
-    clock, session = _clock_of(request)
-    clock.follow_real_time()
-    return _saved(request, session, clock)
+def _advance(clock: Clock, body: dict[str, Any]) -> None:
+    unknown = set(body) - set(_ADVANCE_UNITS)
+    if unknown or not body:
+        raise ValueError(f"advance by any of {', '.join(_ADVANCE_UNITS)} (numbers; negative goes back)")
+    seconds = sum(_number(body[name], name) * _ADVANCE_UNITS[name] for name in body)
+    if abs(seconds) > _MAX_ADVANCE_S:
+        raise ValueError("the clock moves at most 100 years at once")
+    clock.advance(timedelta(seconds=seconds))
 
 
 def _clock_from(spec: Any) -> Clock:
@@ -208,8 +193,8 @@ def add_session_routes(routes: web.UrlDispatcher, prefix: str, gated: Any) -> No
     routes.add_delete(f"{prefix}/sessions/{{id}}", gated(delete_session))
     routes.add_post(f"{prefix}/sessions/{{id}}/reset", gated(reset_session))
     routes.add_get(f"{prefix}/clock", gated(get_clock))
-    routes.add_put(f"{prefix}/clock", gated(set_clock))
-    routes.add_post(f"{prefix}/clock/advance", gated(advance_clock))
-    routes.add_post(f"{prefix}/clock/freeze", gated(freeze_clock))
-    routes.add_post(f"{prefix}/clock/run", gated(run_clock))
-    routes.add_post(f"{prefix}/clock/real-time", gated(real_time_clock))
+    routes.add_put(f"{prefix}/clock", gated(moving(_set)))
+    routes.add_post(f"{prefix}/clock/advance", gated(moving(_advance)))
+    routes.add_post(f"{prefix}/clock/freeze", gated(moving(lambda clock, _: clock.freeze(), reads_body=False)))
+    routes.add_post(f"{prefix}/clock/run", gated(moving(lambda clock, _: clock.run(), reads_body=False)))
+    routes.add_post(f"{prefix}/clock/real-time", gated(moving(lambda clock, _: clock.follow_real_time(), reads_body=False)))
