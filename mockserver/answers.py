@@ -22,7 +22,7 @@ from . import runtime_fixtures
 from .request_memo import Validated
 from .responses import Preferences
 from .seeding import stable_seed
-from .sessions import session_of
+from .sessions import sandbox_of, session_of
 from .vocabulary import Call, Problem, Reply, Violation
 
 if TYPE_CHECKING:
@@ -51,8 +51,7 @@ def handled(plan: OperationPlan, request: web.Request, validated: Validated) -> 
     """The sandbox handler's answer (3); the spec's (4-5) when it has none for this request."""
     if plan.handler is not None:
         api = plan.api  # the Call built here, not by api.call: this runs on every handled request
-        session = session_of(request)
-        world, state = (api.world, api.state) if session is None else (session.world, session.state(api.name))
+        world, state = sandbox_of(api, session_of(request))
         reply = plan.handler(Call(plan.key, validated.params, validated.body, validated.identity, world, state, api.vendor_settings))
         if reply is not None:
             return reply

@@ -73,7 +73,7 @@ from .mounted import DescribedApi, Route, add_api_route
 from .sandbox.store import ApiState
 from .sandbox.world import World
 from .seeding import stable_seed
-from .sessions import session_of
+from .sessions import sandbox_of, session_of
 from .settings import Settings
 from .traffic import OPERATION_KEY
 from .validation import MAX_BODY_DEPTH, deeper_than
@@ -666,8 +666,7 @@ class GraphQLApi(DescribedApi):
     async def _handle(self, request: web.Request) -> web.Response:
         context = None
         if self.vendor.authenticate is not None:
-            session = session_of(request)
-            world, state = (self.world, self.state) if session is None else (session.world, session.state(self.name))
+            world, state = sandbox_of(self, session_of(request))
             view = GraphQLRequest(request.method, request.path, request.headers, request.query, world, state)
             context = self.vendor.authenticate(view)
             if isinstance(context, Refusal):

@@ -18,7 +18,7 @@ from .answers import settled
 from .request_memo import Validated, Verdict
 from .responses import read_preferences
 from .security import AuthOutcome, AuthRequest
-from .sessions import session_of
+from .sessions import sandbox_of, session_of
 from .vocabulary import Identity, Problem, Violation, to_response
 
 if TYPE_CHECKING:
@@ -103,8 +103,7 @@ async def verdict_of(plan: OperationPlan, request: web.Request, identity: Identi
     if problems:
         return api.envelope(Problem(api.vendor.validation_status, _summarize(problems), problems))
     if plan.rules:  # the vendor's own rules, before any answer is chosen (Prefer included)
-        session = session_of(request)
-        call = api.call(plan.key, params, body, identity, None if session is None else (session.world, session.state(api.name)))
+        call = api.call(plan.key, params, body, identity, sandbox_of(api, session_of(request)))
         for rule in plan.rules:
             broken = rule(call)
             if broken is not None:

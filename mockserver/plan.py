@@ -132,11 +132,11 @@ class ApiRuntime(DescribedApi):
         params: dict[str, dict[str, Any]],
         body: Any,
         identity: Identity | None,
-        sandbox: tuple[World, ApiState] | None = None,
+        sandbox: tuple[World, ApiState],
     ) -> Call:
-        """What a vendor's rule or sandbox handler sees of a valid request; `sandbox`: the world and
-        state of the session it is in (None: the default session's)."""
-        world, state = sandbox or (self.world, self.state)
+        """What a vendor's rule sees of a valid request; `sandbox`: the world and state of the session
+        it is in (sessions.sandbox_of)."""
+        world, state = sandbox
         return Call(operation, params, body, identity, world, state, self.vendor_settings)
 
     def error_response(self, status: int, message: str) -> web.Response:

@@ -29,8 +29,8 @@ from .envelopes import problem_json
 from .errors import LoadError
 from .mounted import MountedApi
 from .plan import ApiRuntime
-from .sandbox.store import ApiState, StateFull
-from .sessions import Session, session_of
+from .sandbox.store import StateFull
+from .sessions import Session, sandbox_of, session_of
 from .vocabulary import Problem, Violation, json_reply, to_response
 
 FIXTURES = "fixtures"
@@ -54,7 +54,7 @@ def install(apis: list[MountedApi], scenario: Any, session: Session | None) -> l
     problems = list(dict.fromkeys(_problems(named, scenario, session)))  # one schema error can come twice
     if problems:
         raise ScenarioError(422, problems)
-    states = {name: _state(api, session) for name, api in named.items()}
+    states = {name: sandbox_of(api, session)[1] for name, api in named.items()}
     store = next(iter(states.values())).store
     with store.transaction():
         for name, payload in scenario.items():
@@ -74,7 +74,7 @@ def export(apis: list[MountedApi], session: Session | None) -> dict[str, Any]:
     found: dict[str, Any] = {}
     fixtures: list[dict[str, Any]] = []
     for api in apis:
-        state = _state(api, session)
+        state = sandbox_of(api, session)[1]
         payload = api.scenario.export(state) if api.scenario is not None else None
         if payload is not None:
             found[api.name] = payload
@@ -164,10 +164,6 @@ def reinstall_start_up(apis: list[MountedApi], path: Path | None) -> None:
     document.pop(FIXTURES, None)  # attached to the operations for good at start-up
     if document:
         install(apis, document, None)
-
-
-def _state(api: MountedApi, session: Session | None) -> ApiState:
-    return api.state if session is None else session.state(api.name)
 
 
 # --- the control routes

@@ -84,6 +84,11 @@ class Session:
         }
 
 
+def sandbox_of(api: MountedApi, session: Session | None) -> tuple[World, ApiState]:
+    """The world and the API's state a request works in: its session's, or the default session's."""
+    return (api.world, api.state) if session is None else (session.world, session.state(api.name))
+
+
 def state_name(api: str, session_id: str) -> str:
     """Where a session's documents of an API are kept in the store."""
     return f"{api}@{session_id}"
