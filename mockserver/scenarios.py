@@ -88,7 +88,12 @@ def _problems(named: dict[str, MountedApi], scenario: dict[str, Any], session: S
     problems: list[str] = []
     for name, payload in scenario.items():
         if name == FIXTURES:
-            problems.extend(_fixture_problems(named, payload, session))
+            if session is None:
+                problems.append(
+                    f"{FIXTURES}: runtime fixtures are a session's (POST /__mock/sessions, then /__session/<id>/__mock/scenarios)"
+                )
+            else:
+                problems.extend(_fixture_problems(named, payload))
             continue
         api = named.get(name)
         kind = api.scenario if api is not None else None
@@ -100,12 +105,12 @@ def _problems(named: dict[str, MountedApi], scenario: dict[str, Any], session: S
     return problems
 
 
-def _fixture_problems(named: dict[str, MountedApi], payload: Any, session: Session | None) -> list[str]:
-    if session is None:
-        return [f"{FIXTURES}: runtime fixtures are a session's (POST /__mock/sessions, then /__session/<id>/__mock/scenarios)"]
+def _fixture_problems(named: dict[str, MountedApi], payload: Any, start_up: bool = False) -> list[str]:
+    """Every problem of a scenario's `fixtures`; `start_up`: of a scenario loaded at start-up, whose
+    fixtures join the fixture files' and so cannot count their uses or answer in turn."""
     if not isinstance(payload, list):
         return [f"{FIXTURES}: a list of fixtures"]
-    if len(payload) > runtime_fixtures.MAX_FIXTURES:
+    if not start_up and len(payload) > runtime_fixtures.MAX_FIXTURES:
         return [f"{FIXTURES}: at most {runtime_fixtures.MAX_FIXTURES} at once"]
     runtimes = {name: api for name, api in named.items() if isinstance(api, ApiRuntime)}
     problems = []
@@ -114,8 +119,10 @@ def _fixture_problems(named: dict[str, MountedApi], payload: Any, session: Sessi
         api = runtimes.get(raw.get("api")) if isinstance(raw, dict) and isinstance(raw.get("api"), str) else None
         if api is None:
             problems.append(f"{where}.api: one of {', '.join(runtimes)} (the OpenAPI ones)")
-            continue
-        problems.extend(runtime_fixtures.fixture_problems_of(api, raw, where))
+        elif start_up and ("times" in raw or "responses" in raw):
+            problems.append(f"{where}: `times` and `responses` count a session's requests; at start-up, give `response`")
+        else:
+            problems.extend(runtime_fixtures.fixture_problems_of(api, raw, where))
     return problems
 
 
@@ -127,22 +134,8 @@ def load_scenario_file(path: Path, apis: list[MountedApi]) -> dict[str, Any]:
     refused; give those to a session. LoadError lists every problem."""
     document = load_document(path)
     fixtures = document.pop(FIXTURES, [])
-    problems = [f"{FIXTURES}: a list of fixtures"] if not isinstance(fixtures, list) else []
-    runtimes = {api.name: api for api in apis if isinstance(api, ApiRuntime)}
-    checked: list[tuple[ApiRuntime, dict[str, Any]]] = []
-    for index, raw in enumerate(fixtures if not problems else []):
-        where = f"{FIXTURES}[{index}]"
-        api = runtimes.get(raw.get("api")) if isinstance(raw, dict) and isinstance(raw.get("api"), str) else None
-        if api is None:
-            problems.append(f"{where}.api: one of {', '.join(runtimes)}")
-            continue
-        if "times" in raw or "responses" in raw:
-            problems.append(f"{where}: `times` and `responses` count a session's requests; at start-up, give `response`")
-            continue
-        found = runtime_fixtures.fixture_problems_of(api, raw, where)
-        problems.extend(found)
-        if not found:
-            checked.append((api, raw))
+    named = {api.name: api for api in apis}
+    problems = _fixture_problems(named, fixtures, start_up=True)
     if document and not problems:
         try:
             install(apis, document, None)
@@ -151,7 +144,9 @@ def load_scenario_file(path: Path, apis: list[MountedApi]) -> dict[str, Any]:
     if problems:
         raise LoadError(str(path), "the scenario cannot be loaded:\n  " + "\n  ".join(problems))
     # each goes ahead of those before it: the lowest priority first, so the highest ends up first
-    for api, raw in reversed(sorted(checked, key=lambda pair: -int(pair[1].get("priority", 0)))):
+    for raw in reversed(sorted(fixtures, key=lambda raw: -int(raw.get("priority", 0)))):
+        api = named[raw["api"]]
+        assert isinstance(api, ApiRuntime)  # _fixture_problems said so
         runtime_fixtures.attach(api, raw)
     return document
 
