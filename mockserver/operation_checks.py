@@ -55,15 +55,10 @@ async def unparsed_body(plan: OperationPlan, request: web.Request) -> web.Respon
     authenticates (FastAPI: the body is read before the security dependencies run)."""
     if plan.body is None or not request.body_exists:
         return None
-    content_type = request.headers.get("Content-Type", "")
-    media = plan.body.find(content_type) if content_type else None
-    if media is None:  # FastAPI's model refuses it after authentication
-        return None
-    raw = await _raw_body(plan.api, request)
-    if isinstance(raw, web.Response):
-        return raw
     problems: list[Violation] = []
-    plan.body.check(media, content_type, raw, problems)
+    read = await _read_body(plan, request, problems)
+    if isinstance(read, web.Response):  # over the size limit (413) whoever sends it; another media type (415)
+        return read if read.status == 413 else None  # is FastAPI's model to refuse, after authentication
     malformed = [v for v in problems if v.reason == "malformed"]
     if not malformed:
         return None
