@@ -206,11 +206,18 @@ class MediaChecker:
 class NestingError(ValueError):
     """A JSON body nested deeper than MAX_BODY_DEPTH."""
 
+    def __init__(self) -> None:
+        super().__init__(f"body is nested more than {MAX_BODY_DEPTH} levels deep")
+
 
 def _parse_json(content_type: str, raw: bytes) -> Any:
-    value = orjson.loads(raw)
+    return _shallow(raw, orjson.loads(raw))
+
+
+def _shallow(raw: bytes, value: Any) -> Any:
+    """The parsed body, unless it nests deeper than MAX_BODY_DEPTH (NestingError)."""
     if too_deep(raw, value, MAX_BODY_DEPTH):
-        raise NestingError(f"body is nested more than {MAX_BODY_DEPTH} levels deep")
+        raise NestingError
     return value
 
 
@@ -220,11 +227,9 @@ def _parse_json_as_python(content_type: str, raw: bytes) -> Any:
     refused as orjson refuses it: nothing could store it or quote it back (FastAPI itself fails
     on it with a 500)."""
     try:
-        value = json.loads(raw)
+        value = _shallow(raw, json.loads(raw))
     except RecursionError as exc:
-        raise NestingError(f"body is nested more than {MAX_BODY_DEPTH} levels deep") from exc
-    if too_deep(raw, value, MAX_BODY_DEPTH):
-        raise NestingError(f"body is nested more than {MAX_BODY_DEPTH} levels deep")
+        raise NestingError from exc
     if b"\\u" in raw or b"\xed" in raw:  # an escaped surrogate, or one Python decodes with surrogatepass
         try:
             json.dumps(value, ensure_ascii=False).encode()
