@@ -24,7 +24,7 @@ import hashlib
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import ModuleType
@@ -94,6 +94,13 @@ def listed(payload: Any, where: str, member: str, most: int) -> tuple[list[Any],
         return [], [f'{where}: {{"{member}": [...]}}']
     items = payload[member]
     return items[:most], [f"{where}.{member}: at most {most}"] if len(items) > most else []
+
+
+def unknown_members(given: Mapping[str, Any], known: Collection[str], where: str) -> list[str]:
+    """A scenario problem for each member of `given` not in `known` (a set of names is shown sorted, a
+    sequence in its own order)."""
+    shown = ", ".join(known if isinstance(known, (list, tuple)) else sorted(known))
+    return [f"{where}.{name}: unknown member (known: {shown})" for name in sorted(set(given) - set(known), key=str)]
 
 
 def exported(state: ApiState, kind: str, member: str) -> Any:

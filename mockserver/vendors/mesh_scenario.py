@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..sandbox.accounts import Holding, symbols_of
-from . import documents_scenario, listed
+from . import documents_scenario, listed, unknown_members
 
 USER = "scenario-user"
 ACCOUNT_TYPES = {"brokerage": "brokerage", "exchange": "crypto", "self-custody": "wallet"}  # -> the portfolio shape
@@ -43,7 +43,7 @@ def check(payload: Any) -> list[str]:
 def _user_problems(user: Any, where: str) -> list[str]:
     if not isinstance(user, dict):
         return [f"{where}: a user is an object"]
-    problems = [f"{where}.{name}: unknown member (known: {', '.join(sorted(_USER_MEMBERS))})" for name in sorted(set(user) - _USER_MEMBERS)]
+    problems = unknown_members(user, _USER_MEMBERS, where)
     if not isinstance(user.get("userId"), str) or not 1 <= len(user["userId"]) <= 200:
         problems.append(f"{where}.userId: a string of 1 to 200 characters")
     account = user.get("accountType", "brokerage")
@@ -69,7 +69,7 @@ def _user_problems(user: Any, where: str) -> list[str]:
 def _position_problems(position: Any, where: str, account: str, allowed: list[str], seen: set[str]) -> list[str]:
     if not isinstance(position, dict):
         return [f"{where}: a position is an object"]
-    problems = [f"{where}.{name}: unknown member" for name in sorted(set(position) - _POSITION_MEMBERS)]
+    problems = unknown_members(position, _POSITION_MEMBERS, where)
     symbol = position.get("symbol")
     if symbol not in allowed:
         problems.append(f"{where}.symbol: a {account} account holds {', '.join(allowed)}")

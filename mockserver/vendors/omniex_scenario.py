@@ -41,7 +41,7 @@ from typing import Any
 
 from ..sandbox.accounts import identity_rng
 from ..sandbox.world import World
-from . import documents_scenario, listed
+from . import documents_scenario, listed, unknown_members
 
 KEY = "scenario-key"
 VENUE_NAMES = {
@@ -105,7 +105,7 @@ def check(payload: Any) -> list[str]:
 def _key_problems(entry: Any, where: str, seen_keys: set[Hashable], seen_ids: set[Hashable]) -> list[str]:
     if not isinstance(entry, dict):
         return [f"{where}: a key is an object"]
-    problems = _unknown(entry, _KEY_MEMBERS, where)
+    problems = unknown_members(entry, _KEY_MEMBERS, where)
     key = entry.get("key")
     if _text(key):
         problems.extend(_once(key, seen_keys, f"{where}.key"))
@@ -122,7 +122,7 @@ def _key_problems(entry: Any, where: str, seen_keys: set[Hashable], seen_ids: se
 def _portfolio_problems(portfolio: Any, where: str, seen_ids: set[Hashable]) -> list[str]:
     if not isinstance(portfolio, dict):
         return [f"{where}: a portfolio is an object"]
-    problems = _unknown(portfolio, _PORTFOLIO_MEMBERS, where)
+    problems = unknown_members(portfolio, _PORTFOLIO_MEMBERS, where)
     if portfolio.get("resource", "portfolio") != "portfolio":
         problems.append(f"{where}.resource: portfolio (or left out)")
     if not _text(portfolio.get("name")):
@@ -162,7 +162,7 @@ def _moment_problems(portfolio: dict[str, Any], where: str) -> list[str]:
 def _integration_problems(integration: Any, where: str, venues: set[Hashable]) -> list[str]:
     if not isinstance(integration, dict):
         return [f"{where}: an integration is an object"]
-    problems = _unknown(integration, _INTEGRATION_MEMBERS, where)
+    problems = unknown_members(integration, _INTEGRATION_MEMBERS, where)
     venue = integration.get("venueId")
     if venue in VENUES:
         problems.extend(_once(venue, venues, f"{where}.venueId"))
@@ -192,7 +192,7 @@ def _verified_venues(portfolio: dict[str, Any]) -> set[str] | None:
 def _position_problems(position: Any, where: str, verified: set[str] | None, assets: set[Hashable]) -> list[str]:
     if not isinstance(position, dict):
         return [f"{where}: a position is an object"]
-    problems = _unknown(position, _POSITION_MEMBERS, where)
+    problems = unknown_members(position, _POSITION_MEMBERS, where)
     asset = position.get("assetId")
     if isinstance(asset, str) and _ASSET_ID.fullmatch(asset):
         problems.extend(_once(asset, assets, f"{where}.assetId"))
@@ -212,7 +212,7 @@ def _position_problems(position: Any, where: str, verified: set[str] | None, ass
 def _account_problems(account: Any, where: str, verified: set[str] | None, venues: set[Hashable]) -> list[str]:
     if not isinstance(account, dict):
         return [f"{where}: an account is an object"]
-    problems = _unknown(account, _ACCOUNT_MEMBERS, where)
+    problems = unknown_members(account, _ACCOUNT_MEMBERS, where)
     venue = account.get("venueId")
     if venue not in VENUES:
         problems.append(f"{where}.venueId: one of {', '.join(VENUES)}")
@@ -244,10 +244,6 @@ def _balance_problems(balance: Any, where: str, venue: str | None) -> list[str]:
             continue
         problems.extend(f"{where}.{kind}.{member}: {_DECIMAL_RULE}" for member in members if _decimal(amounts[member]) is None)
     return problems
-
-
-def _unknown(raw: dict[str, Any], known: tuple[str, ...], where: str) -> list[str]:
-    return [f"{where}.{name}: unknown member (known: {', '.join(known)})" for name in raw if name not in known]
 
 
 def _once(value: Hashable, seen: set[Hashable], where: str) -> list[str]:

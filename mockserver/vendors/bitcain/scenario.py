@@ -38,9 +38,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...sandbox.store import ApiState
-from .. import ScenarioKind, exported, listed
+from .. import ScenarioKind, exported, listed, unknown_members
 from . import portfolios, scenario_ledger, scenario_portfolios
-from .scenario_values import text_within, unknown_members
+from .scenario_values import text_within
 from .user_ledger import LEDGER
 
 USER = "scenario-user"

@@ -11,8 +11,9 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+from .. import unknown_members
 from .ledger import EXCHANGES, INCOMING, OUTGOING, SUPPORTED_ASSETS, short_hash
-from .scenario_values import INSTANT, decimal, instant, text_within, unknown_members
+from .scenario_values import INSTANT, decimal, instant, text_within
 from .valuation import ZERO, Position, text
 
 MAX_ENTRIES = 1000  # of one user

@@ -12,10 +12,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from .. import unknown_members
 from .ledger import SUPPORTED_ASSETS
 from .portfolios import DEFAULT_RISK_TOLERANCE, RISK_TOLERANCES, STATUSES, allocation_problems, stable_uuid
 from .rules import MAX_VALUE_USD
-from .scenario_values import INSTANT, decimal, instant, text_within, unknown_members
+from .scenario_values import INSTANT, decimal, instant, text_within
 from .validation_errors import BODY_FIELDS, CSV_FIELD
 from .valuation import money, text
 

@@ -48,7 +48,3 @@ def decimal(value: Any, places: int, most: Decimal) -> Decimal | None:
 def text_within(value: Any, most: int, least: int = 1) -> bool:
     """Whether `value` is a string of `least` to `most` characters."""
     return isinstance(value, str) and least <= len(value) <= most
-
-
-def unknown_members(given: dict[str, Any], known: frozenset[str], where: str) -> list[str]:
-    return [f"{where}.{name}: unknown member (known: {', '.join(sorted(known))})" for name in sorted(set(given) - known)]

@@ -26,7 +26,7 @@ from typing import Any
 
 from ...sandbox.store import ApiState
 from ...vocabulary import Identity, as_sent
-from .. import documents_scenario, listed
+from .. import documents_scenario, listed, unknown_members
 from .holdings import ASSET_BY_SYMBOL, CUSTODY_ASSETS, plain
 from .keys import API, HEADER
 from .movements import DEPOSIT, MAX_INSTANT_CHARS, WITHDRAWAL, Movement, instant_of, movement_of, units_of
@@ -50,7 +50,7 @@ def check(payload: Any) -> list[str]:
 def _key_problems(entry: Any, where: str, seen: set[str]) -> list[str]:
     if not isinstance(entry, dict):
         return [f"{where}: a key is an object"]
-    problems = [f"{where}.{name}: unknown member (known: {', '.join(sorted(_KEY_MEMBERS))})" for name in sorted(set(entry) - _KEY_MEMBERS)]
+    problems = unknown_members(entry, _KEY_MEMBERS, where)
     key = entry.get("key")
     if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
         problems.append(f"{where}.key: the {HEADER} value, 1 to 200 visible ASCII characters")
@@ -75,9 +75,7 @@ def _key_problems(entry: Any, where: str, seen: set[str]) -> list[str]:
 def _movement_problems(raw: Any, where: str) -> list[str]:
     if not isinstance(raw, dict):
         return [f"{where}: a movement is an object"]
-    problems = [
-        f"{where}.{name}: unknown member (known: {', '.join(sorted(_MOVEMENT_MEMBERS))})" for name in sorted(set(raw) - _MOVEMENT_MEMBERS)
-    ]
+    problems = unknown_members(raw, _MOVEMENT_MEMBERS, where)
     symbol = raw.get("asset")
     asset = ASSET_BY_SYMBOL.get(symbol) if isinstance(symbol, str) else None
     if asset is None:

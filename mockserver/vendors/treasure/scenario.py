@@ -35,7 +35,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .. import documents_scenario, listed
+from .. import documents_scenario, listed, unknown_members
 from .model import PRODUCTS, Profile, Weights, month_index, portfolio_id_of
 
 BUSINESS = "scenario-business"
@@ -62,7 +62,7 @@ def check(payload: Any) -> list[str]:
 def _business_problems(business: Any, where: str, seen: set[str]) -> list[str]:
     if not isinstance(business, dict):
         return [f"{where}: a business is an object"]
-    problems = _unknown_members(business, _BUSINESS_MEMBERS, where)
+    problems = unknown_members(business, _BUSINESS_MEMBERS, where)
     business_id = business.get("business_id")
     if not isinstance(business_id, str) or not BUSINESS_ID.fullmatch(business_id):
         problems.append(f"{where}.business_id: a UUID URN, urn:uuid:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
@@ -111,7 +111,7 @@ def _dated_problems(business: dict[str, Any], name: str, where: str, opening: da
 
 
 def _allocation_problems(allocation: dict[str, Any], where: str) -> list[str]:
-    problems = _unknown_members(allocation, {"date", "products"}, where)
+    problems = unknown_members(allocation, {"date", "products"}, where)
     products = allocation.get("products")
     if not isinstance(products, list) or not 1 <= len(products) <= len(PRODUCTS):
         return [*problems, f"{where}.products: a list of 1 to {len(PRODUCTS)} products"]
@@ -128,7 +128,7 @@ def _products_problems(products: list[Any], where: str) -> list[str]:
         if not isinstance(held, dict):
             problems.append(f"{at}: an object")
             continue
-        problems.extend(_unknown_members(held, {"product", "percentage"}, at))
+        problems.extend(unknown_members(held, {"product", "percentage"}, at))
         product = held.get("product")
         if product not in PRODUCTS:
             problems.append(f"{at}.product: one of {', '.join(PRODUCTS)}")
@@ -147,15 +147,11 @@ def _products_problems(products: list[Any], where: str) -> list[str]:
 
 
 def _contribution_problems(contribution: dict[str, Any], where: str) -> list[str]:
-    problems = _unknown_members(contribution, {"date", "amount"}, where)
+    problems = unknown_members(contribution, {"date", "amount"}, where)
     cents = _hundredths(contribution.get("amount"), MAX_AMOUNT)
     if not cents:
         problems.append(f"{where}.amount: a deposit (above 0) or withdrawal (below 0) of at most {MAX_AMOUNT:,} with at most two decimals")
     return problems
-
-
-def _unknown_members(given: dict[str, Any], known: set[str], where: str) -> list[str]:
-    return [f"{where}.{name}: unknown member (known: {', '.join(sorted(known))})" for name in sorted(set(given) - known, key=str)]
 
 
 def _first_of_a_month(value: Any) -> date | None:
