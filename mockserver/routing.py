@@ -69,15 +69,18 @@ def slash_redirect(api: ApiRuntime, request: web.Request) -> web.Response | None
 
 
 def fallback_handler(runtime: ApiRuntime, endpoints: Mapping[str, RouteHandler]) -> RouteHandler:
-    """The API's catch-all: CORS preflights, 404 and 405; for a framework that routes on the decoded
-    path, a path whose encoded slash (%2F) no route took, sent to the operation it names once decoded."""
+    """The API's catch-all: CORS preflights, 404 and 405, and the paths aiohttp's router does not
+    take although an operation's path matches them, sent to that operation: a segment holding
+    `{` or `}` (a value like any other to the real services), and, for a framework that routes on
+    the decoded path, an encoded slash (%2F). Elsewhere an encoded slash names no operation (404)."""
     framework = runtime.vendor.framework
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        if framework.decoded_paths and "%2f" in request.raw_path.lower():
-            plan = decoded_route(runtime, request)
-            if plan is not None:
+        plan = decoded_route(runtime, request)
+        if plan is not None:
+            if framework.decoded_paths or "%2f" not in request.raw_path.lower():
                 return await endpoints[plan.key](request)
+            return _no_operation(runtime, request)
         methods = allowed_methods(runtime, request.path)
         if is_preflight(request) and methods:
             return preflight_response(request, methods)
@@ -85,11 +88,15 @@ def fallback_handler(runtime: ApiRuntime, endpoints: Mapping[str, RouteHandler])
             redirect = slash_redirect(runtime, request) if framework.redirect_slashes else None
             if redirect is not None:
                 return redirect
-            message = f"no operation at {request.path} in the {runtime.name} API"
-            return to_response(runtime.envelope(Problem(404, message, [Violation("request", "path", message)])))
+            return _no_operation(runtime, request)
         allow = first_route_method(runtime, request.path) if framework.first_route_allow else ", ".join(methods)
         message = f"{request.method} is not allowed on {request.path}; allowed: {allow}"
         problem = Problem(405, message, [Violation("request", "method", message)], {"Allow": allow})
         return to_response(runtime.envelope(problem))
 
     return handle
+
+
+def _no_operation(runtime: ApiRuntime, request: web.Request) -> web.Response:
+    message = f"no operation at {request.path} in the {runtime.name} API"
+    return to_response(runtime.envelope(Problem(404, message, [Violation("request", "path", message)])))
