@@ -16,11 +16,13 @@ from .app import load
 from .catalog import GRAPHQL_SUFFIXES, OPENAPI_SUFFIXES
 from .connections import Listeners
 from .errors import LoadError
+from .interfaces import reachable_urls
 from .logs import configure_logging
 from .mounted import MountedApi
 from .sandbox.store import StateFull
 from .server import Server
 from .settings import Settings, SettingsError, load_settings
+from .traffic import CONTROL_PREFIX
 from .workers import serve_workers
 
 
@@ -238,7 +240,18 @@ def run_server(settings: Settings, ready: Callable[[str], None], listeners: List
 
     def announce(host: str, apis: list[MountedApi], own_ports: dict[str, str]) -> None:
         base = f"http://{_url_host(settings.host, host)}"
-        ready(banner(f"{base}:{server.ports['']}", apis, {name: f"{base}:{port}" for name, port in own_ports.items()}))
+        own = {name: f"{base}:{port}" for name, port in own_ports.items()}
+        reachable = reachable_urls(settings.host, server.ports[""])
+        ready(
+            banner(
+                f"{base}:{server.ports['']}",
+                apis,
+                own,
+                reachable=reachable,
+                token=bool(settings.control_token),
+                hosts_allowed=bool(settings.allowed_hosts),
+            )
+        )
 
     with asyncio.Runner(loop_factory=_uvloop_factory()) as runner:
         runner.run(server.run(announce))
@@ -259,7 +272,19 @@ def _url_host(configured: str, bound: str) -> str:
     return f"[{bound}]" if ":" in bound else bound
 
 
-def banner(base: str, runtimes: list[MountedApi], own_ports: dict[str, str] | None = None) -> str:
+def banner(
+    base: str,
+    runtimes: list[MountedApi],
+    own_ports: dict[str, str] | None = None,
+    *,
+    reachable: Sequence[str] = (),
+    token: bool = False,
+    hosts_allowed: bool = False,
+) -> str:
+    """What the server prints once it listens: each API with its credentials, the dashboard and the
+    control API, the other addresses it answers on (`reachable`), and last the health URL. The
+    control token itself is never printed. The control API answers other Hosts than loopback ones
+    only once `--allowed-host` names them (`hosts_allowed`): the banner says so."""
     lines = [f"mockserver {__version__} listening on {base}"]
     for runtime in runtimes:
         lines.append(f"  {runtime.name:10} {base}{runtime.mount}")
@@ -267,7 +292,12 @@ def banner(base: str, runtimes: list[MountedApi], own_ports: dict[str, str] | No
             lines.append(f"  {'':10}   also at {own_ports[runtime.name]} (its own port, production paths)")
         for hint in runtime.credential_hints():
             lines.append(f"  {'':10}   {hint}")
-    lines.append(f"  health     {base}/__mock/health")
+    lines.append(f"  dashboard  {base}{CONTROL_PREFIX}/" + ("  (add ?token=<control token>)" if token else ""))
+    lines.append(f"  control    {base}{CONTROL_PREFIX}  (apis, requests, faults, reset, sessions, scenarios, clock)")
+    if reachable:
+        scope = "" if hosts_allowed else "  (the APIs; /__mock there once --allowed-host names the address)"
+        lines.append(f"  reachable  {', '.join(reachable)}{scope}")
+    lines.append(f"  health     {base}{CONTROL_PREFIX}/health")
     return "\n".join(lines)
 
 

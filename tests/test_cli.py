@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from mockserver.cli import main
+from mockserver.interfaces import reachable_urls
 
 from .helpers import MESH_AUTH, PORTFOLIO, ROOT, TEST_SPECS, running_server
 
@@ -163,7 +164,45 @@ def test_serve_banner(tmp_path: Path) -> None:
     assert lines[mesh].rstrip().endswith("/mesh")
     assert "X-Client-Id: mock-client-id, X-Client-Secret: sk_sand_mock_secret" in lines[mesh + 1]
     assert any(line.split()[:1] == ["bitpanda"] for line in lines) and any("x-api-key: mock-api-key" in line for line in lines)
+    base = lines[0].split("listening on ")[1].strip()
+    named = {line.split()[0]: line.split()[1:] for line in lines[1:] if line.startswith("  ") and not line.startswith("    ")}
+    assert named["dashboard"] == [f"{base}/__mock/"]
+    assert named["control"][0] == f"{base}/__mock"
+    assert "reachable" not in named  # 127.0.0.1 is the one address
+    assert lines[-1].split() == ["health", f"{base}/__mock/health"]
     assert process.returncode == 0  # SIGTERM is a clean stop
+
+
+def test_the_banner_of_every_interface_lists_where_the_apis_answer() -> None:
+    """`--host 0.0.0.0`: each listed address answers the APIs; the control API there only once
+    `--allowed-host` names it, as the line says. The control token is never printed."""
+    banner: list[str] = []
+    token = "banner-token-0123456789"
+    with running_server("--host", "0.0.0.0", "--control-token", token, banner=banner) as base:
+        text = "".join(banner)
+        assert token not in text
+        dashboard = next(line for line in banner if line.split()[:1] == ["dashboard"])
+        assert dashboard.split()[1:] == [f"{base}/__mock/", "(add", "?token=<control", "token>)"]
+        lines = [line for line in banner if line.split()[:1] == ["reachable"]]
+        for line in lines:  # none on a machine with no address but loopback
+            urls, _, note = line.split(maxsplit=1)[1].partition("  ")
+            assert "--allowed-host" in note
+            for url in urls.split(", "):
+                assert not url.startswith(("http://127.", "http://[::1]"))
+                request = urllib.request.Request(f"{url}{PORTFOLIO}?UserId=alice", headers=MESH_AUTH)
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    assert response.status == 200
+                with pytest.raises(urllib.error.HTTPError) as refused:
+                    urllib.request.urlopen(f"{url}/__mock/health", timeout=10)
+                assert refused.value.code == 403
+
+
+def test_reachable_addresses_are_listed_for_wildcards_only() -> None:
+    assert reachable_urls("127.0.0.1", 8080) == []
+    assert reachable_urls("localhost", 8080) == []
+    assert all(url.startswith("http://[") for url in reachable_urls("::", 8080))  # asyncio binds :: to IPv6 alone
+    assert not any(url.startswith("http://[") for url in reachable_urls("0.0.0.0", 8080))
+    assert sorted(reachable_urls("", 8080)) == sorted(reachable_urls("0.0.0.0", 8080) + reachable_urls("::", 8080))
 
 
 def test_configured_secrets_are_not_printed(tmp_path: Path) -> None:
