@@ -42,6 +42,7 @@ from .scenarios import ScenarioError, get_scenario, post_scenario, reinstall_sta
 from .security import NO_SECRETS, SecretMask
 from .sessions import SESSIONS, session_of
 from .traffic import CONTROL_PREFIX, SECRETS, TRAFFIC, Traffic
+from .try_requests import try_requests
 from .validation import echo
 from .vocabulary import Problem, RouteHandler, Violation, as_sent, json_reply, to_response
 
@@ -203,22 +204,29 @@ async def health(request: web.Request) -> web.Response:
     return _json({"status": "ok", "apis": [api.name for api in request.app[APIS]], "pid": os.getpid()})
 
 
-def describe_api(api: MountedApi, base: str) -> dict[str, Any]:
+def describe_api(api: MountedApi, base: str, prefix: str = "") -> dict[str, Any]:
+    """An API as the dashboard lists it; `prefix`: the session's, which its URLs and examples carry."""
+    examples = try_requests(api, base + prefix)
     return {
         "name": api.name,
         "kind": api.kind,
-        "baseUrl": base + api.mount,
+        "baseUrl": base + prefix + api.mount,
         "credentials": api.credential_hints(),
         "auth": api.credential_sets(),
         "wellKnown": api.well_known(),
-        "operations": [{"method": r.method, "path": r.path, "operation": r.operation, "url": base + r.path} for r in api.routes()],
+        "operations": [
+            {"method": r.method, "path": r.path, "operation": r.operation, "url": base + prefix + r.path, "example": example.as_dict()}
+            for r, example in zip(api.routes(), examples, strict=True)
+        ],
         "spec": f"{base}{CONTROL_PREFIX}/apis/{api.name}/spec",
     }
 
 
 async def list_apis(request: web.Request) -> web.Response:
+    session = session_of(request)
+    prefix = session.prefix if session is not None else ""
     base = base_url(request)
-    return _json({"apis": [describe_api(api, base) for api in request.app[APIS]]})
+    return _json({"apis": [describe_api(api, base, prefix) for api in request.app[APIS]]})
 
 
 def _api_named(request: web.Request, name: str) -> MountedApi | None:

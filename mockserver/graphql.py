@@ -215,6 +215,7 @@ class GraphQLVendor:
     credential_hints: Sequence[str] = ()
     credential_sets: Sequence[dict[str, Any]] = ()  # as MountedApi.credential_sets
     well_known: Mapping[str, str] = field(default_factory=dict)  # what to try -> what it gives
+    example_query: str = "{ __typename }"  # the query of its example requests (the dashboard's curl lines and "Try it")
     identities: Sequence[Identity] = ()  # the credentials it accepts (the engine keeps other secrets apart from them)
     credential_fields: frozenset[str] = frozenset()  # lower-case header and query names that carry credentials
     field_resolver: Resolver | None = None  # for fields without a resolver; None: graphql-core's default

@@ -120,6 +120,28 @@ def documents_scenario(check: Callable[[Any], list[str]], member: str, kind: str
     return ScenarioKind(check, install, lambda state: exported(state, kind, member))
 
 
+@dataclass(frozen=True)
+class Example:
+    """What a vendor fills in of one operation's example request (the dashboard's curl lines and "Try
+    it"), where the spec's examples and the sandbox credentials do not make a request that succeeds."""
+
+    params: Mapping[str, str] = field(default_factory=dict)  # parameter name -> value (optional ones too)
+    body: Any = None  # a JSON body replacing the spec's example
+    file: tuple[str, str, str] | None = None  # a multipart body's one file: (field, file name, its text)
+
+
+@dataclass(frozen=True)
+class Signing:
+    """How a client signs a request: the lowercase hex HMAC of METHOD + PATH + BODY + TIMESTAMP (Unix
+    milliseconds, PATH as sent without its query), keyed with the identity's `secret` value, sent with
+    its `key` value and the timestamp in the three headers."""
+
+    digest: str  # hashlib's name: "sha384"
+    key_header: str
+    timestamp_header: str
+    signature_header: str
+
+
 @dataclass
 class Vendor:
     envelope: Envelope = problem_json
@@ -132,6 +154,8 @@ class Vendor:
     strict_query: bool = False  # a query parameter the operation does not define is a violation
     seed_state: Seeder | None = None  # fills the store at first start and after a reset
     well_known: dict[str, str] = field(default_factory=dict)  # id a user can try -> what it gives (dashboard, catalog)
+    examples: dict[str, Example] = field(default_factory=dict)  # operation key ("*": every one) -> its example's values
+    signing: Signing | None = None  # how its requests are signed (authenticate checks it), for the examples
     settings: dict[str, Any] = field(default_factory=dict)  # its own settings, with their defaults
     graphql: Callable[[GraphQLSetup], GraphQLVendor] | None = None  # a GraphQL API's resolvers, auth and errors
     framework: Framework = GENERIC_FRAMEWORK

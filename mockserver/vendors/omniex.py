@@ -23,7 +23,7 @@ from ..sandbox.accounts import identity_rng
 from ..sandbox.world import World
 from ..security import AuthOutcome, AuthRequest, identity_with
 from ..vocabulary import Call, Identity, Problem, Reply, Violation, as_sent, json_reply
-from . import Vendor, omniex_scenario
+from . import Signing, Vendor, omniex_scenario
 from .omniex_scenario import CUSTODIAN, VENUE_NAMES, account_name, decimal_text, timestamp_text, uuid_from
 
 KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = "ONX-API-KEY", "ONX-API-TIMESTAMP", "ONX-API-SIGNATURE"
@@ -40,6 +40,7 @@ CODE_BY_STATUS = {
 }
 CODE_BY_REASON = {"unsupported": "PARAMETER_UNSUPPORTED", "timestamp": "TIMESTAMP_INVALID", "forbidden": "ACCESS_DENIED"}
 AUTHENTICATION_FAILED = "the api server failed to authenticate the request"
+DOCUMENT_PORTFOLIO = "6b372483-a80f-4c32-8d23-e6b9397ee6d6"  # the sandbox key's fixed portfolio (the spec's x-mock.credentials)
 
 FUND_NAMES = ("Global Macro Fund", "Treasury Reserve", "Digital Growth Fund", "Market Neutral Fund", "Yield Strategies", "Venture Holdings")
 TRADED = ("BTC", "ETH", "SOL", "USDC", "LINK", "ADA", "UNI")
@@ -283,4 +284,6 @@ VENDOR = Vendor(
     authenticate=authenticate,
     strict_query=True,
     scenario=omniex_scenario.SCENARIO,
+    well_known={f"id={DOCUMENT_PORTFOLIO}": "the reference's example portfolio (Master Fund 1) of the sandbox key"},
+    signing=Signing("sha384", KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER),
 )

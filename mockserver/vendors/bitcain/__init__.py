@@ -14,12 +14,14 @@ The folder: `errors` and `validation_errors` word the answers as FastAPI and pyd
 `ingest_handlers`, `history_handlers` and `portfolio_handlers` answer the operations named
 in `VENDOR` below; `seed` is the state a start or a reset begins from; `own_settings` are its settings; `rules` what it
 refuses before any answer is chosen; `scenario` (with `scenario_ledger`, `scenario_portfolios` and
-`scenario_values`) shapes a user's ledger and portfolios at run time.
+`scenario_values`) shapes a user's ledger and portfolios at run time; `examples` fills in the dashboard's
+example requests.
 """
 
 from .. import FASTAPI, Vendor
 from . import own_settings, rules
 from .errors import fastapi_envelope
+from .examples import EXAMPLES, WELL_KNOWN
 from .history_handlers import export, history, performance, value_history
 from .holdings_handlers import aggregate, balances, cost_basis, lots, rebuild_lots
 from .ingest_handlers import backfill, ingest_csv, refresh
@@ -72,4 +74,6 @@ VENDOR = Vendor(
     seed_state=seed_state,
     settings=dict(own_settings.DEFAULTS),
     scenario=SCENARIO,
+    well_known=WELL_KNOWN,
+    examples=EXAMPLES,
 )

@@ -31,6 +31,12 @@ from .objects import Viewer
 from .resolvers import resolve_in, resolve_portfolio, resolve_user
 from .scenario import SCENARIO, scenario_identity, shaped_key
 
+# the example request's query: the latest balance, its total in GBP and each asset's amount
+LATEST_BALANCE = (
+    "{ user { portfolio { items { timestamp total { value currency } "
+    "balances { items { asset { symbol name } amount { value currency } } } } } } }"
+)
+
 
 def graphql_vendor(setup: GraphQLSetup) -> GraphQLVendor:
     configured = setup.settings.credentials.get(API)
@@ -68,6 +74,7 @@ def graphql_vendor(setup: GraphQLSetup) -> GraphQLVendor:
         identities=identities,
         credential_fields=frozenset({HEADER}),
         answer_key=answer_key,
+        example_query=LATEST_BALANCE,
     )
 
 
