@@ -1,11 +1,13 @@
 """The request journal: a bounded ring of what the server answered, with secrets redacted.
 
 Writing an entry costs next to nothing: it keeps the request's own URL and headers objects
-(the parser built them already). Everything read out of an entry is redacted, worked out on
-its first read: credential headers and query parameters (every one an API's security schemes
-read, plus the usual suspects), and header bytes that were not UTF-8 shown as U+FFFD. Body
-members whose names say they are secret are redacted when the entry is written, as a body is
-summarized then anyway.
+(the parser built them already) and the answer's body bytes (when small: a larger one is kept
+as its size). Everything read out of an entry is redacted, worked out on its first read:
+credential headers and query parameters (every one an API's security schemes read, plus the
+usual suspects), and header bytes that were not UTF-8 shown as U+FFFD. Request body members
+whose names say they are secret are redacted when the entry is written, as a body is
+summarized then anyway; the answer's body is summarized (and its secret members redacted, a
+token answer's `access_token`) each time it is read, so that the hot path never parses it.
 
 A matcher's path pattern is an RE2 regular expression: any client can plant paths, so no
 pattern may backtrack over them (RE2 matches in time linear in the path).
@@ -76,7 +78,7 @@ def redact_document(value: Any, depth: int = 0) -> Any:
 
 
 def body_summary(content_type: str, raw: bytes) -> Any:
-    """What the journal keeps of a request body: redacted JSON when small, else a description."""
+    """What the journal shows of a body: redacted JSON when small, else a description."""
     if not raw:
         return None
     media = content_type.split(";")[0].strip().lower()
@@ -87,7 +89,19 @@ def body_summary(content_type: str, raw: bytes) -> Any:
             return f"<{len(raw)} bytes, not valid JSON>"
     if media.startswith("text/") and len(raw) <= MAX_BODY_CHARS:
         return raw.decode("utf-8", "replace")
+    return _described(media, raw)
+
+
+def _described(media: str, raw: bytes) -> str:
     return f"<{len(raw)} bytes of {media or 'unknown type'}>"
+
+
+def kept_answer(content_type: str, raw: bytes | None) -> bytes | str | None:
+    """What an entry keeps of the answer's body: the bytes themselves (already made, so keeping them
+    costs nothing) when small enough to be shown, else their description."""
+    if raw is None or len(raw) <= MAX_BODY_CHARS:
+        return raw
+    return _described(content_type.split(";")[0].strip().lower(), raw)
 
 
 @dataclass(slots=True)
@@ -103,6 +117,8 @@ class Entry:
     status: int
     duration_ms: float
     credential_fields: frozenset[str]
+    answer_type: str  # the answer's Content-Type
+    answer: bytes | str | None  # its body as `kept_answer` keeps it: read it through `answer_body`, which is redacted
     _query: dict[str, list[str]] | None = None
     _headers: dict[str, list[str]] | None = None
     weight: int = 0  # the bytes it holds (entry_weight)
@@ -125,6 +141,11 @@ class Entry:
             self._headers = redact_pairs(self.request_headers.items(), self.credential_fields)
         return self._headers
 
+    @property
+    def answer_body(self) -> Any:
+        """The answer's body as `body_summary` shows it (not kept: a journal is read far less often than written)."""
+        return body_summary(self.answer_type, self.answer) if isinstance(self.answer, bytes) else self.answer
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -137,6 +158,8 @@ class Entry:
             "api": self.api,
             "operation": self.operation,
             "status": self.status,
+            "responseType": self.answer_type or None,
+            "responseBody": self.answer_body,
             "durationMs": round(self.duration_ms, 3),
         }
 
@@ -146,10 +169,11 @@ HEADER_OVERHEAD = 120  # per header: its name and value objects and the multidic
 PARSED_FACTOR = 8  # a JSON body kept parsed takes up to this many times its text
 
 
-def entry_weight(url: URL, headers: CIMultiDictProxy[str], body: Any) -> int:
+def entry_weight(url: URL, headers: CIMultiDictProxy[str], body: Any, answer_type: str, answer: bytes | str | None) -> int:
     """The bytes an entry holds: the target (its text, and its parts once parsed), each header (and its
-    redacted copy, made when read out), the body as kept (parsed JSON weighs more than its text)."""
-    weight = ENTRY_OVERHEAD + 3 * len(url.raw_path_qs)
+    redacted copy, made when read out), the body as kept (parsed JSON weighs more than its text), the
+    answer's type and body as kept."""
+    weight = ENTRY_OVERHEAD + 3 * len(url.raw_path_qs) + len(answer_type) + (len(answer) if answer is not None else 0)
     weight += sum(2 * (len(name) + len(value)) + HEADER_OVERHEAD for name, value in headers.items())
     if isinstance(body, str):
         weight += len(body)
@@ -161,7 +185,7 @@ def entry_weight(url: URL, headers: CIMultiDictProxy[str], body: Any) -> int:
 class Journal:
     """The newest `size` entries that fit in `max_bytes`; older ones fall off, so memory does not grow
     with traffic, however large the requests (a full entry holds up to about 200 KB: 64 KiB of headers
-    counted twice, an 8 KiB target, a parsed 4 KiB body)."""
+    counted twice, an 8 KiB target, a parsed 4 KiB body, a 4 KiB answer)."""
 
     def __init__(self, size: int, max_bytes: int) -> None:
         self.size = size
@@ -188,12 +212,30 @@ class Journal:
         status: int,
         started: float,
         credential_fields: frozenset[str],
+        answer_type: str = "",
+        answer: bytes | None = None,
     ) -> None:
+        """`answer`: the body of what was sent back (None: none, or one not held in memory)."""
         if self.size <= 0:
             return
         duration_ms = (time.perf_counter() - started) * 1000
-        weight = entry_weight(url, headers, body)
-        entry = Entry(next(self._ids), time.time(), method, url, headers, body, api, operation, status, duration_ms, credential_fields)
+        kept = kept_answer(answer_type, answer)
+        weight = entry_weight(url, headers, body, answer_type, kept)
+        entry = Entry(
+            next(self._ids),
+            time.time(),
+            method,
+            url,
+            headers,
+            body,
+            api,
+            operation,
+            status,
+            duration_ms,
+            credential_fields,
+            answer_type,
+            kept,
+        )
         entry.weight = weight
         self._entries.append(entry)
         self._bytes += weight

@@ -139,7 +139,7 @@ def recording(next: RouteHandler, route: Route) -> RouteHandler:
         session = session_of(request)
         journal = recorder.journal if session is None else session.traffic.journal
         body = await body_for_journal(request) if journal.size > 0 and request.body_exists else None
-        recorder.record(request, DROPPED if dropped else response.status, started, body, journal)
+        recorder.record(request, DROPPED if dropped else response.status, started, body, journal, None if dropped else response)
         return response
 
     return recorded

@@ -64,14 +64,34 @@ class Recorder:
             return cls(journal, secrets, None, operation, frozenset(), False)
         return cls(journal, secrets, api.name, operation, api.credential_fields, api.kind == "graphql")
 
-    def record(self, request: web.Request, status: int, started: float, body: object, journal: Journal | None = None) -> None:
-        """The request in the journal (the route's, or `journal`: its session's; unless it is off) and
-        the access log (unless quiet)."""
+    def record(
+        self,
+        request: web.Request,
+        status: int,
+        started: float,
+        body: object,
+        journal: Journal | None = None,
+        answer: web.StreamResponse | None = None,
+    ) -> None:
+        """The request in the journal (the route's, or `journal`: its session's; unless it is off), with
+        the body of `answer` (the response sent, None when the connection was dropped), and the access
+        log (unless quiet)."""
         operation = (request.get(OPERATION_KEY) if self.graphql else None) or self.operation
         journal = self.journal if journal is None else journal
         if journal.size > 0:
+            sent = answer.body if isinstance(answer, web.Response) else None
             journal.record(
-                request.method, request.rel_url, request.headers, body, self.api_name, operation, status, started, self.credential_fields
+                request.method,
+                request.rel_url,
+                request.headers,
+                body,
+                self.api_name,
+                operation,
+                status,
+                started,
+                self.credential_fields,
+                answer.headers.get("Content-Type", "") if answer is not None else "",
+                sent if isinstance(sent, bytes) else None,
             )
         if access_log.isEnabledFor(logging.INFO):
             _log_access(request, self.secrets, self.api_name, operation, status, started)
