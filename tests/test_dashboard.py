@@ -22,6 +22,8 @@ from mockserver.dashboard import PAGE_FILE, build_page, page
 
 from .helpers import MESH_AUTH, PORTFOLIO, MakeClient, running_server
 
+TREASURE_CLIENT = {"client_id": "mock-treasure-client", "client_secret": "mock-treasure-secret"}
+
 CHROMIUM = next((found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None)
 CHROMEDRIVER = shutil.which("chromedriver")
 CHROMIUM_FLAGS = (
@@ -154,7 +156,23 @@ def _open(driver: Any, url: str) -> None:
 
 
 def _requests_text(driver: Any) -> str:
-    return driver.execute_script("return document.querySelector('#requests tbody').textContent")
+    return driver.execute_script("return Array.from(document.querySelectorAll('#requests tbody'), (entry) => entry.textContent).join('')")
+
+
+def _click(driver: Any, element: Any) -> None:
+    """A click on `element` once it is in the middle of the window (the page's header sticks to its top)."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    element.click()
+
+
+def _details(row: Any) -> Any:
+    """The entry of a journal row with its details shown (they span the table's width, below the row)."""
+    from selenium.webdriver.common.by import By
+
+    entry = row.find_element(By.XPATH, "./ancestor::tbody[1]")
+    if "hidden" in entry.find_element(By.CSS_SELECTOR, "tr.detail").get_attribute("class"):
+        _click(row.parent, row.find_element(By.CSS_SELECTOR, "button.toggle-detail"))
+    return entry
 
 
 def _row_with(driver: Any, marker: str) -> Any:
@@ -223,8 +241,8 @@ def test_a_new_request_shows_up_without_reload_with_its_secrets_redacted(browser
     row = _row_with(browser, marker)
     assert browser.execute_script("return window.__notReloaded === true")
     assert "GET" in row.text and PORTFOLIO in row.text and str(answer.status_code) in row.text
-    row.find_element(By.CSS_SELECTOR, "details summary").click()
-    headers = row.find_element(By.CSS_SELECTOR, "pre.headers").text
+    entry = _details(row)
+    headers = entry.find_element(By.CSS_SELECTOR, "pre.headers").text
     assert "X-Client-Secret: <redacted>" in headers and "Authorization: <redacted>" in headers
     assert "X-Client-Id: <redacted>" in headers
     table = _requests_text(browser)
@@ -233,7 +251,7 @@ def test_a_new_request_shows_up_without_reload_with_its_secrets_redacted(browser
     later = f"dash-{uuid.uuid4().hex[:8]}"
     requests.get(f"{server}{PORTFOLIO}", params={"UserId": later}, headers=MESH_AUTH, timeout=10)
     _row_with(browser, later)
-    assert row.find_element(By.CSS_SELECTOR, "details").get_attribute("open") is not None
+    assert "hidden" not in entry.find_element(By.CSS_SELECTOR, "tr.detail").get_attribute("class")
 
 
 def test_markup_in_a_request_renders_as_text(browser: Any, server: str) -> None:
@@ -246,8 +264,7 @@ def test_markup_in_a_request_renders_as_text(browser: Any, server: str) -> None:
     row = _row_with(browser, "onerror=window.__xss=1")
     assert path in row.find_element(By.CSS_SELECTOR, "td.path").text
     assert "<svg onload=window.__xss=3>" in row.find_element(By.CSS_SELECTOR, "td.path").text
-    row.find_element(By.CSS_SELECTOR, "details summary").click()
-    assert f"X-Note: {header}" in row.find_element(By.CSS_SELECTOR, "pre.headers").text
+    assert f"X-Note: {header}" in _details(row).find_element(By.CSS_SELECTOR, "pre.headers").text
     assert browser.find_elements(By.CSS_SELECTOR, "#requests img, #requests script, #requests svg, #requests b") == []
     assert browser.execute_script("return window.__xss") is None
 
@@ -320,3 +337,78 @@ def test_a_sessions_page_shows_its_journal_clock_and_scenario(browser: Any, serv
     assert requests.get(f"{server}/__mock/clock", timeout=10).json()["now"] in before  # the default clock did not move
     _open(browser, f"{server}/__mock/")
     _wait(browser, lambda d: session in d.find_element(By.ID, "sessions-table").text, "the session in the list")
+
+
+def test_the_journal_shows_each_answers_body_with_a_token_redacted(browser: Any, server: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    _open(browser, f"{server}/__mock/")
+    issued = requests.post(f"{server}/treasure/v1/oauth/token", json=TREASURE_CLIENT, timeout=10)
+    assert issued.status_code == 200
+    token = issued.json()["access_token"]
+    row = _row_with(browser, "createAccessToken")
+    answer = _details(row).find_element(By.CSS_SELECTOR, "pre.answer").text
+    assert '"access_token": "<redacted>"' in answer and '"expires_in"' in answer
+    assert token not in browser.find_element(By.TAG_NAME, "body").text
+    kept = requests.get(f"{server}/__mock/requests", params={"operation": "createAccessToken", "limit": "1"}, timeout=10).json()
+    assert kept["requests"][0]["responseBody"]["access_token"] == "<redacted>"
+    assert kept["requests"][0]["responseType"].startswith("application/json")
+
+
+TRY_ONE_OF_EACH = {
+    "bitcain": "get_portfolio",
+    "bitpanda": "graphql",
+    "mesh": "GET /api/v1/holdings/portfolio",
+    "omniex": "getPortfolio",  # signed in the page with WebCrypto
+    "treasure": "getPortfolioHistory",
+}
+
+
+def test_try_it_answers_2xx_for_an_operation_of_each_api(browser: Any, server: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    _open(browser, f"{server}/__mock/")
+    for api, operation in TRY_ONE_OF_EACH.items():
+        op = browser.find_element(By.CSS_SELECTOR, f'section.api[data-api="{api}"] .op[data-operation="{operation}"]')
+        _click(browser, op.find_element(By.CSS_SELECTOR, "button.try"))
+        status = _wait(browser, lambda d, op=op: op.find_element(By.CSS_SELECTOR, ".try-result").text.split(" ")[0].isdigit() and op, api)
+        result = status.find_element(By.CSS_SELECTOR, ".try-result")
+        assert result.text.startswith("2"), f"{api} {operation}: {result.text[:500]}"
+        assert result.find_element(By.CSS_SELECTOR, "pre.body").text.strip().startswith(("{", "["))
+    tried = requests.get(f"{server}/__mock/requests", params={"limit": "5"}, timeout=10).json()["requests"]
+    assert sorted(entry["api"] for entry in tried) == sorted(TRY_ONE_OF_EACH)
+    assert all(200 <= entry["status"] < 300 for entry in tried)
+
+
+OVERFLOWING = """
+const width = window.innerWidth, found = [];
+for (const element of document.querySelectorAll("body *")) {
+  const box = element.getBoundingClientRect();
+  if (!box.width) continue;  // not rendered
+  if (box.left < -0.5 || box.right > width + 0.5) found.push("outside the viewport: " + element.tagName + "." + element.className);
+  if (element.scrollWidth > element.clientWidth + 1 && element.clientWidth) found.push("scrolls sideways: " + element.tagName + "." + element.className);
+}
+return [document.documentElement.scrollWidth, found.slice(0, 20)];
+"""
+
+
+@pytest.mark.parametrize("width", [420, 1600])
+def test_nothing_overflows_from_420_px_to_wide(browser: Any, server: str, width: int) -> None:
+    from selenium.webdriver.common.by import By
+
+    long_path = "/mesh/" + "a-long-path-segment-" * 20
+    requests.get(f"{server}{long_path}", params={"q": "x" * 300}, headers={"X-Long": "y" * 400}, timeout=10)
+    browser.set_window_size(width, 900)
+    try:
+        _open(browser, f"{server}/__mock/")
+        _details(_row_with(browser, "a-long-path-segment"))
+        op = browser.find_element(By.CSS_SELECTOR, 'section.api[data-api="omniex"] .op[data-operation="getPortfolios"]')
+        _click(browser, op.find_element(By.CSS_SELECTOR, "button.try"))
+        _wait(browser, lambda d: op.find_element(By.CSS_SELECTOR, ".try-status").text.startswith("200"), "the answer of Try it")
+        inner = browser.execute_script("return window.innerWidth")
+        scroll_width, overflowing = browser.execute_script(OVERFLOWING)
+        assert scroll_width <= inner and overflowing == []
+        sticky = browser.execute_script("return getComputedStyle(document.querySelector('#requests thead th')).position")
+        assert sticky == "sticky"
+    finally:
+        browser.set_window_size(1280, 1024)
