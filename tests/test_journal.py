@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import pytest
 import re2
 import requests
 
-from mockserver.journal import MAX_PATTERN_CHARS, MAX_PATTERN_PROGRAM, Matcher
+from mockserver.journal import MAX_BODY_CHARS, MAX_PATTERN_CHARS, MAX_PATTERN_PROGRAM, Matcher
 from mockserver.pytest_plugin import MockServerClient
 from mockserver.traffic import TRAFFIC
 
@@ -171,3 +172,30 @@ async def test_a_path_pattern_is_matched_off_the_event_loop(make_client: Any, mo
     assert threads == ["pattern"]
     exact = await client.get("/__mock/requests", params={"path": PORTFOLIO})  # an exact path is compared inline
     assert (await exact.json())["total"] == 1 and threads == ["pattern"]
+
+
+async def test_each_answer_is_kept_small_redacted_and_weighed(make_client: Any) -> None:
+    """The answer's body is kept like the request's: shown when small (secret members redacted), else
+    described by its size; what it keeps counts in the entry's weight."""
+    client = await make_client()
+    journal = client.app[TRAFFIC].journal
+    small = await client.get(PORTFOLIO, params={"UserId": "answers"}, headers=MESH_AUTH)
+    sent = await small.read()
+    assert journal.newest_first()[0].weight >= len(sent)
+    issued = await client.post(
+        "/treasure/v1/oauth/token", json={"client_id": "mock-treasure-client", "client_secret": "mock-treasure-secret"}
+    )
+    token = (await issued.json())["access_token"]
+    history = await client.get(
+        "/bitcain/api/v1/portfolio/history", params={"timeframe": "1Y"}, headers={"Authorization": "Bearer mock-bitcain-token"}
+    )
+    large = await history.read()
+    assert len(large) > MAX_BODY_CHARS
+    assert journal.newest_first()[0].weight < len(large)  # its size is kept, not its bytes
+    listed = await client.get(REQUESTS)
+    text = await listed.text()
+    history_entry, token_entry, mesh_entry = (await listed.json())["requests"][:3]
+    assert mesh_entry["status"] == 200 and mesh_entry["responseType"].startswith("application/json")
+    assert mesh_entry["responseBody"] == orjson.loads(sent)
+    assert token_entry["responseBody"]["access_token"] == "<redacted>" and token not in text
+    assert history_entry["responseBody"] == f"<{len(large)} bytes of application/json>"
