@@ -6,7 +6,9 @@ which also turns on Trusted Types so that no string can ever be parsed as markup
 reads the control API (`apis`, `requests`, `reset`, `clock`, `scenarios`, `sessions`) with
 relative URLs, so the page at `/__session/<id>/__mock/` shows that session's journal, clock and
 scenario; with a control token it reads the token from the page's own `?token=` and sends it
-as a bearer header.
+as a bearer header. Each operation's example request (try_requests.py, in `apis`) is shown as a
+curl line and sent by its "Try it" button to the page's own origin; a signed API's requests are
+signed in the page (WebCrypto), with a secret typed into the page when settings hide it.
 """
 
 from __future__ import annotations

@@ -79,13 +79,20 @@ def test_the_examples_fill_ids_parameters_bodies_and_a_real_graphql_query(server
 
 
 async def test_credentials_from_settings_make_examples_that_say_they_need_the_users_values(make_client: MakeClient) -> None:
-    client: TestClient = await make_client(credentials={"mesh": [{"Client-Id": "configured-id", "Client-Secret": "configured-secret"}]})
+    configured = {
+        "mesh": [{"Client-Id": "configured-id", "Client-Secret": "configured-secret"}],
+        "omniex": [{"key": "my-key", "secret": "my-secret"}],
+    }
+    client: TestClient = await make_client(credentials=configured)
     body = await (await client.get("/__mock/apis")).json()
-    mesh = next(api for api in body["apis"] if api["name"] == "mesh")
-    example = mesh["operations"][0]["example"]
+    apis = {api["name"]: api for api in body["apis"]}
+    example = apis["mesh"]["operations"][0]["example"]
     assert example["configured"] is True
     assert example["headers"]["X-Client-Secret"] == "<configured>"
-    assert "configured-secret" not in str(body)
+    signed = apis["omniex"]["operations"][0]["example"]
+    assert signed["configured"] is True and signed["signing"]["secret"] == signed["signing"]["key"] == "<configured>"
+    assert "-hmac '<configured>'" in signed["curl"]
+    assert all(value not in str(body) for value in ("configured-secret", "configured-id", "my-key", "my-secret"))
 
 
 @pytest.mark.parametrize("text", ["plain", "it's", "a\nb", "tab\there", "\r\n--boundary\r\n"])
