@@ -476,7 +476,6 @@ def test_the_plugin_module_imports_cheaply() -> None:
     assert out.strip() == "[]"
 
 
-def test_the_readme_shows_the_example_as_it_is() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## pytest plugin") :]
-    assert (ROOT / "examples" / "test_with_mockserver.py").read_text(encoding="utf-8").rstrip("\n") in section
+def test_the_docs_show_the_example_as_it_is() -> None:
+    page = (ROOT / "docs" / "pytest-plugin.md").read_text(encoding="utf-8")
+    assert (ROOT / "examples" / "test_with_mockserver.py").read_text(encoding="utf-8").rstrip("\n") in page
