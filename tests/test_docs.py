@@ -91,6 +91,15 @@ class Block:
     def where(self) -> str:
         return f"{self.page}:{self.line}"
 
+    @property
+    def runs(self) -> bool:
+        return self.language in RUN and self.marker != "skip"
+
+    @property
+    def is_pytest_module(self) -> bool:
+        """A python block defining tests: pytest runs it, and the plugin starts its own server."""
+        return self.language == "python" and re.search(r"^def test_", self.code, re.M) is not None
+
 
 def blocks_of(page: Path) -> list[Block]:
     text = page.read_text(encoding="utf-8")
@@ -130,7 +139,7 @@ def run_shell(block: Block, base: str, folder: Path) -> subprocess.CompletedProc
 
 
 def run_python(block: Block, base: str, folder: Path) -> subprocess.CompletedProcess[str]:
-    if re.search(r"^def test_", block.code, re.M):
+    if block.is_pytest_module:
         module = folder / f"test_example_{block.line}.py"
         module.write_text(block.code, encoding="utf-8")
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "-p", "no:xdist", module.name]
@@ -159,14 +168,14 @@ def run_blocks(page: Path, folder: Path) -> Iterator[tuple[Block, subprocess.Com
     with contextlib.ExitStack() as stack:
         servers = PageServers(stack)
         for block in blocks_of(page):
-            if block.language not in RUN or block.marker == "skip":
+            if not block.runs:
                 continue
-            base = servers.for_block(block) if block.language == "sh" or "def test_" not in block.code else ""
+            base = "" if block.is_pytest_module else servers.for_block(block)
             run = run_shell if block.language == "sh" else run_python
             yield block, run(block, base, folder)
 
 
-PAGES_WITH_EXAMPLES = [page for page in PAGES if any(b.language in RUN and b.marker != "skip" for b in blocks_of(page))]
+PAGES_WITH_EXAMPLES = [page for page in PAGES if any(block.runs for block in blocks_of(page))]
 
 
 @pytest.mark.parametrize("page", PAGES_WITH_EXAMPLES, ids=lambda page: page.relative_to(ROOT).as_posix())
