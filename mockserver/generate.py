@@ -1,42 +1,30 @@
-"""Schema -> realistic fake data, deterministic for a given seed.
+"""Schema -> realistic fake data that the schema's validator accepts, deterministic for a seed.
 
-Works on converted (JSON Schema) schemas; `resolve` follows component refs. The same
-seed always produces the same document, so a generated answer is repeatable.
+Works on converted (JSON Schema) schemas; `resolve` follows component refs. Every choice comes
+from one `random.Random(seed)`, so the same seed gives the same document in every process.
+Strings follow their pattern (generate_strings), format and length; integers and numbers their
+bounds, within the safe integers (generate_numbers); arrays their item counts and uniqueness.
 """
 
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .generate_formats import formatted
+from .generate_numbers import integer, number
+from .generate_strings import PatternTexts
+
 MAX_DEPTH = 8
-_EPOCH = datetime(2026, 1, 15, 15, 0, tzinfo=UTC)
-
-
-_NAME_HINTS: dict[str, str] = {
-    "email": "email",
-    "name": "name",
-    "first_name": "first_name",
-    "last_name": "last_name",
-    "city": "city",
-    "country": "country",
-    "company": "company",
-    "description": "sentence",
-    "message": "sentence",
-    "phone": "phone_number",
-    "url": "url",
-    "address": "street_address",
-}
+UNIQUE_TRIES = 4  # draws per wanted item of a uniqueItems array before settling for fewer
 
 
 class Generator:
     def __init__(self, seed: int, resolve: Callable[[Any], Any]) -> None:
         self.rng = random.Random(seed)
-        self.seed = seed
         self.resolve = resolve
+        self.patterns = PatternTexts(self.rng)
 
     def value(self, schema: Any, name: str = "", depth: int = 0) -> Any:
         schema = self.resolve(schema)
@@ -53,8 +41,6 @@ class Generator:
                 return self.value((usable or options)[0], name, depth)
         if "const" in schema:
             return schema["const"]
-        if "example" in schema and depth > 0 and "enum" not in schema:
-            return schema["example"]
         if "enum" in schema:
             choices = [c for c in schema["enum"] if c is not None] or schema["enum"]
             return self.rng.choice(choices)
@@ -90,54 +76,16 @@ class Generator:
         return self.rng.random() < 0.5
 
     def _integer(self, schema: dict[str, Any], name: str, depth: int) -> int:
-        low = schema.get("minimum", 0)
-        high = schema.get("maximum", max(low, 0) + 1000)
-        if "exclusiveMinimum" in schema:
-            low = schema["exclusiveMinimum"] + 1
-        if "exclusiveMaximum" in schema:
-            high = schema["exclusiveMaximum"] - 1
-        step = schema.get("multipleOf", 1)
-        value = self.rng.randint(int(low), int(max(low, high)))
-        return int(value - value % step) if step > 1 and value - value % step >= low else value
+        return integer(schema, self.rng)
 
     def _number(self, schema: dict[str, Any], name: str, depth: int) -> float:
-        low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
-        high = schema.get("maximum", schema.get("exclusiveMaximum", max(low, 0) + 10_000))
-        value = round(self.rng.uniform(low, high), 2)
-        if value <= schema.get("exclusiveMinimum", float("-inf")) or value >= schema.get("exclusiveMaximum", float("inf")):
-            value = (low + high) / 2
-        return value
+        return number(schema, self.rng)
 
     def _string(self, schema: dict[str, Any], name: str, depth: int = 0) -> str:
-        text = self._formatted(schema.get("format", ""), name)
-        low, high = schema.get("minLength", 0), schema.get("maxLength")
-        if len(text) < low:
-            text = text + "x" * (low - len(text))
-        if high is not None and len(text) > high:
-            text = text[:high]
-        return text
+        def plain() -> str:
+            return _fit_length(formatted(schema.get("format", ""), name, self.rng), schema)
 
-    def _formatted(self, fmt: str, name: str) -> str:
-        moment = _EPOCH - timedelta(minutes=self.rng.randint(0, 60 * 24 * 365))
-        if fmt == "date-time":
-            return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-        if fmt == "date":
-            return moment.date().isoformat()
-        if fmt == "uuid":
-            return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        if fmt in ("uri", "url"):
-            return f"https://example.com/{self.rng.getrandbits(32):08x}"
-        if fmt == "email":
-            return f"user{self.rng.randint(1, 9999)}@example.com"
-        if fmt == "ipv4":
-            return ".".join(str(self.rng.randint(1, 254)) for _ in range(4))
-        hint = _NAME_HINTS.get(name.lower())
-        if hint:
-            from .fakes import FAKER  # imported by the first value that needs it: slow to load, and most answers never do
-
-            FAKER.seed_instance(self.rng.getrandbits(32))
-            return str(getattr(FAKER, hint)())
-        return f"{name or 'value'}-{self.rng.getrandbits(24):06x}"
+        return self.patterns.text(schema, plain) if "pattern" in schema else plain()
 
     def _array(self, schema: dict[str, Any], name: str, depth: int) -> list[Any]:
         low = schema.get("minItems", 0)
@@ -147,13 +95,15 @@ class Generator:
         else:
             count = self.rng.randint(max(low, min(1, high)), max(low, min(high, low + 3)))
         items = schema.get("items", {})
-        values = [self.value(items, name.rstrip("s"), depth + 1) for _ in range(count)]
-        if schema.get("uniqueItems"):
-            unique: list[Any] = []
-            for item in values:
-                if item not in unique:
-                    unique.append(item)
-            values = unique if len(unique) >= low else values
+        if not schema.get("uniqueItems"):
+            return [self.value(items, name.rstrip("s"), depth + 1) for _ in range(count)]
+        values: list[Any] = []
+        for _ in range(count * UNIQUE_TRIES):
+            if len(values) == count:
+                break
+            item = self.value(items, name.rstrip("s"), depth + 1)
+            if item not in values:
+                values.append(item)
         return values
 
     def _object(self, schema: dict[str, Any], name: str, depth: int) -> dict[str, Any]:
@@ -167,6 +117,15 @@ class Generator:
                 continue
             result[prop] = self.value(sub, prop, depth + 1)
         return result
+
+
+def _fit_length(text: str, schema: dict[str, Any]) -> str:
+    low, high = schema.get("minLength", 0), schema.get("maxLength")
+    if len(text) < low:
+        text = text + "x" * (low - len(text))
+    if high is not None and len(text) > high:
+        text = text[:high]
+    return text
 
 
 def generate(schema: Any, seed: int, resolve: Callable[[Any], Any]) -> Any:

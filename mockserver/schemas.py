@@ -125,7 +125,7 @@ class SchemaBook:
         return validator
 
     def _validator(self, schema: Any) -> jsonschema_rs.Validator:
-        return jsonschema_rs.Draft202012Validator(self.json_schema(schema), validate_formats=True, formats=FORMATS)
+        return validator_of(self.json_schema(schema))
 
     def resolve(self, schema: Any) -> Any:
         """Follow local component refs of an already converted schema."""
@@ -137,6 +137,12 @@ class SchemaBook:
             schema = self.components["schemas"].get(ref[len(COMPONENTS_POINTER) :], {})
             seen += 1
         return schema
+
+
+def validator_of(json_schema: Any) -> jsonschema_rs.Validator:
+    """The validator of a converted schema, as every request and response is checked: formats
+    asserted, the OpenAPI registry's `decimal` among them (a ValueError if it does not compile)."""
+    return jsonschema_rs.Draft202012Validator(json_schema, validate_formats=True, formats=FORMATS)
 
 
 def pointer(error: jsonschema_rs.ValidationError) -> str:
