@@ -17,7 +17,7 @@ from .generate_numbers import integer, number
 from .generate_strings import PatternTexts
 
 MAX_DEPTH = 8
-UNIQUE_TRIES = 4  # draws per wanted item of a uniqueItems array before settling for fewer
+UNIQUE_TRIES = 10  # draws per wanted item of a uniqueItems array before settling for fewer
 
 
 class Generator:

@@ -86,7 +86,7 @@ def _prepare(schema: dict[str, Any], rng: random.Random) -> _PatternDraw | None:
         validator = validator_of({"type": "string", **{name: schema[name] for name in STRING_KEYS if name in schema}})
     except (_Unreadable, ValueError, RecursionError):  # jsonschema_rs.ValidationError is a ValueError
         return None
-    return _PatternDraw(rng, parsed, extra, validator)
+    return _PatternDraw(rng, parsed, extra, low, validator)
 
 
 class _Unreadable(Exception):
@@ -127,10 +127,11 @@ class _PatternDraw(Xeger):
     bounded and every choice made in a fixed order (rstr's negated classes and its `\\W` alphabet
     come from sets, whose order changes from one process to the next)."""
 
-    def __init__(self, rng: random.Random, parsed: Any, extra: int, validator: jsonschema_rs.Validator) -> None:
+    def __init__(self, rng: random.Random, parsed: Any, extra: int, min_length: int, validator: jsonschema_rs.Validator) -> None:
         super().__init__(rng, nonword=_NONWORD)
         self._parsed = parsed
         self._extra = extra
+        self._min_length = min_length
         self._validator = validator
         self._classes: dict[int, tuple[Any, list[str]]] = {}
 
@@ -138,7 +139,8 @@ class _PatternDraw(Xeger):
         return bool(self._validator.is_valid(text))
 
     def fitting(self) -> str | None:
-        """The first of a few draws the validator accepts, or None."""
+        """The first of a few draws the validator accepts, or None. A draw shorter than minLength
+        is also tried padded at either end: an unanchored pattern is still found in it."""
         for _ in range(DRAWS):
             try:
                 text = self._build_string(self._parsed)
@@ -146,8 +148,10 @@ class _PatternDraw(Xeger):
                 continue
             finally:
                 self._cache.clear()
-            if self.fits(text):
-                return text
+            padding = "x" * (self._min_length - len(text))
+            for candidate in (text, text + padding, padding + text) if padding else (text,):
+                if self.fits(candidate):
+                    return candidate
         return None
 
     def _handle_repeat(self, start_range: int, end_range: int, value: Any) -> str:
