@@ -82,7 +82,7 @@ BITCAIN = "/bitcain/api/v1/portfolio"
 BITPANDA = "/bitpanda/graphql"
 APIS = ("mesh", "omniex", "treasure", "bitcain", "bitpanda")
 
-# Well-known ids of the bundled sandbox world (README: Omniex, Treasure, bitcain).
+# Well-known ids of the bundled sandbox world (docs/apis: Omniex, Treasure, bitcain).
 OMNIEX_MASTER = "6b372483-a80f-4c32-8d23-e6b9397ee6d6"
 TREASURE_DOCUMENT_BUSINESS = "urn:uuid:9b397b0d-69bc-b09f-9d82-0e02637042fc"
 TREASURE_SANDBOX_BUSINESS = "urn:uuid:3f2a9c4e-8d71-4b5a-9e06-7c1d2b3a4f58"

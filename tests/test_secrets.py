@@ -1037,7 +1037,7 @@ def test_masking_finds_a_secret_however_it_is_escaped() -> None:
 
 @pytest.mark.parametrize("name", ["key", "access_key", "X-Access-Key", "Ocp-Apim-Subscription-Key", "X-Api-Key", "Secret-Key"])
 async def test_the_journal_redacts_every_name_containing_key(client: Any, name: str) -> None:
-    """The README: credential fields and names containing secret, token, signature, password or
+    """docs/control/journal.md: credential fields and names containing secret, token, signature, password or
     key are `<redacted>` in everything read out of the journal: headers, query and JSON bodies."""
     await client.get(MESH, params={"UserId": "alice", name: "kept-out-of-the-query"}, headers={**MESH_AUTH, name: "kept-out-of-headers"})
     body = {"client_id": SANDBOX_KEYS.trs_client, "client_secret": SANDBOX_KEYS.trs_secret, name: "kept-out-of-the-body"}

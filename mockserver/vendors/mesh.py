@@ -62,7 +62,7 @@ DISPLAY_BY_STATUS = {
     "serverFailure": "Something went wrong. Please try again later.",
 }
 
-# named users that force a portfolio shape (listed in the README)
+# named users that force a portfolio shape (listed in docs/apis/mesh.md)
 NAMED_USERS = {
     "empty-portfolio": "empty",
     "equities-only": "equities",

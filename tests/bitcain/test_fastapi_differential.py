@@ -63,7 +63,7 @@ EXPECTED_DIFFERENCES: dict[str, Deliberate] = {
     "csv:two-files-first-valid": Deliberate(422, "Ingest Coinbase Csv: Coinbase Statements 'Transaction history' CSV"),
     # "Export Portfolio History": the export answers CSV when Accept asks for it (specs/bitcain.yaml's notes)
     "export:accept=text/csv": Deliberate(200, "Export Portfolio History / timeframe?string: Timeframe for export"),
-    # the sandbox's own bounds on a request (README "Limits"): FastAPI has none
+    # the sandbox's own bounds on a request (docs/every-api.md, "Limits and malformed input"): FastAPI has none
     "create:over-1MiB": Deliberate(413, "(the sandbox's body limit, max_body_bytes)"),
     "create:deep": Deliberate(422, "(the sandbox's nesting limit: 64 levels, MAX_BODY_DEPTH)"),
     # FastAPI itself fails with a 500 when its 422 would have to quote these; the mock answers the 422

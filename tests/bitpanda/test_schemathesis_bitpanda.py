@@ -62,7 +62,7 @@ MAX_EXAMPLES = 120
 MALFORMED_EXAMPLES = 150
 REQUIRED_CHECKS = ("not_a_server_error", "response_schema_conformance", "negative_data_rejection")
 
-# --- what the SDL and README document ---------------------------------------------------------
+# --- what the SDL and docs/apis/bitpanda.md document ---------------------------------------------------------
 
 LATEST = datetime.fromisoformat(DEFAULT_CLOCK)  # the server runs at the default clock, on the hour
 FIAT = ("CHF", "EUR", "GBP", "JPY", "USD")
@@ -222,7 +222,7 @@ def _unsupported_currency(arguments: dict[str, Any]) -> str | None:
     return None
 
 
-# The documented argument errors of each field (the SDL's descriptions, README's "Argument errors"
+# The documented argument errors of each field (the SDL's descriptions, docs/apis/bitpanda.md "Argument errors"
 # and "Currencies"): BadRequestException, the field null, every problem of the field in one
 # message, "; " between them. Each rule gives the pattern of its problem when it applies.
 ARGUMENT_RULES: dict[str, tuple[Callable[[dict[str, Any]], str | None], ...]] = {
@@ -345,7 +345,7 @@ def test_bitpanda_negative_data(case: schemathesis.Case, bitpanda_url: str, sess
     assert {error["errorType"] for error in body["errors"]} == {"ValidationError"}, f"{case.body!r}: {response.text}"
     # schemathesis's GraphQL `not_a_server_error` takes an error entry with a `path` key for an
     # execution failure even when its value is null; AppSync's validation errors carry `"path": null`
-    # (README, "Errors"), so every rejection would count as a server error. The 400 and its
+    # (docs/apis/bitpanda.md, "Errors"), so every rejection would count as a server error. The 400 and its
     # ValidationError are asserted above, and assert_well_formed excludes a 5xx.
     case.validate_response(response, excluded_checks=[not_a_server_error])
 
@@ -596,7 +596,7 @@ def test_bitpanda_malformed_requests(bitpanda_url: str, session: requests.Sessio
 def test_many_fields_of_one_name_are_answered_or_refused_with_a_reason(bitpanda_url: str, session: requests.Session) -> None:
     # 800 tokens, nesting 1: inside every documented limit. graphql-core 3.3 spends a budget of
     # 500,000 comparisons on OverlappingFieldsCanBeMerged (n fields of one name cost about n^2)
-    # and aborts past it; the server then says why (README, Limits).
+    # and aborts past it; the server then says why (docs/apis/bitpanda.md).
     response = session.post(bitpanda_url, headers={"x-api-key": KEY}, json={"query": "{ " + "__typename " * 800 + "}"})
     body = assert_well_formed(response)
     if response.status_code == 400:
