@@ -4,6 +4,7 @@ Works on converted (JSON Schema) schemas; `resolve` follows component refs. Ever
 from one `random.Random(seed)`, so the same seed gives the same document in every process.
 Strings follow their pattern (generate_strings), format and length; integers and numbers their
 bounds, within the safe integers (generate_numbers); arrays their item counts and uniqueness.
+A body holds at most MAX_SIZE values and characters: a schema asking for more gets a body cut short.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from .generate_formats import formatted
 from .generate_numbers import integer, number
-from .generate_strings import PatternTexts
+from .generate_strings import MAX_TEXT, PatternTexts
 
 MAX_DEPTH = 8
+MAX_SIZE = 1_000_000  # values plus string characters in one body: a schema asking for more is cut short
 UNIQUE_TRIES = 10  # draws per wanted item of a uniqueItems array before settling for fewer
 
 
@@ -25,8 +29,12 @@ class Generator:
         self.rng = random.Random(seed)
         self.resolve = resolve
         self.patterns = PatternTexts(self.rng)
+        self.left = MAX_SIZE
 
     def value(self, schema: Any, name: str = "", depth: int = 0) -> Any:
+        self.left -= 1
+        if self.left < 0:
+            return None
         schema = self.resolve(schema)
         if schema is True or not isinstance(schema, dict):
             return self._string({}, name)
@@ -85,7 +93,9 @@ class Generator:
         def plain() -> str:
             return _fit_length(formatted(schema.get("format", ""), name, self.rng), schema)
 
-        return self.patterns.text(schema, plain) if "pattern" in schema else plain()
+        text = self.patterns.text(schema, plain) if "pattern" in schema else plain()
+        self.left -= len(text)
+        return text
 
     def _array(self, schema: dict[str, Any], name: str, depth: int) -> list[Any]:
         low = schema.get("minItems", 0)
@@ -94,16 +104,20 @@ class Generator:
             count = low
         else:
             count = self.rng.randint(max(low, min(1, high)), max(low, min(high, low + 3)))
+        unique = bool(schema.get("uniqueItems"))
         items = schema.get("items", {})
-        if not schema.get("uniqueItems"):
-            return [self.value(items, name.rstrip("s"), depth + 1) for _ in range(count)]
         values: list[Any] = []
-        for _ in range(count * UNIQUE_TRIES):
-            if len(values) == count:
+        seen: set[bytes] = set()
+        for _ in range(count * UNIQUE_TRIES if unique else count):
+            if len(values) == count or self.left <= 0:
                 break
             item = self.value(items, name.rstrip("s"), depth + 1)
-            if item not in values:
-                values.append(item)
+            if unique:
+                key = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)  # equal JSON values, equal keys
+                if key in seen:
+                    continue
+                seen.add(key)
+            values.append(item)
         return values
 
     def _object(self, schema: dict[str, Any], name: str, depth: int) -> dict[str, Any]:
@@ -120,7 +134,7 @@ class Generator:
 
 
 def _fit_length(text: str, schema: dict[str, Any]) -> str:
-    low, high = schema.get("minLength", 0), schema.get("maxLength")
+    low, high = min(schema.get("minLength", 0), MAX_TEXT), schema.get("maxLength")
     if len(text) < low:
         text = text + "x" * (low - len(text))
     if high is not None and len(text) > high:

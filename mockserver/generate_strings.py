@@ -10,7 +10,7 @@ read, or no fitting draw, leaves the caller's plain text.
 The cost is bounded before anything is drawn: a pattern longer than MAX_PATTERN is not read, an
 unbounded repeat (`*`, `+`, `{n,}`) draws at most EXTRA_REPEATS more than its minimum, a class
 offers at most CLASS_SAMPLE characters of each range, and a pattern whose longest draw could take
-more than MAX_STEPS steps (`a{100000000}`, `(a{1000}){1000}`) is refused. A pattern is parsed and
+more than MAX_STEPS steps (`a{100000000}`, `(a{1000}){1000}`), or a minLength beyond MAX_TEXT, is refused. A pattern is parsed and
 its validator compiled once per generated body (`PatternTexts`), nothing outlives the body.
 """
 
@@ -30,6 +30,7 @@ from .schemas import validator_of
 
 MAX_PATTERN = 2_000  # characters of a pattern read at all (Python parses 2,000 in about 1.5 ms)
 MAX_STEPS = 5_000  # parts of the parsed pattern one draw may visit (each yields at most one character)
+MAX_TEXT = MAX_STEPS  # the longest string made, padding included
 EXTRA_REPEATS = 5  # an unbounded repeat draws between its minimum and this many more
 CLASS_SAMPLE = 256  # characters offered from each range of a class (`[\u0000-\uffff]` is 65,536)
 DRAWS = 8  # draws tried before giving up on a pattern
@@ -75,8 +76,8 @@ def _prepare(schema: dict[str, Any], rng: random.Random) -> _PatternDraw | None:
     except (re.error, RecursionError, OverflowError):
         return None
     low, high = schema.get("minLength", 0), schema.get("maxLength")
-    if high is not None and shortest > high:
-        return None  # every match is longer than the string may be
+    if low > MAX_TEXT or (high is not None and shortest > high):
+        return None  # longer than this draws, or every match is longer than the string may be
     extra = max(EXTRA_REPEATS, low - shortest)
     if high is not None:
         extra = min(extra, max(high - shortest, 0))

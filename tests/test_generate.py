@@ -81,6 +81,19 @@ def test_a_costly_pattern_is_refused_before_drawing(pattern: str) -> None:
     assert len(value) < 100
 
 
+def test_a_body_asking_for_too_much_is_cut_short_quickly() -> None:
+    huge = {"type": "string", "minLength": 10**9, "pattern": "abc"}
+    schema = {
+        "type": "array",
+        "minItems": 10**6,
+        "items": {"type": "array", "minItems": 10**6, "items": {"type": "string", "minLength": 10**9}},
+    }
+    started = time.perf_counter()
+    body = generate({"type": "object", "properties": {"huge": huge, "nested": schema}}, 1, same)
+    assert time.perf_counter() - started < 1.0
+    assert len(body["huge"]) <= 5_000 and len(str(body["nested"])) < 5_000_000
+
+
 def test_a_wide_class_is_drawn_from_a_sample() -> None:
     made = values({"type": "string", "pattern": "^[\u0100-\U0010ffff]{20}$"})
     assert all(len(value) == 20 for value in made)
