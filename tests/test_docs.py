@@ -52,7 +52,6 @@ SKIPPED = {
     ("docs/control/scenarios.md", "starts a server in the foreground"),
     ("docs/docker.md", "needs Docker"),
     ("docs/docker.md", "needs Docker and a project of your own"),
-    ("docs/apis/bitpanda.md", "needs the gql package, not a dependency of mockserver"),
 }
 
 FENCE = re.compile(
