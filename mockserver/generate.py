@@ -17,7 +17,7 @@ import orjson
 
 from .generate_formats import formatted
 from .generate_numbers import integer, number
-from .generate_strings import MAX_TEXT, PatternTexts
+from .generate_strings import MAX_TEXT, PatternTexts, PreparedPatterns
 
 MAX_DEPTH = 8
 MAX_SIZE = 1_000_000  # values plus string characters in one body: a schema asking for more is cut short
@@ -25,10 +25,10 @@ UNIQUE_TRIES = 10  # draws per wanted item of a uniqueItems array before settlin
 
 
 class Generator:
-    def __init__(self, seed: int, resolve: Callable[[Any], Any]) -> None:
+    def __init__(self, seed: int, resolve: Callable[[Any], Any], patterns: PreparedPatterns | None = None) -> None:
         self.rng = random.Random(seed)
         self.resolve = resolve
-        self.patterns = PatternTexts(self.rng)
+        self.patterns = PatternTexts(self.rng, patterns)
         self.left = MAX_SIZE
 
     def value(self, schema: Any, name: str = "", depth: int = 0) -> Any:
@@ -142,5 +142,6 @@ def _fit_length(text: str, schema: dict[str, Any]) -> str:
     return text
 
 
-def generate(schema: Any, seed: int, resolve: Callable[[Any], Any]) -> Any:
-    return Generator(seed, resolve).value(schema)
+def generate(schema: Any, seed: int, resolve: Callable[[Any], Any], patterns: PreparedPatterns | None = None) -> Any:
+    """The body for `seed`; `patterns`: the spec's prepared patterns, kept across bodies (else prepared for this one)."""
+    return Generator(seed, resolve, patterns).value(schema)

@@ -11,7 +11,8 @@ The cost is bounded before anything is drawn: a pattern longer than MAX_PATTERN 
 unbounded repeat (`*`, `+`, `{n,}`) draws at most EXTRA_REPEATS more than its minimum, a class
 offers at most CLASS_SAMPLE characters of each range, and a pattern whose longest draw could take
 more than MAX_STEPS steps (`a{100000000}`, `(a{1000}){1000}`), or a minLength beyond MAX_TEXT, is refused. A pattern is parsed and
-its validator compiled once per generated body (`PatternTexts`), nothing outlives the body.
+its validator compiled once (`PreparedPatterns`): per API when its SchemaBook keeps them (one entry
+per distinct string schema of its spec, so they grow with the spec, never with traffic), else per body.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import re
 import re._parser as sre_parse  # what rstr parses with (Python 3.11 and later)
 import string
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema_rs
@@ -42,23 +44,40 @@ _NONWORD = "".join(sorted(set(string.printable) - set(string.ascii_letters + str
 _NEGATED_POOL = string.printable + "àéñöüßøÆ€"  # what a negated class draws from (rstr: printable only)
 
 
-class PatternTexts:
-    """The pattern-honouring strings of one generated body: each distinct string schema is
-    prepared (parsed, its cost checked, its validator compiled) once, on first use."""
+@dataclass(frozen=True)
+class Prepared:
+    """A string schema's pattern, read and checked once: what every draw from it starts from."""
 
-    def __init__(self, rng: random.Random) -> None:
+    parsed: Any  # the pattern as `re` parses it
+    extra: int  # how many repeats beyond its minimum an unbounded repeat may draw
+    min_length: int
+    validator: jsonschema_rs.Validator  # pattern, format and length, as the answers' validator reads them
+
+
+PreparedPatterns = dict[tuple[str, ...], Prepared | None]  # by the schema's STRING_KEYS; None: not drawable
+
+
+class PatternTexts:
+    """The pattern-honouring strings of one generated body, drawn with its Random; each distinct
+    string schema is prepared on first use, into `prepared` (a spec's, kept across bodies) when given."""
+
+    def __init__(self, rng: random.Random, prepared: PreparedPatterns | None = None) -> None:
         self.rng = rng
-        self._prepared: dict[tuple[Any, ...], _PatternDraw | None] = {}
+        self._prepared: PreparedPatterns = {} if prepared is None else prepared
+        self._draws: dict[tuple[str, ...], _PatternDraw] = {}
 
     def text(self, schema: dict[str, Any], plain: Callable[[], str]) -> str:
         """A string satisfying the schema's pattern; a format's own text first when it fits the
         pattern too (a date stays a real date); `plain()` when the pattern cannot be drawn."""
         key = tuple(repr(schema.get(name)) for name in STRING_KEYS)
         if key not in self._prepared:
-            self._prepared[key] = _prepare(schema, self.rng)
-        draw = self._prepared[key]
-        if draw is None:
+            self._prepared[key] = _prepare(schema)
+        prepared = self._prepared[key]
+        if prepared is None:
             return plain()
+        draw = self._draws.get(key)
+        if draw is None:
+            draw = self._draws[key] = _PatternDraw(self.rng, prepared)
         if "format" in schema:
             candidate = plain()
             if draw.fits(candidate):
@@ -66,7 +85,7 @@ class PatternTexts:
         return draw.fitting() or plain()
 
 
-def _prepare(schema: dict[str, Any], rng: random.Random) -> _PatternDraw | None:
+def _prepare(schema: dict[str, Any]) -> Prepared | None:
     pattern = schema["pattern"]
     if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN:
         return None
@@ -87,7 +106,7 @@ def _prepare(schema: dict[str, Any], rng: random.Random) -> _PatternDraw | None:
         validator = validator_of({"type": "string", **{name: schema[name] for name in STRING_KEYS if name in schema}})
     except (_Unreadable, ValueError, RecursionError):  # jsonschema_rs.ValidationError is a ValueError
         return None
-    return _PatternDraw(rng, parsed, extra, low, validator)
+    return Prepared(parsed, extra, low, validator)
 
 
 class _Unreadable(Exception):
@@ -128,12 +147,12 @@ class _PatternDraw(Xeger):
     bounded and every choice made in a fixed order (rstr's negated classes and its `\\W` alphabet
     come from sets, whose order changes from one process to the next)."""
 
-    def __init__(self, rng: random.Random, parsed: Any, extra: int, min_length: int, validator: jsonschema_rs.Validator) -> None:
+    def __init__(self, rng: random.Random, prepared: Prepared) -> None:
         super().__init__(rng, nonword=_NONWORD)
-        self._parsed = parsed
-        self._extra = extra
-        self._min_length = min_length
-        self._validator = validator
+        self._parsed = prepared.parsed
+        self._extra = prepared.extra
+        self._min_length = prepared.min_length
+        self._validator = prepared.validator
         self._classes: dict[int, tuple[Any, list[str]]] = {}
 
     def fits(self, text: str) -> bool:

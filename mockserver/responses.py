@@ -161,5 +161,5 @@ class ResponseBook:
     def generated_reply(self, spec: ResponseSpec, seed: int, status: int | None = None) -> Reply:
         if spec.schema is None:
             return Reply(self.status_of(spec, status), b"", spec.content_type or "")
-        value = generate(spec.schema, seed, self.book.resolve)
+        value = generate(spec.schema, seed, self.book.resolve, self.book.patterns)
         return Reply(self.status_of(spec, status), orjson.dumps(value), spec.content_type or "application/json")

@@ -104,6 +104,7 @@ class SchemaBook:
         self.openapi_30 = str(spec.get("openapi", "3.0")).startswith("3.0")
         self.components = convert_components(spec, mode)
         self._compiled: dict[bytes, jsonschema_rs.Validator] = {}
+        self.patterns: dict[Any, Any] = {}  # generate_strings.PreparedPatterns: one per distinct string schema of the spec
 
     def json_schema(self, schema: Any) -> Any:
         """The converted schema, with the API's components attached so that refs resolve."""

@@ -53,6 +53,23 @@ def test_strings_match_their_pattern(pattern: str) -> None:
     assert len(set(values({"type": "string", "pattern": pattern}))) > 1
 
 
+def test_patterns_prepared_once_for_a_spec_give_the_same_bodies() -> None:
+    """A spec's prepared patterns (SchemaBook.patterns) change no body: one entry per distinct
+    string schema, however many bodies are drawn with them."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "amount": {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"},
+            "amounts": {"type": "array", "minItems": 3, "items": {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}},
+            "code": {"type": "string", "pattern": r"^[A-Z]{3}$", "maxLength": 3},
+            "bad": {"type": "string", "pattern": "a{100000000}"},
+        },
+    }
+    prepared: dict[Any, Any] = {}
+    assert [generate(schema, seed, same, prepared) for seed in SEEDS] == [generate(schema, seed, same) for seed in SEEDS]
+    assert len(prepared) == 3 and sum(entry is None for entry in prepared.values()) == 1
+
+
 def test_a_pattern_is_searched_for_not_matched_whole() -> None:
     made = values({"type": "string", "pattern": "abc", "minLength": 8})
     assert all("abc" in value and len(value) >= 8 for value in made)
