@@ -103,6 +103,12 @@ def unknown_members(given: Mapping[str, Any], known: Collection[str], where: str
     return [f"{where}.{name}: unknown member (known: {shown})" for name in sorted(set(given) - set(known), key=str)]
 
 
+def each_item_problems(items: list[Any], where: str, check: Callable[..., list[str]], *shared: Any) -> list[str]:
+    """The problems of every item of a scenario's list, each item named by its place, `where[index]`;
+    `shared`: what the check keeps across items (the ids seen so far, say)."""
+    return [problem for index, item in enumerate(items) for problem in check(item, f"{where}[{index}]", *shared)]
+
+
 def exported(state: ApiState, kind: str, member: str) -> Any:
     """`{member: [the documents of kind]}`, None when there is none: what a scenario installed, as given."""
     documents = state.find(kind)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..sandbox.accounts import Holding, symbols_of
-from . import documents_scenario, listed, unknown_members
+from . import documents_scenario, each_item_problems, listed, unknown_members
 
 USER = "scenario-user"
 ACCOUNT_TYPES = {"brokerage": "brokerage", "exchange": "crypto", "self-custody": "wallet"}  # -> the portfolio shape
@@ -35,8 +35,7 @@ _NO_DATE = datetime(1970, 1, 1, tzinfo=UTC)  # Mesh reports no date of purchase:
 
 def check(payload: Any) -> list[str]:
     users, problems = listed(payload, "mesh", "users", MAX_USERS)
-    for index, user in enumerate(users):
-        problems.extend(_user_problems(user, f"mesh.users[{index}]"))
+    problems.extend(each_item_problems(users, "mesh.users", _user_problems))
     return problems
 
 
@@ -61,8 +60,7 @@ def _user_problems(user: Any, where: str) -> list[str]:
         return [*problems, f"{where}.positions: a list of at most {MAX_POSITIONS} positions"]
     allowed = _symbols(account)
     seen: set[str] = set()
-    for index, position in enumerate(positions):
-        problems.extend(_position_problems(position, f"{where}.positions[{index}]", account, allowed, seen))
+    problems.extend(each_item_problems(positions, f"{where}.positions", _position_problems, account, allowed, seen))
     return problems
 
 

@@ -41,7 +41,7 @@ from typing import Any
 
 from ..sandbox.accounts import identity_rng
 from ..sandbox.world import World
-from . import documents_scenario, listed, unknown_members
+from . import documents_scenario, each_item_problems, listed, unknown_members
 
 KEY = "scenario-key"
 VENUE_NAMES = {
@@ -97,8 +97,7 @@ def check(payload: Any) -> list[str]:
     keys, problems = listed(payload, "omniex", "keys", MAX_KEYS)
     seen_keys: set[Hashable] = set()
     seen_ids: set[Hashable] = set()
-    for index, entry in enumerate(keys):
-        problems.extend(_key_problems(entry, f"omniex.keys[{index}]", seen_keys, seen_ids))
+    problems.extend(each_item_problems(keys, "omniex.keys", _key_problems, seen_keys, seen_ids))
     return problems
 
 
@@ -114,8 +113,7 @@ def _key_problems(entry: Any, where: str, seen_keys: set[Hashable], seen_ids: se
     portfolios = entry.get("portfolios")
     if not isinstance(portfolios, list) or len(portfolios) > MAX_PORTFOLIOS:
         return [*problems, f"{where}.portfolios: a list of at most {MAX_PORTFOLIOS} portfolios"]
-    for index, portfolio in enumerate(portfolios):
-        problems.extend(_portfolio_problems(portfolio, f"{where}.portfolios[{index}]", seen_ids))
+    problems.extend(each_item_problems(portfolios, f"{where}.portfolios", _portfolio_problems, seen_ids))
     return problems
 
 
@@ -135,15 +133,13 @@ def _portfolio_problems(portfolio: Any, where: str, seen_ids: set[Hashable]) -> 
         problems.append(f"{where}.integrations: a list of at most {len(VENUES)} integrations, one per venue")
         integrations = []
     venues: set[Hashable] = set()
-    for index, integration in enumerate(integrations):
-        problems.extend(_integration_problems(integration, f"{where}.integrations[{index}]", venues))
+    problems.extend(each_item_problems(integrations, f"{where}.integrations", _integration_problems, venues))
     positions = portfolio.get("positions")
     if not isinstance(positions, list) or len(positions) > MAX_POSITIONS:
         return [*problems, f"{where}.positions: a list of at most {MAX_POSITIONS} positions"]
     verified = _verified_venues(portfolio)
     assets: set[Hashable] = set()
-    for index, position in enumerate(positions):
-        problems.extend(_position_problems(position, f"{where}.positions[{index}]", verified, assets))
+    problems.extend(each_item_problems(positions, f"{where}.positions", _position_problems, verified, assets))
     return problems
 
 
@@ -204,8 +200,7 @@ def _position_problems(position: Any, where: str, verified: set[str] | None, ass
     if not isinstance(accounts, list) or len(accounts) > len(VENUES):
         return [*problems, f"{where}.accounts: a list of at most {len(VENUES)} accounts, one per venue"]
     venues: set[Hashable] = set()
-    for index, account in enumerate(accounts):
-        problems.extend(_account_problems(account, f"{where}.accounts[{index}]", verified, venues))
+    problems.extend(each_item_problems(accounts, f"{where}.accounts", _account_problems, verified, venues))
     return problems
 
 

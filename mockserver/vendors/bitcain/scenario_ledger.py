@@ -11,7 +11,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from .. import unknown_members
+from .. import each_item_problems, unknown_members
 from .ledger import EXCHANGES, INCOMING, OUTGOING, SUPPORTED_ASSETS, short_hash
 from .scenario_values import INSTANT, decimal, instant, text_within
 from .valuation import ZERO, Position, text
@@ -31,7 +31,7 @@ def problems_of(user_id: str, entries: Any, where: str) -> list[str]:
     from an exchange that does not hold it then."""
     if not isinstance(entries, list) or len(entries) > MAX_ENTRIES:
         return [f"{where}: a list of at most {MAX_ENTRIES} entries"]
-    problems = [problem for index, entry in enumerate(entries) for problem in _entry_problems(entry, f"{where}[{index}]")]
+    problems = each_item_problems(entries, where, _entry_problems)
     if problems:
         return problems
     ordered = _ordered(user_id, entries)

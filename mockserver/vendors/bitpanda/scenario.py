@@ -26,7 +26,7 @@ from typing import Any
 
 from ...sandbox.store import ApiState
 from ...vocabulary import Identity, as_sent
-from .. import documents_scenario, listed, unknown_members
+from .. import documents_scenario, each_item_problems, listed, unknown_members
 from .holdings import ASSET_BY_SYMBOL, CUSTODY_ASSETS, plain
 from .keys import API, HEADER
 from .movements import DEPOSIT, MAX_INSTANT_CHARS, WITHDRAWAL, Movement, instant_of, movement_of, units_of
@@ -42,8 +42,7 @@ _ANY_PLACES = max(asset.places for asset in CUSTODY_ASSETS)  # an amount's decim
 def check(payload: Any) -> list[str]:
     keys, problems = listed(payload, API, "keys", MAX_KEYS)
     seen: set[str] = set()
-    for index, entry in enumerate(keys):
-        problems.extend(_key_problems(entry, f"{API}.keys[{index}]", seen))
+    problems.extend(each_item_problems(keys, f"{API}.keys", _key_problems, seen))
     return problems
 
 

@@ -35,7 +35,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .. import documents_scenario, listed, unknown_members
+from .. import documents_scenario, each_item_problems, listed, unknown_members
 from .model import PRODUCTS, Profile, Weights, month_index, portfolio_id_of
 
 BUSINESS = "scenario-business"
@@ -54,8 +54,7 @@ ItemProblems = Callable[[dict[str, Any], str], list[str]]
 def check(payload: Any) -> list[str]:
     businesses, problems = listed(payload, "treasure", "businesses", MAX_BUSINESSES)
     seen: set[str] = set()
-    for index, business in enumerate(businesses):
-        problems.extend(_business_problems(business, f"treasure.businesses[{index}]", seen))
+    problems.extend(each_item_problems(businesses, "treasure.businesses", _business_problems, seen))
     return problems
 
 
